@@ -1,0 +1,31 @@
+# Everything a fresh clone needs is fetched by `scripts/setup.sh` (PyPI only, pinned + sha256).
+SHELL := /bin/bash
+CACHE ?= $(or $(VAULT_RAG_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/vault-rag)
+ORT_DYLIB_PATH ?= $(CACHE)/onnxruntime/1.31.1/libonnxruntime.so.1.31.1
+VAULT_RAG_TEST_MODEL_DIR ?= $(CACHE)/models/all-MiniLM-L6-v2-int8
+export ORT_DYLIB_PATH VAULT_RAG_TEST_MODEL_DIR
+BIN := target/release/vault-rag
+
+.PHONY: setup build demo test lint fmt venv
+
+setup:
+	@bash scripts/setup.sh
+
+build: setup
+	cargo build --release -p vault-rag
+
+demo: build
+	@bash scripts/demo.sh
+
+venv:
+	@bash scripts/venv.sh
+
+test: setup venv
+	@bash scripts/test.sh
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	cargo fmt --all

@@ -1,0 +1,19 @@
+//! Shared types and contracts of vault-rag.
+//!
+//! Everything here is light: no IO, no heavy dependencies. The crates that do the work
+//! (`markdown`, `embed`, `index`, `server`) agree on these types:
+//!
+//! - [`NotePath`]: a vault-relative, `/`-separated, NFC-normalised note path.
+//! - [`Embedder`]: batch-first text embedding with separate query and document entry points.
+//! - [`EmbedderFingerprint`]: what identifies a vector space; vectors of two fingerprints never mix.
+//! - [`Hit`], [`SearchMode`], [`Retriever`]: what a search returns.
+//! - [`fake::HashEmbedder`]: a deterministic embedder for fast unit tests.
+
+mod embedder;
+pub mod fake;
+mod path;
+mod types;
+
+pub use embedder::{l2_normalize, DocumentText, EmbedError, Embedder, EmbedderFingerprint, Precision};
+pub use path::{NotePath, PathError};
+pub use types::{Hit, Retriever, SearchMode};

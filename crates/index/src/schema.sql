@@ -1,0 +1,56 @@
+-- vault-rag index schema, version 1. `meta.schema_version` holds the version; an index with a newer
+-- or unknown version is refused. All paths are vault-relative, `/`-separated, NFC.
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+-- keys: schema_version ('1'), fingerprint (JSON of EmbedderFingerprint), fingerprint_id, vault (absolute path)
+
+CREATE TABLE IF NOT EXISTS notes (
+    id           INTEGER PRIMARY KEY,
+    path         TEXT NOT NULL UNIQUE,
+    mtime_ns     INTEGER NOT NULL,
+    size         INTEGER NOT NULL,
+    content_hash BLOB NOT NULL,          -- blake3 of the file bytes
+    title        TEXT NOT NULL,
+    tags         TEXT NOT NULL,          -- JSON array of strings, without '#'
+    aliases      TEXT NOT NULL,          -- JSON array of strings
+    links        TEXT NOT NULL,          -- JSON array of link targets (as written, without #heading/|alias)
+    indexed_at   INTEGER NOT NULL        -- unix seconds
+);
+
+CREATE TABLE IF NOT EXISTS chunks (
+    id           INTEGER PRIMARY KEY,    -- also the rowid of chunks_fts
+    note_id      INTEGER NOT NULL REFERENCES notes(id) ON DELETE CASCADE,
+    ord          INTEGER NOT NULL,       -- position in the note, from 0
+    heading_path TEXT NOT NULL,          -- JSON array of headings
+    start_line   INTEGER NOT NULL,       -- 1-based, inclusive, in the note file
+    end_line     INTEGER NOT NULL,
+    block_id     TEXT,
+    text         TEXT NOT NULL,          -- clean chunk text (what FTS indexes and snippets show)
+    content_hash BLOB NOT NULL           -- blake3 of the text that is embedded (Chunk::embed_text)
+);
+CREATE INDEX IF NOT EXISTS chunks_note ON chunks(note_id, ord);
+CREATE INDEX IF NOT EXISTS chunks_hash ON chunks(content_hash);
+
+-- One vector per embedded text and embedder. Keyed by content so that renames, moves and
+-- unchanged sections reuse vectors; keyed by fingerprint so that two models never mix.
+CREATE TABLE IF NOT EXISTS vectors (
+    content_hash BLOB NOT NULL,
+    fingerprint  TEXT NOT NULL,          -- EmbedderFingerprint::id()
+    vec          BLOB NOT NULL,          -- f16 little-endian, `dims` values, unit length
+    PRIMARY KEY (content_hash, fingerprint)
+) WITHOUT ROWID;
+
+-- BM25. rowid = chunks.id. Columns hold lexical::fts_document() of the text (CJK made searchable).
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    title, headings, body,
+    tokenize = "unicode61 remove_diacritics 2"
+);
+
+-- Notes that could not be indexed (or only partly), with the reason. Cleared when a note indexes cleanly.
+CREATE TABLE IF NOT EXISTS failures (
+    path   TEXT PRIMARY KEY,
+    reason TEXT NOT NULL,
+    at     INTEGER NOT NULL
+);
