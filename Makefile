@@ -29,3 +29,20 @@ lint:
 
 fmt:
 	cargo fmt --all
+
+# The Obsidian plugin: plugin/dist/{main.js,manifest.json,styles.css}, the three files Obsidian installs.
+.PHONY: plugin plugin-test
+plugin:
+	cd plugin && { [[ -d node_modules ]] || npm ci --no-audit --no-fund; } && npm run build
+
+# Type-check, lint, unit tests, build, and integration tests against the release binary.
+plugin-test: build
+	@VAULT_RAG_BIN="$(CURDIR)/$(BIN)" bash plugin/scripts/ci.sh
+
+# Model-card check of EmbeddingGemma through the Rust embedder (not part of `make test`: the
+# model is 1.7 GB). GEMMA_DIR holds the files in the Hugging Face layout, e.g. the output of
+# shared/tools/embeddinggemma/build.sh.
+GEMMA_DIR ?= $(HOME)/.cache/vault-rag-dev/embeddinggemma-300m-onnx
+.PHONY: check-embeddinggemma
+check-embeddinggemma: setup
+	cargo run --release -p vault-rag-embed --example check_embeddinggemma -- "$(GEMMA_DIR)"

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cmd;
+mod settings;
 
 #[derive(Parser)]
 #[command(name = "vault-rag", version, about = "Local semantic search for an Obsidian vault")]
@@ -20,6 +21,20 @@ struct Cli {
 enum Command {
     /// Embed texts and print their vectors.
     Embed(cmd::embed::Args),
+    /// Measure retrieval quality on a BEIR dataset or on known-item queries from a vault.
+    Eval(Box<cmd::eval::Args>),
+    /// Bring a vault's index up to date (only new and changed notes are embedded).
+    Index(Box<cmd::index::Args>),
+    /// Show what a vault's index holds, what is pending and which notes could not be indexed.
+    Status(Box<cmd::status::Args>),
+    /// Search a vault (hybrid dense + BM25 by default); the index is updated first.
+    Search(Box<cmd::search::Args>),
+    /// List the notes most similar to a note.
+    Similar(Box<cmd::similar::Args>),
+    /// Serve the HTTP API (loopback, token-protected) while indexing in the background.
+    Serve(Box<cmd::serve::Args>),
+    /// Serve MCP tools (search_notes, similar_notes, read_note) on stdio.
+    Mcp(Box<cmd::mcp::Args>),
 }
 
 fn main() -> ExitCode {
@@ -27,6 +42,13 @@ fn main() -> ExitCode {
     init_logging(&cli.log);
     let result = match cli.command {
         Command::Embed(args) => cmd::embed::run(args),
+        Command::Eval(args) => cmd::eval::run(*args),
+        Command::Index(args) => cmd::index::run(*args),
+        Command::Status(args) => cmd::status::run(*args),
+        Command::Search(args) => cmd::search::run(*args),
+        Command::Similar(args) => cmd::similar::run(*args),
+        Command::Serve(args) => cmd::serve::run(*args),
+        Command::Mcp(args) => cmd::mcp::run(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,7 +1,71 @@
 //! The vault index: scan the vault, chunk notes, embed chunks, store everything in SQLite
-//! (WAL, FTS5), and search it (dense + BM25 + reciprocal-rank fusion).
+//! (WAL, FTS5), keep it current as files change, and search it (dense + BM25 + reciprocal-rank
+//! fusion).
+//!
+//! [`Engine`] is the entry point: [`Engine::open`] takes the index's lock (one process per
+//! index), opens or creates the SQLite file in a data directory outside the vault and loads the
+//! active embedder's vectors into memory; [`Engine::reconcile`] brings the index up to date on
+//! the caller's thread; [`Engine::start_background`] does the same on an indexing thread and
+//! then follows file events; [`Engine::search`] and [`Engine::similar`] never wait for indexing.
+//! [`status::stored_status`] reads an index on disk without a model or the lock.
+//!
+//! # How indexing stays cheap and safe
+//!
+//! - **Sections, not notes.** Notes are cut into heading sections under a token budget that fits
+//!   the model ([`settings::clamp_chunk_config`]); nothing is truncated silently.
+//! - **Never embed twice.** Vectors are keyed by the blake3 hash of a chunk's embedded text
+//!   (`Chunk::embed_text`: heading context + text) and the embedder fingerprint. The title is
+//!   *not* in the key, although the document prompt includes it: a renamed or moved note reuses
+//!   its vectors, at the price of vectors that keep the old title until the section changes.
+//!   Unchanged files are recognised by (mtime, size) without being read, then by content hash.
+//! - **Never mix models.** Vectors are looked up by the active fingerprint only; after a model
+//!   change everything is re-embedded, and the old vectors are dropped once the new set is
+//!   complete (switching back before that reuses them).
+//! - **Never lose the index.** Work is committed in batches ([`CommitSettings`]); embedding
+//!   happens before the write transaction, so a crash (even SIGKILL) loses at most the batch in
+//!   flight and the next run resumes. A vault that is missing or a folder that cannot be read
+//!   is never taken for deleted notes. An index of a newer schema version is refused, not
+//!   rewritten.
+//! - **Bad notes are reported, never fatal.** Binary files named `.md`, invalid UTF-8, notes
+//!   over [`IndexSettings::max_note_bytes`], FIFOs, symlink loops and files vanishing mid-scan
+//!   go to the `failures` table with a reason; the rest of the vault is indexed.
+//!
+//! # Modules
+//!
+//! - reading the vault: [`scan`] (Obsidian's rules: config folder, dot-files, excluded files,
+//!   globs, symlinks), `note_file` (caps, binary detection, lossy UTF-8);
+//! - writing the index: [`indexer`] (passes and batches), [`store`] (SQLite), [`watcher`]
+//!   (debounced file events), [`lock`] (one process per index);
+//! - searching: [`search`], [`vectors`] (in-memory int8 matrix), [`lexical`] (FTS5 BM25),
+//!   [`fusion`] (RRF), [`snippet`];
+//! - reporting: [`progress`], [`status`], [`error`].
 
+pub mod engine;
+pub mod error;
+pub mod fusion;
+pub mod indexer;
 pub mod lexical;
+pub mod lock;
+mod note_file;
+mod prepare;
+pub mod progress;
+pub mod scan;
+pub mod search;
+pub mod settings;
+pub mod snippet;
+pub mod status;
+pub mod store;
+pub mod vectors;
+pub mod watcher;
+
+pub use engine::{Engine, IndexStatus};
+pub use error::IndexError;
+pub use progress::{IndexState, IndexSummary, Progress};
+pub use search::{SearchContext, SearchRequest, SearchResponse, SimilarRequest};
+pub use settings::{CommitSettings, IndexSettings};
+pub use status::{stored_status, PendingChanges, StoredStatus};
+pub use store::NoteFailure;
+pub use vectors::{NoteFilter, NoteSet, VectorMatrix};
 
 /// The SQL that creates a version-1 index.
 pub const SCHEMA_SQL: &str = include_str!("schema.sql");

@@ -20,7 +20,8 @@ CREATE TABLE IF NOT EXISTS notes (
 );
 
 CREATE TABLE IF NOT EXISTS chunks (
-    id           INTEGER PRIMARY KEY,    -- also the rowid of chunks_fts
+    id           INTEGER PRIMARY KEY AUTOINCREMENT, -- also the rowid of chunks_fts; never reused, so
+                                         -- an id a search holds cannot come to mean another chunk
     note_id      INTEGER NOT NULL REFERENCES notes(id) ON DELETE CASCADE,
     ord          INTEGER NOT NULL,       -- position in the note, from 0
     heading_path TEXT NOT NULL,          -- JSON array of headings
@@ -48,9 +49,18 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
     tokenize = "unicode61 remove_diacritics 2"
 );
 
+-- FTS rows follow their chunks, also when a note's deletion cascades to them.
+CREATE TRIGGER IF NOT EXISTS chunks_fts_delete AFTER DELETE ON chunks BEGIN
+    DELETE FROM chunks_fts WHERE rowid = old.id;
+END;
+
 -- Notes that could not be indexed (or only partly), with the reason. Cleared when a note indexes cleanly.
+-- A note that was skipped entirely keeps the (mtime_ns, size) it had, so that it is retried only
+-- once the file changes; a note indexed with a warning (partly, lossy UTF-8) has them NULL.
 CREATE TABLE IF NOT EXISTS failures (
-    path   TEXT PRIMARY KEY,
-    reason TEXT NOT NULL,
-    at     INTEGER NOT NULL
+    path     TEXT PRIMARY KEY,
+    reason   TEXT NOT NULL,
+    at       INTEGER NOT NULL,
+    mtime_ns INTEGER,
+    size     INTEGER
 );

@@ -1,1 +1,38 @@
-//! placeholder
+//! The HTTP API and the MCP server of vault-rag.
+//!
+//! The server talks to the index through the [`Backend`] trait (search, similar notes, embedding,
+//! status, indexing controls, reading notes), so the HTTP and MCP layers can be tested in-process
+//! with any implementation; `vault_rag_index::Engine` is the real one.
+//!
+//! - [`router`]: the axum API (`/health`, `/search`, `/similar`, `/embed`, `/v1/embeddings`,
+//!   `/index/*`, `/openapi.json`) behind the access rules of [`security`](AccessSettings):
+//!   loopback `Host` with the served port, allow-listed `Origin`, optional bearer token.
+//! - [`Listener`]: binds (loopback unless a token is set), then serves until a shutdown signal.
+//! - [`ServerError`]: the one error type; [`ServerError::status_and_code`] is the one mapping to
+//!   HTTP status and stable `error.code` strings.
+//! - [`openapi::document`]: the OpenAPI 3.1 document of the API.
+//! - [`VaultMcp`]: the MCP server (`search_notes`, `similar_notes`, `read_note`) on stdio.
+//! - [`resolve_in_vault`]: a note path to a file really inside the vault (no symlinks out).
+
+mod api;
+mod backend;
+mod engine;
+mod error;
+mod extract;
+pub mod mcp;
+pub mod openapi;
+mod section;
+mod security;
+mod serve;
+mod vault_path;
+
+pub use api::{router, ApiSettings, Limits, ROUTES};
+pub use backend::{
+    Backend, IndexFailure, IndexProgress, IndexState, SearchQuery, SearchResults, SimilarQuery,
+};
+pub use error::{ErrorBody, ErrorDetail, ServerError};
+pub use mcp::VaultMcp;
+pub use section::extract_section;
+pub use security::{AccessSettings, OBSIDIAN_ORIGIN};
+pub use serve::{listening_line, Listener, ServeSettings};
+pub use vault_path::resolve_in_vault;

@@ -1,0 +1,204 @@
+//! `vault-rag serve --vault VAULT`: the HTTP API for the plugin, scripts and agents.
+//!
+//! Loads the model, opens the index (one server per index: the index lock), starts indexing and
+//! watching in the background, then prints `{"event":"listening","port":N}` on stdout once
+//! connections are accepted. Stops on SIGTERM/SIGINT (and on stdin EOF with
+//! `--exit-on-stdin-close`): requests in flight finish, then the indexer commits its batch.
+
+use std::io::{Read, Write};
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use vault_rag_embed::OnnxEmbedder;
+use vault_rag_index::engine::Engine;
+use vault_rag_server::{
+    listening_line, AccessSettings, ApiSettings, Limits, Listener, ServeSettings,
+};
+
+use crate::settings::{ModelArgs, VaultArgs};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    pub vault: VaultArgs,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Address to listen on. Anything but loopback needs a token (VAULT_RAG_TOKEN).
+    #[arg(long, env = "VAULT_RAG_HOST", default_value = "127.0.0.1")]
+    pub host: IpAddr,
+    /// Port to listen on; 0 picks a free one (printed on stdout).
+    #[arg(long, env = "VAULT_RAG_PORT", default_value_t = 0)]
+    pub port: u16,
+    /// Exit when stdin closes (for a parent process that supervises the server).
+    #[arg(long)]
+    pub exit_on_stdin_close: bool,
+    /// Also allow this browser `Origin` (besides app://obsidian.md). Repeatable.
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    pub allow_origins: Vec<String>,
+    /// Also accept this name in the `Host` header (besides 127.0.0.1, localhost, [::1]). Repeatable.
+    #[arg(long = "allow-host", value_name = "NAME")]
+    pub allow_hosts: Vec<String>,
+    /// Seconds after which a request is answered with a `timeout` error.
+    #[arg(long, env = "VAULT_RAG_REQUEST_TIMEOUT", default_value_t = 120)]
+    pub request_timeout: u64,
+}
+
+/// Name of the token file in the data dir (used when VAULT_RAG_TOKEN is not set).
+const TOKEN_FILE: &str = "token";
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let settings = args.vault.to_settings()?;
+    let data_dir = settings.resolve_data_dir()?;
+    let token = load_token(&data_dir)?;
+    let serve_settings = ServeSettings {
+        host: args.host,
+        port: args.port,
+        api: ApiSettings {
+            limits: Limits {
+                request_timeout: Duration::from_secs(args.request_timeout.max(1)),
+                ..Limits::default()
+            },
+            access: AccessSettings {
+                token,
+                allowed_origins: AccessSettings::default()
+                    .allowed_origins
+                    .into_iter()
+                    .chain(args.allow_origins)
+                    .collect(),
+                extra_hosts: args.allow_hosts,
+            },
+        },
+        ..ServeSettings::default()
+    };
+    if !serve_settings.host.is_loopback() && serve_settings.api.access.token.is_none() {
+        anyhow::bail!(
+            "refusing to listen on {} without a token: set VAULT_RAG_TOKEN or write one to {}",
+            serve_settings.host,
+            data_dir.join(TOKEN_FILE).display()
+        );
+    }
+    let engine = open_engine(&args.vault, &args.model)?;
+    engine
+        .start_background()
+        .context("starting background indexing")?;
+    let runtime = runtime()?;
+    let served = runtime.block_on(async {
+        let listener = Listener::bind(serve_settings).await?;
+        let port = listener.local_addr().port();
+        // The one stdout line a supervisor waits for; logs go to stderr.
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "{}", listening_line(port))
+            .and_then(|()| stdout.flush())
+            .context("writing the listening line to stdout")?;
+        drop(stdout);
+        tracing::info!(port, "listening");
+        listener
+            .serve(engine.clone(), shutdown_signal(args.exit_on_stdin_close))
+            .await?;
+        anyhow::Ok(())
+    });
+    // Requests are done; let the indexer commit what it holds, even when serving failed.
+    tracing::info!("stopping the indexer");
+    engine.shutdown();
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    served
+}
+
+/// Loads the model and opens the index; a second process on the same index is refused here.
+pub fn open_engine(vault: &VaultArgs, model: &ModelArgs) -> anyhow::Result<Arc<Engine>> {
+    let settings = vault.to_settings()?;
+    let spec = model.to_spec();
+    let embedder = OnnxEmbedder::load(&spec)
+        .with_context(|| format!("loading the embedding model `{}`", spec.model))?;
+    Ok(Engine::open(settings, Arc::new(embedder))?)
+}
+
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("vault-rag-http")
+        .build()
+        .context("starting the async runtime")
+}
+
+/// The token from VAULT_RAG_TOKEN, else from `<data dir>/token`; `None` when neither is set.
+fn load_token(data_dir: &Path) -> anyhow::Result<Option<String>> {
+    if let Ok(token) = std::env::var("VAULT_RAG_TOKEN") {
+        let token = token.trim().to_string();
+        return Ok((!token.is_empty()).then_some(token));
+    }
+    let file = data_dir.join(TOKEN_FILE);
+    match std::fs::read_to_string(&file) {
+        Ok(text) => {
+            let token = text.trim().to_string();
+            Ok((!token.is_empty()).then_some(token))
+        }
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(err) => Err(err).with_context(|| format!("reading the token file {}", file.display())),
+    }
+}
+
+/// Completes on SIGTERM, SIGINT, or (when asked) EOF on stdin.
+async fn shutdown_signal(watch_stdin: bool) {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<&'static str>(4);
+    if watch_stdin {
+        let tx = tx.clone();
+        // A plain thread: blocking reads on stdin cannot be cancelled, and the process exits
+        // after shutdown anyway.
+        let spawned = std::thread::Builder::new()
+            .name("vault-rag-stdin".into())
+            .spawn(move || {
+                let mut stdin = std::io::stdin().lock();
+                let mut buf = [0u8; 1024];
+                loop {
+                    match stdin.read(&mut buf) {
+                        Ok(0) => break,
+                        Ok(_) => continue,
+                        Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
+                        Err(_) => break,
+                    }
+                }
+                let _ = tx.blocking_send("stdin closed");
+            });
+        if let Err(err) = spawned {
+            tracing::error!("cannot watch stdin: {err}");
+        }
+    }
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        for (kind, name) in [
+            (SignalKind::terminate(), "SIGTERM"),
+            (SignalKind::interrupt(), "SIGINT"),
+        ] {
+            match signal(kind) {
+                Ok(mut stream) => {
+                    let tx = tx.clone();
+                    tokio::spawn(async move {
+                        if stream.recv().await.is_some() {
+                            let _ = tx.send(name).await;
+                        }
+                    });
+                }
+                Err(err) => tracing::error!("cannot handle {name}: {err}"),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                let _ = tx.send("Ctrl-C").await;
+            }
+        });
+    }
+    drop(tx);
+    match rx.recv().await {
+        Some(reason) => tracing::info!("shutting down: {reason}"),
+        None => std::future::pending::<()>().await,
+    }
+}

@@ -1,0 +1,358 @@
+//! Running `vault-rag serve` as a supervisor would, and talking to it over a real socket with a
+//! minimal HTTP/1.1 client (so tests control every header, including `Host`).
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub fn model_dir() -> PathBuf {
+    let dir = std::env::var_os("VAULT_RAG_TEST_MODEL_DIR")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+                .map(|c| c.join("vault-rag/models/all-MiniLM-L6-v2-int8"))
+        })
+        .expect("no cache directory: set VAULT_RAG_TEST_MODEL_DIR");
+    assert!(
+        dir.join("model.onnx").is_file() && dir.join("tokenizer.json").is_file(),
+        "MiniLM test model missing in {}: run `make setup`",
+        dir.display()
+    );
+    dir
+}
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The test venv's Python (made by `make venv`).
+pub fn venv_python() -> PathBuf {
+    let python = repo_root().join(".venv/bin/python");
+    assert!(
+        python.is_file(),
+        "{} is missing: run `make setup` and `make venv` (scripts/venv.sh)",
+        python.display()
+    );
+    python
+}
+
+/// Copies the fixture vault into a fresh directory.
+pub fn fixture_vault(into: &Path) -> PathBuf {
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/serve_vault");
+    let vault = into.join("vault");
+    copy_dir(&src, &vault);
+    vault
+}
+
+fn copy_dir(src: &Path, dst: &Path) {
+    std::fs::create_dir_all(dst).unwrap();
+    for entry in std::fs::read_dir(src).unwrap() {
+        let entry = entry.unwrap();
+        let to = dst.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &to);
+        } else {
+            std::fs::copy(entry.path(), &to).unwrap();
+        }
+    }
+}
+
+/// The model flags every test server uses.
+pub fn model_args() -> Vec<String> {
+    vec![
+        "--model".into(),
+        "all-minilm-l6-v2".into(),
+        "--model-dir".into(),
+        model_dir().display().to_string(),
+        "--threads".into(),
+        "2".into(),
+    ]
+}
+
+pub struct Server {
+    pub child: Child,
+    pub port: u16,
+    pub token: Option<String>,
+    pub stdin: Option<ChildStdin>,
+    pub stderr: Arc<Mutex<String>>,
+    /// stdout lines after the listening line (there must be none).
+    pub extra_stdout: Arc<Mutex<Vec<String>>>,
+}
+
+/// Starts `vault-rag serve` and waits for its listening line.
+pub fn start(vault: &Path, data_dir: &Path, token: Option<&str>, extra: &[&str]) -> Server {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vault-rag"));
+    cmd.arg("serve")
+        .arg("--vault")
+        .arg(vault)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(model_args())
+        .args(extra)
+        .env("VAULT_RAG_LOG", "info")
+        .env_remove("VAULT_RAG_TOKEN")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(token) = token {
+        cmd.env("VAULT_RAG_TOKEN", token);
+    }
+    let mut child = cmd.spawn().expect("start vault-rag serve");
+    let stderr = Arc::new(Mutex::new(String::new()));
+    let sink = stderr.clone();
+    let mut err = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = err.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let extra_stdout = Arc::new(Mutex::new(Vec::new()));
+    let extra = extra_stdout.clone();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        let first = lines.next();
+        let _ = tx.send(first);
+        // Anything more on stdout would confuse supervisors: keep it for the tests to see.
+        for line in lines.map_while(Result::ok) {
+            extra.lock().unwrap().push(line);
+        }
+    });
+    let line = match rx.recv_timeout(Duration::from_secs(180)) {
+        Ok(Some(Ok(line))) => line,
+        other => {
+            let _ = child.kill();
+            panic!(
+                "no listening line ({other:?}); stderr:\n{}",
+                stderr.lock().unwrap()
+            );
+        }
+    };
+    let event: Value =
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("listening line `{line}`: {e}"));
+    assert_eq!(event["event"], "listening", "{line}");
+    let port = event["port"].as_u64().unwrap() as u16;
+    assert_eq!(line, format!(r#"{{"event":"listening","port":{port}}}"#));
+    Server {
+        stdin: child.stdin.take(),
+        child,
+        port,
+        token: token.map(str::to_string),
+        stderr,
+        extra_stdout,
+    }
+}
+
+impl Server {
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// A request with the right Host and token.
+    pub fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Response {
+        let mut headers = vec![("Host".to_string(), self.host())];
+        if let Some(t) = &self.token {
+            headers.push(("Authorization".into(), format!("Bearer {t}")));
+        }
+        let body = body.map(|b| b.to_string());
+        if body.is_some() {
+            headers.push(("Content-Type".into(), "application/json".into()));
+        }
+        raw(
+            self.port,
+            method,
+            path,
+            &headers,
+            body.as_deref().unwrap_or("").as_bytes(),
+        )
+    }
+
+    pub fn get(&self, path: &str) -> Response {
+        self.call("GET", path, None)
+    }
+
+    pub fn post(&self, path: &str, body: &Value) -> Response {
+        self.call("POST", path, Some(body))
+    }
+
+    /// Polls `/index/status` until the index is complete and idle.
+    pub fn wait_indexed(&self, timeout: Duration) -> Value {
+        let started = Instant::now();
+        loop {
+            let status = self.get("/index/status");
+            assert_eq!(status.status, 200, "{}", status.text());
+            let body = status.json();
+            if body["complete"] == true && body["state"] == "idle" {
+                return body;
+            }
+            assert!(
+                started.elapsed() < timeout,
+                "index not complete after {timeout:?}: {body}\nstderr:\n{}",
+                self.stderr.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit.
+    pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            if started.elapsed() > timeout {
+                let _ = self.child.kill();
+                panic!(
+                    "server did not exit within {timeout:?}; stderr:\n{}",
+                    self.stderr.lock().unwrap()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn stderr_text(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The API error code of an error response.
+    pub fn code(&self) -> String {
+        self.json()["error"]["code"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    }
+}
+
+/// One HTTP/1.1 request on a fresh connection; the caller sets every header.
+pub fn raw(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> Response {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(120)))
+        .unwrap();
+    let mut head = format!("{method} {path} HTTP/1.1\r\n");
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str(&format!(
+        "Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    ));
+    stream.write_all(head.as_bytes()).unwrap();
+    // The server may answer (413) and close before reading a large body: ignore write errors.
+    let _ = stream.write_all(body);
+    let mut bytes = Vec::new();
+    let _ = stream.read_to_end(&mut bytes);
+    parse_response(&bytes)
+}
+
+fn parse_response(bytes: &[u8]) -> Response {
+    let split = bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no HTTP response: {:?}", String::from_utf8_lossy(bytes)));
+    let head = String::from_utf8_lossy(&bytes[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap();
+    let status: u16 = status_line.split(' ').nth(1).unwrap().parse().unwrap();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    let mut body = bytes[split + 4..].to_vec();
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+    if chunked {
+        body = dechunk(&body);
+    }
+    Response {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let Some(end) = data.windows(2).position(|w| w == b"\r\n") else {
+            break;
+        };
+        let size =
+            usize::from_str_radix(String::from_utf8_lossy(&data[..end]).trim(), 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        out.extend_from_slice(&data[end + 2..end + 2 + size]);
+        data = &data[end + 2 + size + 2..];
+    }
+    out
+}

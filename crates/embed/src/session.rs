@@ -1,0 +1,211 @@
+//! The ONNX Runtime session: built with the options that matter on a CPU, checked against the
+//! catalogue (inputs, the output to read, its width), and run one batch at a time.
+
+use std::path::Path;
+
+use ort::session::builder::GraphOptimizationLevel;
+use ort::session::{HasSelectedOutputs, OutputSelector, RunOptions, Session};
+use ort::value::TensorRef;
+use vault_rag_core::EmbedError;
+
+use crate::batch::Batch;
+use crate::catalog::{ModelEntry, Pooling};
+use crate::pool;
+use crate::worker::Runner;
+
+/// Session settings resolved from the spec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SessionSettings {
+    pub threads: usize,
+    /// Output width after the Matryoshka cut.
+    pub dim: usize,
+}
+
+pub(crate) struct SessionRunner {
+    session: Session,
+    /// Asks for the one output we read: the other (token states) is not copied out.
+    options: RunOptions<HasSelectedOutputs>,
+    pooling: Pooling,
+    token_type_ids: bool,
+    native_dim: usize,
+    dim: usize,
+}
+
+impl SessionRunner {
+    pub fn load(
+        model: &Path,
+        entry: &ModelEntry,
+        settings: SessionSettings,
+    ) -> Result<Self, EmbedError> {
+        let env = crate::runtime::environment()?;
+        let file_err = |message: String| EmbedError::ModelFile {
+            path: model.to_path_buf(),
+            message,
+        };
+        if !model.is_file() {
+            return Err(file_err("file not found".into()));
+        }
+        let session = build(env, model, settings.threads).map_err(file_err)?;
+        check_inputs(&session, entry, model)?;
+        check_output(&session, entry)?;
+        let options = RunOptions::new()
+            .map_err(|e| file_err(format!("cannot create run options: {e}")))?
+            .with_outputs(OutputSelector::no_default().with(entry.pooling.output_name()));
+        Ok(Self {
+            session,
+            options,
+            pooling: entry.pooling.clone(),
+            token_type_ids: entry.token_type_ids,
+            native_dim: entry.native_dim,
+            dim: settings.dim,
+        })
+    }
+}
+
+fn build(
+    env: &ort::environment::Environment,
+    model: &Path,
+    threads: usize,
+) -> Result<Session, String> {
+    let configure = |e: ort::Error<_>| format!("cannot configure the session: {e}");
+    Session::builder(env)
+        .map_err(|e| format!("cannot create a session: {e}"))?
+        // Level3 adds layout rewrites for the CPU provider on top of the fusions of Level2.
+        .with_optimization_level(GraphOptimizationLevel::Level3)
+        .map_err(configure)?
+        .with_intra_threads(threads)
+        .map_err(configure)?
+        .with_inter_threads(1)
+        .map_err(configure)?
+        // Shapes change with every batch: a memory pattern planned for one shape is wasted.
+        .with_memory_pattern(false)
+        .map_err(configure)?
+        .commit_from_file(model)
+        .map_err(|e| format!("ONNX Runtime cannot load it: {e}"))
+}
+
+fn check_inputs(session: &Session, entry: &ModelEntry, model: &Path) -> Result<(), EmbedError> {
+    let mut expected = vec!["input_ids", "attention_mask"];
+    if entry.token_type_ids {
+        expected.push("token_type_ids");
+    }
+    let actual: Vec<&str> = session.inputs().iter().map(|i| i.name()).collect();
+    let mut sorted_expected = expected.clone();
+    sorted_expected.sort_unstable();
+    let mut sorted_actual = actual.clone();
+    sorted_actual.sort_unstable();
+    if sorted_expected != sorted_actual {
+        return Err(EmbedError::ModelFile {
+            path: model.to_path_buf(),
+            message: format!(
+                "its inputs are [{}], but `{}` expects [{}]; is this the right file for the model?",
+                actual.join(", "),
+                entry.name,
+                expected.join(", ")
+            ),
+        });
+    }
+    Ok(())
+}
+
+fn check_output(session: &Session, entry: &ModelEntry) -> Result<(), EmbedError> {
+    let name = entry.pooling.output_name();
+    let outputs = session.outputs();
+    let Some(outlet) = outputs.iter().find(|o| o.name() == name) else {
+        return Err(EmbedError::Output {
+            model: entry.name.clone(),
+            name: name.to_string(),
+            available: outputs
+                .iter()
+                .map(|o| o.name())
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    };
+    let rank = match entry.pooling {
+        Pooling::Output(_) => 2,
+        Pooling::MaskedMean(_) => 3,
+    };
+    let shape = outlet
+        .dtype()
+        .tensor_shape()
+        .map(|s| s.to_vec())
+        .unwrap_or_default();
+    let width = shape.last().copied().unwrap_or(-1);
+    if shape.len() != rank || (width >= 0 && width as usize != entry.native_dim) {
+        return Err(EmbedError::Output {
+            model: entry.name.clone(),
+            name: format!(
+                "{name} with shape of rank {rank} and width {}",
+                entry.native_dim
+            ),
+            available: format!("{name} with shape {shape:?}"),
+        });
+    }
+    Ok(())
+}
+
+fn inference(message: impl std::fmt::Display) -> EmbedError {
+    EmbedError::Inference {
+        message: message.to_string(),
+    }
+}
+
+impl Runner for SessionRunner {
+    fn run(&mut self, batch: &Batch) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let shape = [batch.rows, batch.width];
+        let ids =
+            TensorRef::from_array_view((shape, batch.input_ids.as_slice())).map_err(inference)?;
+        let mask = TensorRef::from_array_view((shape, batch.attention_mask.as_slice()))
+            .map_err(inference)?;
+        let zeros;
+        let mut inputs = ort::inputs!["input_ids" => ids, "attention_mask" => mask];
+        if self.token_type_ids {
+            zeros = vec![0i64; batch.rows * batch.width];
+            let types = TensorRef::from_array_view((shape, zeros.as_slice())).map_err(inference)?;
+            inputs.push(("token_type_ids".into(), types.into()));
+        }
+        let outputs = self
+            .session
+            .run_with_options(inputs, &self.options)
+            .map_err(inference)?;
+        let name = self.pooling.output_name();
+        let value = outputs
+            .get(name)
+            .ok_or_else(|| inference(format!("the model returned no `{name}`")))?;
+        let (out_shape, data) = value
+            .try_extract_tensor::<f32>()
+            .map_err(|e| inference(format!("`{name}` is not a float tensor: {e}")))?;
+        let dims: Vec<i64> = out_shape.to_vec();
+        let pooled = match &self.pooling {
+            Pooling::Output(_) => {
+                if dims != [batch.rows as i64, self.native_dim as i64] {
+                    return Err(inference(format!("`{name}` has shape {dims:?}")));
+                }
+                pool::rows(data, batch.rows, self.native_dim)
+            }
+            Pooling::MaskedMean(_) => {
+                if dims
+                    != [
+                        batch.rows as i64,
+                        batch.width as i64,
+                        self.native_dim as i64,
+                    ]
+                {
+                    return Err(inference(format!("`{name}` has shape {dims:?}")));
+                }
+                pool::masked_mean(
+                    data,
+                    &batch.attention_mask,
+                    batch.rows,
+                    batch.width,
+                    self.native_dim,
+                )
+            }
+        };
+        Ok(pooled
+            .into_iter()
+            .map(|v| pool::finish(v, self.dim))
+            .collect())
+    }
+}

@@ -1,0 +1,304 @@
+//! The inference worker: one thread owns the model session and takes batches from two bounded
+//! channels, queries before documents. A search typed while the vault is being indexed waits at
+//! most for the batch in progress, never behind the queued re-index.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use crossbeam_channel::{bounded, select, Receiver, Sender, TryRecvError};
+use vault_rag_core::EmbedError;
+
+use crate::batch::Batch;
+
+/// Runs one batch through a model; returns one finished vector per row, in row order.
+pub(crate) trait Runner: Send + 'static {
+    fn run(&mut self, batch: &Batch) -> Result<Vec<Vec<f32>>, EmbedError>;
+}
+
+/// Whose batch it is: queries jump the document queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Priority {
+    Query,
+    Document,
+}
+
+type Reply = Sender<(usize, Result<Vec<Vec<f32>>, EmbedError>)>;
+
+struct Job {
+    batch: Batch,
+    /// Index of the batch within its request.
+    index: usize,
+    reply: Reply,
+}
+
+/// Batches queued per channel. Small: a queued batch holds its tokens in memory, and callers
+/// block (back-pressure) rather than pile up work.
+const QUEUE: usize = 4;
+
+pub(crate) struct Worker {
+    channels: Option<(Sender<Job>, Sender<Job>)>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl Worker {
+    pub fn spawn(runner: impl Runner, name: &str) -> Result<Self, EmbedError> {
+        let (query_tx, query_rx) = bounded(QUEUE);
+        let (doc_tx, doc_rx) = bounded(QUEUE);
+        let handle = std::thread::Builder::new()
+            .name(format!("embed-{name}"))
+            .spawn(move || serve(runner, query_rx, doc_rx))
+            .map_err(|e| EmbedError::Inference {
+                message: format!("cannot start the inference thread: {e}"),
+            })?;
+        Ok(Self {
+            channels: Some((query_tx, doc_tx)),
+            handle: Some(handle),
+        })
+    }
+
+    /// Runs `batches` and returns `rows` vectors in input order (`Batch::positions`).
+    pub fn embed(
+        &self,
+        priority: Priority,
+        batches: Vec<Batch>,
+        rows: usize,
+    ) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let (query_tx, doc_tx) = self.channels.as_ref().ok_or(EmbedError::WorkerStopped)?;
+        let tx = match priority {
+            Priority::Query => query_tx,
+            Priority::Document => doc_tx,
+        };
+        let count = batches.len();
+        // Room for every reply: the worker never blocks on a caller that is still sending.
+        let (reply_tx, reply_rx) = bounded(count.max(1));
+        let mut positions = Vec::with_capacity(count);
+        for (index, batch) in batches.into_iter().enumerate() {
+            positions.push(batch.positions.clone());
+            let job = Job {
+                batch,
+                index,
+                reply: reply_tx.clone(),
+            };
+            tx.send(job).map_err(|_| EmbedError::WorkerStopped)?;
+        }
+        drop(reply_tx);
+        let mut out: Vec<Option<Vec<f32>>> = vec![None; rows];
+        for _ in 0..count {
+            let (index, result) = reply_rx.recv().map_err(|_| EmbedError::WorkerStopped)?;
+            let vectors = result?;
+            if vectors.len() != positions[index].len() {
+                return Err(EmbedError::Inference {
+                    message: format!(
+                        "the model returned {} vectors for a batch of {}",
+                        vectors.len(),
+                        positions[index].len()
+                    ),
+                });
+            }
+            for (&pos, v) in positions[index].iter().zip(vectors) {
+                out[pos] = Some(v);
+            }
+        }
+        out.into_iter()
+            .map(|v| {
+                v.ok_or_else(|| EmbedError::Inference {
+                    message: "an input got no vector".into(),
+                })
+            })
+            .collect()
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        // Closing both channels ends the loop after the batch in progress.
+        self.channels.take();
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+fn serve(mut runner: impl Runner, queries: Receiver<Job>, documents: Receiver<Job>) {
+    loop {
+        let job = match queries.try_recv() {
+            Ok(job) => job,
+            Err(TryRecvError::Disconnected) => return,
+            Err(TryRecvError::Empty) => select! {
+                recv(queries) -> job => match job {
+                    Ok(job) => job,
+                    Err(_) => return,
+                },
+                recv(documents) -> job => match job {
+                    Ok(doc) => {
+                        // A query that arrived while we were waiting still goes first.
+                        while let Ok(query) = queries.try_recv() {
+                            execute(&mut runner, query);
+                        }
+                        doc
+                    }
+                    Err(_) => return,
+                },
+            },
+        };
+        execute(&mut runner, job);
+    }
+}
+
+fn execute(runner: &mut impl Runner, job: Job) {
+    let started = Instant::now();
+    let result =
+        catch_unwind(AssertUnwindSafe(|| runner.run(&job.batch))).unwrap_or_else(|panic| {
+            let what = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(EmbedError::Inference {
+                message: format!("inference panicked: {what}"),
+            })
+        });
+    tracing::debug!(
+        rows = job.batch.rows,
+        width = job.batch.width,
+        tokens = job.batch.tokens(),
+        ms = started.elapsed().as_secs_f64() * 1e3,
+        ok = result.is_ok(),
+        "batch"
+    );
+    // The caller may have given up (an earlier batch failed); nothing to do then.
+    let _ = job.reply.send((job.index, result));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch::plan;
+    use crate::tokenize::Tokens;
+    use std::sync::{Arc, Mutex};
+
+    /// Records which batches ran, by their first token; the first batch waits for a signal so
+    /// that the test can queue work behind it.
+    struct Recorder {
+        log: Arc<Mutex<Vec<u32>>>,
+        /// Told when the first batch starts; the first batch then waits for `gate`.
+        started: Option<Sender<()>>,
+        gate: Option<Receiver<()>>,
+    }
+
+    impl Runner for Recorder {
+        fn run(&mut self, batch: &Batch) -> Result<Vec<Vec<f32>>, EmbedError> {
+            if let Some(started) = self.started.take() {
+                let _ = started.send(());
+            }
+            if let Some(gate) = self.gate.take() {
+                let _ = gate.recv();
+            }
+            let first = batch.input_ids[0] as u32;
+            self.log.lock().unwrap().push(first);
+            if first == 666 {
+                return Err(EmbedError::Inference {
+                    message: "boom".into(),
+                });
+            }
+            if first == 777 {
+                panic!("runner panicked");
+            }
+            Ok(batch.positions.iter().map(|&p| vec![p as f32]).collect())
+        }
+    }
+
+    fn texts(first_tokens: &[u32]) -> Vec<Tokens> {
+        first_tokens
+            .iter()
+            .map(|&t| Tokens { ids: vec![t, 1, 1] })
+            .collect()
+    }
+
+    #[test]
+    fn queries_jump_queued_documents() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (open, gate) = bounded(1);
+        let (started_tx, started) = bounded(1);
+        let worker = Arc::new(
+            Worker::spawn(
+                Recorder {
+                    log: log.clone(),
+                    started: Some(started_tx),
+                    gate: Some(gate),
+                },
+                "test",
+            )
+            .unwrap(),
+        );
+        // Four one-row document batches (budget 3 tokens = one text per batch).
+        let docs = {
+            let worker = worker.clone();
+            std::thread::spawn(move || {
+                let batches = plan(texts(&[10, 11, 12, 13]), 3, 0);
+                worker.embed(Priority::Document, batches, 4).unwrap()
+            })
+        };
+        // Wait until the worker holds the first document batch and the rest are queued.
+        started.recv().unwrap();
+        while worker.channels.as_ref().unwrap().1.len() < 3 {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let query = {
+            let worker = worker.clone();
+            std::thread::spawn(move || {
+                worker
+                    .embed(Priority::Query, plan(texts(&[99]), 3, 0), 1)
+                    .unwrap()
+            })
+        };
+        while worker.channels.as_ref().unwrap().0.is_empty() {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        open.send(()).unwrap();
+        assert_eq!(query.join().unwrap(), vec![vec![0.0]]);
+        let doc_vectors = docs.join().unwrap();
+        // Input order is restored whatever order the batches ran in.
+        assert_eq!(
+            doc_vectors,
+            vec![vec![0.0], vec![1.0], vec![2.0], vec![3.0]]
+        );
+        let order = log.lock().unwrap().clone();
+        assert_eq!(order.len(), 5);
+        assert_eq!(
+            order[1], 99,
+            "the query ran right after the batch in progress: {order:?}"
+        );
+    }
+
+    #[test]
+    fn errors_and_panics_reach_the_caller_and_the_worker_survives() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let worker = Worker::spawn(
+            Recorder {
+                log,
+                started: None,
+                gate: None,
+            },
+            "test",
+        )
+        .unwrap();
+        let err = worker
+            .embed(Priority::Document, plan(texts(&[666]), 3, 0), 1)
+            .unwrap_err();
+        assert!(err.to_string().contains("boom"));
+        let err = worker
+            .embed(Priority::Query, plan(texts(&[777]), 3, 0), 1)
+            .unwrap_err();
+        assert!(err.to_string().contains("panicked"), "{err}");
+        let ok = worker
+            .embed(Priority::Query, plan(texts(&[5, 6]), 100, 0), 2)
+            .unwrap();
+        assert_eq!(ok, vec![vec![0.0], vec![1.0]]);
+        assert!(worker
+            .embed(Priority::Query, Vec::new(), 0)
+            .unwrap()
+            .is_empty());
+    }
+}

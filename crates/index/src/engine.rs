@@ -1,0 +1,426 @@
+//! [`Engine`]: one open vault index, its background indexing thread and file watcher, and the
+//! searches that run against it.
+//!
+//! Threads: the caller's (searches, status), one indexing thread (full passes, watcher jobs,
+//! rebuilds, strictly one at a time) and the watcher's. Searches read through their own SQLite
+//! connections (WAL readers see the last commit and never wait for the writer) and hold the
+//! in-memory matrix's read lock only while scanning it; the indexer takes the write lock only
+//! to apply a committed batch. Status counters are atomics.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use crossbeam_channel::{Receiver, Sender};
+use parking_lot::Mutex;
+use serde::Serialize;
+use vault_rag_core::{Embedder, EmbedderFingerprint, NotePath};
+
+use crate::error::IndexError;
+use crate::indexer::{absolute, IndexCore, ProgressFn};
+use crate::lock::IndexLock;
+use crate::progress::{IndexState, IndexSummary, Progress};
+use crate::scan::VaultFilter;
+use crate::search::{self, SearchContext, SearchRequest, SearchResponse, SimilarRequest};
+use crate::settings::{clamp_chunk_config, IndexSettings, INDEX_FILE, LOCK_FILE};
+use crate::store::{notes, NoteFailure, Store};
+use crate::vectors::VectorMatrix;
+use crate::watcher::{coalesce, Job, VaultWatcher};
+
+/// Tokens kept free for a note title in the document prompt when fitting chunks to the model.
+const TITLE_TOKENS: usize = 24;
+
+/// The state of an open index.
+#[derive(Debug, Clone, Serialize)]
+pub struct IndexStatus {
+    pub state: IndexState,
+    pub notes_done: u64,
+    pub notes_total: u64,
+    pub notes_indexed: u64,
+    pub chunks: u64,
+    pub index_size_bytes: u64,
+    pub failures: Vec<NoteFailure>,
+    /// Id of the active embedder's fingerprint (the key of its vectors).
+    pub fingerprint: String,
+    pub model: EmbedderFingerprint,
+    /// The first full pass since opening has finished: every note is searchable.
+    pub complete: bool,
+    /// Chunk texts still waiting for a vector of the active embedder.
+    pub vectors_missing: u64,
+    /// Vectors held in memory for dense search.
+    pub vectors_loaded: usize,
+    /// Live updates are on.
+    pub watching: bool,
+    pub index_path: PathBuf,
+}
+
+/// An open vault index. Create with [`Engine::open`]; stop with [`Engine::shutdown`] (also run
+/// on drop).
+pub struct Engine {
+    core: Arc<IndexCore>,
+    complete: Arc<AtomicBool>,
+    jobs: Mutex<Option<Sender<Job>>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    watcher: Mutex<Option<VaultWatcher>>,
+    index_path: PathBuf,
+    _lock: IndexLock,
+}
+
+impl Engine {
+    /// Opens (or creates) the index of `settings.vault` and loads its vectors into memory.
+    /// Fails when another process holds the index, or the index file is of a newer version.
+    pub fn open(
+        mut settings: IndexSettings,
+        embedder: Arc<dyn Embedder>,
+    ) -> Result<Arc<Engine>, IndexError> {
+        settings.validate()?;
+        let vault = settings.canonical_vault()?;
+        let data_dir = settings.resolve_data_dir()?;
+        let lock = IndexLock::acquire(&data_dir.join(LOCK_FILE))?;
+        let index_path = data_dir.join(INDEX_FILE);
+        let fingerprint = embedder.fingerprint().clone();
+        settings.chunk = clamp_chunk_config(
+            &settings.chunk,
+            fingerprint.max_tokens,
+            prompt_tokens(embedder.as_ref()),
+        );
+        let (store, previous) = Store::open(&index_path, &fingerprint)?;
+        if let Some(prev) = previous {
+            tracing::info!(
+                from = %prev.model, to = %fingerprint.model,
+                "the embedder changed: chunks are embedded again; old vectors are dropped once done"
+            );
+        }
+        let started = Instant::now();
+        let matrix = VectorMatrix::load(&*store.reader()?, &fingerprint.id(), fingerprint.dims)?;
+        tracing::info!(
+            vectors = matrix.len(),
+            ms = started.elapsed().as_millis() as u64,
+            "vectors loaded"
+        );
+        let filter = VaultFilter::load(&settings, &vault)?;
+        let core = IndexCore::new(vault, settings, embedder, store, matrix, filter);
+        core.refresh_counts()?;
+        core.refresh_missing()?;
+        Ok(Arc::new(Engine {
+            core: Arc::new(core),
+            complete: Arc::new(AtomicBool::new(false)),
+            jobs: Mutex::new(None),
+            threads: Mutex::new(Vec::new()),
+            watcher: Mutex::new(None),
+            index_path,
+            _lock: lock,
+        }))
+    }
+
+    /// A full incremental pass on the caller's thread. `report` sees progress after every
+    /// embedded group and every commit.
+    pub fn reconcile(&self, report: ProgressFn<'_>) -> Result<IndexSummary, IndexError> {
+        let summary = self.core.reconcile(report)?;
+        if !summary.interrupted {
+            self.complete.store(true, Relaxed);
+        }
+        Ok(summary)
+    }
+
+    /// Starts the indexing thread (a full pass first, then file events) and the watcher.
+    /// A watcher that cannot start is logged; the index then updates on the next start only.
+    pub fn start_background(&self) -> Result<(), IndexError> {
+        let mut jobs = self.jobs.lock();
+        if jobs.is_some() {
+            return Ok(());
+        }
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let core = Arc::clone(&self.core);
+        let complete = Arc::clone(&self.complete);
+        let handle = std::thread::Builder::new()
+            .name("vault-rag-index".into())
+            .spawn(move || run_jobs(&core, &complete, &rx))
+            .map_err(|source| IndexError::Thread {
+                name: "indexing",
+                source,
+            })?;
+        self.threads.lock().push(handle);
+        // The send cannot fail: the receiver lives in the thread just started.
+        let _ = tx.send(Job::Reconcile);
+        let app_json = self
+            .core
+            .vault
+            .join(self.core.settings.config_dir.trim_matches('/'))
+            .join("app.json");
+        match VaultWatcher::start(
+            &self.core.vault,
+            app_json,
+            self.core.settings.debounce,
+            tx.clone(),
+        ) {
+            Ok(w) => *self.watcher.lock() = Some(w),
+            Err(e) => tracing::error!(error = %e, "live updates are off"),
+        }
+        *jobs = Some(tx);
+        Ok(())
+    }
+
+    /// Searches the index. The query is embedded before any index lock is taken.
+    pub fn search(&self, req: &SearchRequest) -> Result<SearchResponse, IndexError> {
+        let started = Instant::now();
+        let prepared = search::prepare(self.core.embedder.as_ref(), req)?;
+        let reader = self.core.store.reader()?;
+        let hits = {
+            let matrix = self.core.matrix.read();
+            search::run(&self.context(&reader, &matrix), &prepared)?
+        };
+        Ok(SearchResponse {
+            hits,
+            index_complete: self.is_complete(),
+            took_ms: started.elapsed().as_secs_f64() * 1000.0,
+        })
+    }
+
+    /// Notes related to a note.
+    pub fn similar(&self, req: &SimilarRequest) -> Result<SearchResponse, IndexError> {
+        let started = Instant::now();
+        let reader = self.core.store.reader()?;
+        let hits = {
+            let matrix = self.core.matrix.read();
+            search::similar(&self.context(&reader, &matrix), req)?
+        };
+        Ok(SearchResponse {
+            hits,
+            index_complete: self.is_complete(),
+            took_ms: started.elapsed().as_secs_f64() * 1000.0,
+        })
+    }
+
+    fn context<'a>(
+        &'a self,
+        conn: &'a rusqlite::Connection,
+        matrix: &'a VectorMatrix,
+    ) -> SearchContext<'a> {
+        SearchContext {
+            conn,
+            vectors: matrix,
+            embedder: self.core.embedder.as_ref(),
+            fingerprint_id: &self.core.fingerprint_id,
+        }
+    }
+
+    /// Whether a full pass has finished since the index was opened (or rebuilt): until then,
+    /// notes may be missing from results. Chunks that could not be embedded are counted in
+    /// [`IndexStatus::vectors_missing`] and listed as failures.
+    pub fn is_complete(&self) -> bool {
+        self.complete.load(Relaxed)
+    }
+
+    /// Counters, failures and sizes; never waits for indexing.
+    pub fn status(&self) -> IndexStatus {
+        let c = &self.core.counters;
+        let mut state = c.state();
+        if self.core.control.is_paused() {
+            state = IndexState::Paused;
+        }
+        let failures = self
+            .core
+            .store
+            .reader()
+            .and_then(|r| notes::failures(&r))
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "cannot read failures");
+                Vec::new()
+            });
+        IndexStatus {
+            state,
+            notes_done: c.notes_done.load(Relaxed),
+            notes_total: c.notes_total.load(Relaxed),
+            notes_indexed: c.notes_indexed.load(Relaxed),
+            chunks: c.chunks.load(Relaxed),
+            index_size_bytes: self.core.store.size_bytes(),
+            failures,
+            fingerprint: self.core.fingerprint_id.clone(),
+            model: self.core.embedder.fingerprint().clone(),
+            complete: self.is_complete(),
+            vectors_missing: c.vectors_missing.load(Relaxed),
+            vectors_loaded: self.core.matrix.read().len(),
+            watching: self.watcher.lock().is_some(),
+            index_path: self.index_path.clone(),
+        }
+    }
+
+    /// Live progress of the current (or last) pass.
+    pub fn progress(&self) -> Progress {
+        self.core.counters.snapshot()
+    }
+
+    /// Holds indexing at the next check (between embedded groups); searches keep working.
+    pub fn pause(&self) {
+        self.core.control.pause();
+    }
+
+    pub fn resume(&self) {
+        self.core.control.resume();
+    }
+
+    /// Re-reads, re-parses and re-chunks every note (vectors are reused where the text is
+    /// unchanged). Queued on the indexing thread when it runs, else done now.
+    pub fn rebuild(&self) -> Result<(), IndexError> {
+        self.complete.store(false, Relaxed);
+        if let Some(tx) = self.jobs.lock().as_ref() {
+            let _ = tx.send(Job::Rebuild);
+            return Ok(());
+        }
+        self.core.invalidate_all()?;
+        self.reconcile(&|_| {}).map(drop)
+    }
+
+    /// Re-checks some absolute paths now, on the caller's thread (what the watcher queues).
+    pub fn apply_paths(&self, paths: &[PathBuf]) -> Result<IndexSummary, IndexError> {
+        self.core.apply_paths(paths, &|_| {})
+    }
+
+    #[cfg(test)]
+    pub(crate) fn core_for_tests(&self) -> &IndexCore {
+        &self.core
+    }
+
+    /// The embedder the index was opened with.
+    pub fn embedder(&self) -> &Arc<dyn Embedder> {
+        &self.core.embedder
+    }
+
+    /// The canonical vault root.
+    pub fn vault(&self) -> &Path {
+        &self.core.vault
+    }
+
+    /// The index file.
+    pub fn index_path(&self) -> &Path {
+        &self.index_path
+    }
+
+    /// The settings in effect (chunk budget fitted to the model).
+    pub fn settings(&self) -> &IndexSettings {
+        &self.core.settings
+    }
+
+    /// A note's text. Only files inside the vault are read: `..` is refused by [`NotePath`],
+    /// and symlinks that lead out of the vault are refused here.
+    pub fn read_note(&self, path: &NotePath) -> Result<String, IndexError> {
+        let vault = &self.core.vault;
+        let abs = find_on_disk(vault, path.as_str());
+        let canon = abs.canonicalize().map_err(|source| match source.kind() {
+            std::io::ErrorKind::NotFound => IndexError::NoteNotFound {
+                path: path.to_string(),
+            },
+            _ => IndexError::ReadNote {
+                path: path.to_string(),
+                source,
+            },
+        })?;
+        if !canon.starts_with(vault) {
+            return Err(IndexError::OutsideVault {
+                path: path.to_string(),
+            });
+        }
+        if !canon.is_file() {
+            return Err(IndexError::NoteNotFound {
+                path: path.to_string(),
+            });
+        }
+        let bytes = std::fs::read(&canon).map_err(|source| IndexError::ReadNote {
+            path: path.to_string(),
+            source,
+        })?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    /// Stops the watcher and the indexing thread. The batch in flight is committed with the
+    /// notes whose chunks are already embedded; the rest is picked up by the next pass.
+    pub fn shutdown(&self) {
+        self.core.control.stop();
+        drop(self.watcher.lock().take());
+        drop(self.jobs.lock().take());
+        let threads: Vec<_> = self.threads.lock().drain(..).collect();
+        for t in threads {
+            if t.join().is_err() {
+                tracing::error!("the indexing thread panicked");
+            }
+        }
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// The indexing thread: runs queued jobs one at a time, merging bursts.
+fn run_jobs(core: &IndexCore, complete: &AtomicBool, rx: &Receiver<Job>) {
+    while let Ok(first) = rx.recv() {
+        if core.control.is_stopped() {
+            break;
+        }
+        let job = coalesce(first, rx.try_iter());
+        let full = !matches!(job, Job::Paths(_));
+        let result = match job {
+            Job::Reconcile => core.reconcile(&|_| {}),
+            Job::Rebuild => core.invalidate_all().and_then(|()| core.reconcile(&|_| {})),
+            Job::Paths(paths) => core.apply_paths(&paths, &|_| {}),
+        };
+        match result {
+            Ok(summary) => {
+                if full && !summary.interrupted {
+                    complete.store(true, Relaxed);
+                }
+                tracing::debug!(?summary, "indexing pass done");
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "indexing pass failed; searches use the last committed state")
+            }
+        }
+    }
+}
+
+/// Tokens of the document prompt around a chunk, plus room for a title.
+fn prompt_tokens(embedder: &dyn Embedder) -> usize {
+    let prompt = &embedder.fingerprint().document_prompt;
+    let bare = prompt.replace("{title}", "").replace("{text}", "");
+    let title = if prompt.contains("{title}") {
+        TITLE_TOKENS
+    } else {
+        0
+    };
+    embedder.count_tokens(&bare) + title
+}
+
+/// `vault/rel`, or the entry whose name has the same NFC form (files created on macOS are
+/// often stored decomposed, while note paths are NFC).
+fn find_on_disk(vault: &Path, rel: &str) -> PathBuf {
+    let direct = absolute(vault, rel);
+    if direct.exists() {
+        return direct;
+    }
+    let mut current = vault.to_path_buf();
+    for seg in rel.split('/') {
+        let exact = current.join(seg);
+        if exact.exists() {
+            current = exact;
+            continue;
+        }
+        let found = std::fs::read_dir(&current).ok().and_then(|entries| {
+            entries.flatten().map(|e| e.path()).find(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .and_then(|n| NotePath::new(n).ok())
+                    .is_some_and(|n| n.as_str() == seg)
+            })
+        });
+        match found {
+            Some(p) => current = p,
+            None => return direct,
+        }
+    }
+    current
+}

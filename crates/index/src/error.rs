@@ -1,0 +1,138 @@
+//! The one error type of the index crate. Every variant names what it concerns (a file, a note,
+//! a setting) so that a message alone tells the user what to fix.
+
+use std::path::PathBuf;
+
+use vault_rag_core::{EmbedError, PathError};
+
+/// Errors of opening, indexing, watching and reading a vault index.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error("vault `{path}` is not accessible: {source}")]
+    Vault {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("vault `{path}` is not a directory")]
+    VaultNotDir { path: PathBuf },
+    #[error("data directory `{path}`: {source}")]
+    DataDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("no per-user data directory is known on this system; pass --data-dir")]
+    NoDataDir,
+    #[error("lock file `{path}`: {source}")]
+    Lock {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("index `{path}` is in use by another vault-rag process{}", pid_suffix(*.pid))]
+    Locked { path: PathBuf, pid: Option<u32> },
+    #[error("index `{path}`: {context}: {source}")]
+    Sqlite {
+        path: PathBuf,
+        context: &'static str,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error(
+        "index `{path}` has schema version {found}, but this build of vault-rag reads version {supported}; \
+         upgrade vault-rag, or move the index away (or pick another --data-dir) to build a new one"
+    )]
+    SchemaVersion {
+        path: PathBuf,
+        found: String,
+        supported: u32,
+    },
+    #[error("`{path}` is not a vault-rag index: {reason}")]
+    NotAnIndex { path: PathBuf, reason: String },
+    #[error("index `{path}` does not exist yet; run `vault-rag index` first")]
+    NoIndex { path: PathBuf },
+    #[error("stored vector data in `{path}` is damaged: {reason}")]
+    Corrupt { path: PathBuf, reason: String },
+    #[error("{field}: invalid glob `{pattern}`: {source}")]
+    Glob {
+        field: &'static str,
+        pattern: String,
+        #[source]
+        source: globset::Error,
+    },
+    #[error("{field}: {message}")]
+    Setting {
+        field: &'static str,
+        message: String,
+    },
+    #[error("embedding failed: {source}")]
+    Embed {
+        #[from]
+        source: EmbedError,
+    },
+    #[error("invalid note path `{raw}`: {source}")]
+    InvalidPath {
+        raw: String,
+        #[source]
+        source: PathError,
+    },
+    #[error("note `{path}` not found in the vault")]
+    NoteNotFound { path: String },
+    #[error("path `{path}` lies outside the vault")]
+    OutsideVault { path: String },
+    #[error("note `{path}` could not be read: {source}")]
+    ReadNote {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("file watcher on `{path}`: {source}")]
+    Watcher {
+        path: PathBuf,
+        #[source]
+        source: notify::Error,
+    },
+    #[error("could not start the {name} thread: {source}")]
+    Thread {
+        name: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the index has been shut down")]
+    ShutDown,
+    #[error("vector of chunk {chunk_id} has {actual} dimensions, the index holds {expected}")]
+    VectorDims {
+        chunk_id: i64,
+        expected: usize,
+        actual: usize,
+    },
+    #[error("note id {note_id} is out of the range the vector index can hold")]
+    NoteIdRange { note_id: i64 },
+    #[error("invalid request: {field}: {message}")]
+    InvalidRequest {
+        field: &'static str,
+        message: String,
+    },
+}
+
+fn pid_suffix(pid: Option<u32>) -> String {
+    match pid {
+        Some(pid) => format!(" (pid {pid}); stop it or use another --data-dir"),
+        None => "; stop it or use another --data-dir".to_string(),
+    }
+}
+
+impl IndexError {
+    /// Wraps a SQLite error with the index file and what was being done.
+    pub(crate) fn sqlite<'a>(
+        path: &'a std::path::Path,
+        context: &'static str,
+    ) -> impl FnOnce(rusqlite::Error) -> IndexError + 'a {
+        move |source| IndexError::Sqlite {
+            path: path.to_path_buf(),
+            context,
+            source,
+        }
+    }
+}

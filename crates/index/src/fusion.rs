@@ -1,0 +1,221 @@
+//! Reciprocal-rank fusion of ranked chunk lists, and grouping of chunks into notes.
+//!
+//! Results are notes, so fusion happens at note level: in each list a note takes the rank of its
+//! best chunk, and a note's score is `Σ 1 / (k + rank)` over the lists that found it. A note that
+//! the lexical retriever finds through one section (an exact name) and the dense retriever through
+//! another (the topic) is thus rewarded for both, which chunk-level fusion would miss. The chunk
+//! shown for the note is the one with the highest chunk-level fused score.
+
+use std::collections::HashMap;
+
+use vault_rag_core::Retriever;
+
+use crate::vectors::Scored;
+
+/// The usual RRF constant: large enough that the first few ranks of one list do not drown the
+/// other list.
+pub const RRF_K: f32 = 60.0;
+
+/// One retriever's results, best first.
+#[derive(Debug, Clone, Copy)]
+pub struct RankedList<'a> {
+    pub retriever: Retriever,
+    pub hits: &'a [Scored],
+}
+
+/// A note in a fused or grouped result list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NoteResult {
+    pub note_id: i64,
+    /// The chunk that represents the note.
+    pub chunk_id: i64,
+    pub score: f32,
+    /// Retrievers whose lists hold the note, in [`Retriever`] order.
+    pub retrievers: Vec<Retriever>,
+    /// Best rank (1-based) of the note in any list; breaks score ties.
+    pub best_rank: usize,
+}
+
+/// Groups one list by note: a note's score is its best chunk's score.
+pub fn group_by_note(list: RankedList<'_>) -> Vec<NoteResult> {
+    let mut out: Vec<NoteResult> = Vec::new();
+    let mut seen: HashMap<i64, ()> = HashMap::new();
+    for (i, hit) in list.hits.iter().enumerate() {
+        if seen.insert(hit.note_id, ()).is_none() {
+            out.push(NoteResult {
+                note_id: hit.note_id,
+                chunk_id: hit.chunk_id,
+                score: hit.score,
+                retrievers: vec![list.retriever],
+                best_rank: i + 1,
+            });
+        }
+    }
+    out
+}
+
+/// Reciprocal-rank fusion of `lists` at note level (see the module docs), best first.
+pub fn fuse(lists: &[RankedList<'_>], k: f32) -> Vec<NoteResult> {
+    #[derive(Default)]
+    struct Acc {
+        score: f32,
+        best_rank: usize,
+        retrievers: Vec<Retriever>,
+        chunks: HashMap<i64, f32>,
+    }
+    let mut notes: HashMap<i64, Acc> = HashMap::new();
+    for list in lists {
+        let mut note_rank = 0usize;
+        let mut ranked_notes: HashMap<i64, ()> = HashMap::new();
+        for (i, hit) in list.hits.iter().enumerate() {
+            let acc = notes.entry(hit.note_id).or_default();
+            *acc.chunks.entry(hit.chunk_id).or_default() += 1.0 / (k + (i + 1) as f32);
+            if ranked_notes.insert(hit.note_id, ()).is_none() {
+                note_rank += 1;
+                acc.score += 1.0 / (k + note_rank as f32);
+                acc.best_rank = if acc.best_rank == 0 {
+                    note_rank
+                } else {
+                    acc.best_rank.min(note_rank)
+                };
+                if !acc.retrievers.contains(&list.retriever) {
+                    acc.retrievers.push(list.retriever);
+                }
+            }
+        }
+    }
+    let mut out: Vec<NoteResult> = notes
+        .into_iter()
+        .map(|(note_id, mut acc)| {
+            acc.retrievers.sort();
+            let chunk_id = acc
+                .chunks
+                .iter()
+                .max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(a.0)))
+                .map(|(&c, _)| c)
+                .unwrap_or_default();
+            NoteResult {
+                note_id,
+                chunk_id,
+                score: acc.score,
+                retrievers: acc.retrievers,
+                best_rank: acc.best_rank,
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then(a.best_rank.cmp(&b.best_rank))
+            .then(a.note_id.cmp(&b.note_id))
+    });
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(chunk_id: i64, note_id: i64, score: f32) -> Scored {
+        Scored {
+            chunk_id,
+            note_id,
+            score,
+        }
+    }
+
+    #[test]
+    fn grouping_keeps_the_best_chunk_per_note() {
+        let hits = [s(1, 10, 0.9), s(2, 10, 0.8), s(3, 20, 0.7), s(4, 30, 0.6)];
+        let notes = group_by_note(RankedList {
+            retriever: Retriever::Dense,
+            hits: &hits,
+        });
+        let ids: Vec<(i64, i64)> = notes.iter().map(|n| (n.note_id, n.chunk_id)).collect();
+        assert_eq!(ids, [(10, 1), (20, 3), (30, 4)]);
+        assert_eq!(notes[1].best_rank, 3);
+        assert_eq!(notes[0].score, 0.9);
+    }
+
+    #[test]
+    fn a_note_found_by_both_lists_wins() {
+        // Note 20 is second in both lists, notes 10 and 30 first in one each.
+        let dense = [s(1, 10, 0.9), s(2, 20, 0.8)];
+        let lexical = [s(3, 30, 9.0), s(4, 20, 8.0)];
+        let fused = fuse(
+            &[
+                RankedList {
+                    retriever: Retriever::Dense,
+                    hits: &dense,
+                },
+                RankedList {
+                    retriever: Retriever::Lexical,
+                    hits: &lexical,
+                },
+            ],
+            RRF_K,
+        );
+        assert_eq!(fused[0].note_id, 20);
+        assert_eq!(fused[0].retrievers, [Retriever::Dense, Retriever::Lexical]);
+        let expected = 2.0 / (RRF_K + 2.0);
+        assert!((fused[0].score - expected).abs() < 1e-7);
+        // Ties (10 and 30, both rank 1 in one list) break by note id.
+        assert_eq!(fused[1].note_id, 10);
+        assert_eq!(fused[2].note_id, 30);
+        assert_eq!(fused[2].retrievers, [Retriever::Lexical]);
+    }
+
+    #[test]
+    fn different_chunks_of_one_note_both_count() {
+        let dense = [s(1, 10, 0.9), s(5, 40, 0.8)];
+        let lexical = [s(2, 10, 5.0), s(6, 50, 4.0)];
+        let fused = fuse(
+            &[
+                RankedList {
+                    retriever: Retriever::Dense,
+                    hits: &dense,
+                },
+                RankedList {
+                    retriever: Retriever::Lexical,
+                    hits: &lexical,
+                },
+            ],
+            RRF_K,
+        );
+        assert_eq!(fused[0].note_id, 10);
+        assert!((fused[0].score - 2.0 / (RRF_K + 1.0)).abs() < 1e-7);
+        // Both chunks have the same fused score; the lower id is shown.
+        assert_eq!(fused[0].chunk_id, 1);
+    }
+
+    #[test]
+    fn best_chunk_is_the_one_both_lists_found() {
+        let dense = [s(1, 10, 0.9), s(2, 10, 0.8)];
+        let lexical = [s(2, 10, 5.0)];
+        let fused = fuse(
+            &[
+                RankedList {
+                    retriever: Retriever::Dense,
+                    hits: &dense,
+                },
+                RankedList {
+                    retriever: Retriever::Lexical,
+                    hits: &lexical,
+                },
+            ],
+            RRF_K,
+        );
+        assert_eq!(fused.len(), 1);
+        assert_eq!(fused[0].chunk_id, 2);
+    }
+
+    #[test]
+    fn empty_lists() {
+        assert!(fuse(&[], RRF_K).is_empty());
+        assert!(group_by_note(RankedList {
+            retriever: Retriever::Lexical,
+            hits: &[],
+        })
+        .is_empty());
+    }
+}

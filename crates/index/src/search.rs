@@ -1,0 +1,337 @@
+//! Searching the index: requests, validation, the dense / lexical / hybrid pipeline, and the hits
+//! it returns (one per note, represented by its best chunk).
+//!
+//! Pipeline of a search:
+//! 1. validate the request and embed the query ([`prepare`]; the only slow step, done before any
+//!    lock on the index is needed);
+//! 2. turn folder and tag filters into a set of allowed notes, applied inside both retrievers so
+//!    that filtered searches still return `top_k` notes;
+//! 3. dense: scan the int8 [`VectorMatrix`] for `max(4 × top_k, 50)` chunks, re-score them
+//!    exactly from the f16 vectors in SQLite; lexical: FTS5 BM25 ([`crate::lexical`]);
+//! 4. hybrid: reciprocal-rank fusion at note level ([`crate::fusion`]); single modes group by note;
+//! 5. load path, title, heading path, lines and a snippet for the best chunk of each note.
+
+mod filter;
+mod similar;
+#[cfg(test)]
+pub(crate) mod testdb;
+
+use std::time::Instant;
+
+use rusqlite::{Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+use vault_rag_core::{Embedder, Hit, NotePath, Retriever, SearchMode};
+
+use crate::error::IndexError;
+use crate::fusion::{fuse, group_by_note, NoteResult, RankedList, RRF_K};
+use crate::lexical::{bm25_top, Bm25Weights};
+use crate::snippet::{snippet, Anchor, SnippetTerms};
+use crate::vectors::{db_path, decode_f16_into, NoteFilter, Scored, VectorMatrix};
+
+pub use filter::{resolve_link, tag_matches};
+pub use similar::similar;
+
+/// Largest `top_k` a request may ask for.
+pub const MAX_TOP_K: usize = 100;
+/// Longest query accepted, in characters.
+pub const MAX_QUERY_CHARS: usize = 4096;
+/// Fewest chunks each retriever contributes before fusion and grouping.
+const MIN_CANDIDATES: usize = 50;
+
+fn default_top_k() -> usize {
+    10
+}
+
+/// A search: free text, how many notes to return, which retrievers, optional filters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchRequest {
+    pub query: String,
+    #[serde(default = "default_top_k")]
+    pub top_k: usize,
+    #[serde(default)]
+    pub mode: SearchMode,
+    /// Only notes in this folder (whole path segments; `a` matches `a/x.md`, not `ab/x.md`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub folder: Option<String>,
+    /// Only notes with this tag (case-insensitive, `#` optional; `a` also matches `a/b`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+}
+
+impl SearchRequest {
+    /// A hybrid search for the 10 best notes.
+    pub fn new(query: impl Into<String>) -> Self {
+        Self {
+            query: query.into(),
+            top_k: default_top_k(),
+            mode: SearchMode::default(),
+            folder: None,
+            tag: None,
+        }
+    }
+}
+
+/// Notes related to a note.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SimilarRequest {
+    pub path: NotePath,
+    #[serde(default = "default_top_k")]
+    pub top_k: usize,
+    /// Leave out notes the note already links to.
+    #[serde(default)]
+    pub exclude_linked: bool,
+}
+
+/// What a search returns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchResponse {
+    pub hits: Vec<Hit>,
+    /// False while the index is still being built: results may be missing notes.
+    pub index_complete: bool,
+    pub took_ms: f64,
+}
+
+/// What a search reads: the index database, the in-memory vectors of the active embedder, the
+/// embedder itself and its fingerprint id (the key of its vectors in SQLite).
+#[derive(Clone, Copy)]
+pub struct SearchContext<'a> {
+    pub conn: &'a Connection,
+    pub vectors: &'a VectorMatrix,
+    pub embedder: &'a dyn Embedder,
+    pub fingerprint_id: &'a str,
+}
+
+/// A validated search with its query vector (when the mode needs one).
+#[derive(Debug, Clone)]
+pub struct PreparedSearch {
+    request: SearchRequest,
+    query_vector: Option<Vec<f32>>,
+    tag: Option<String>,
+    folder: Option<String>,
+}
+
+impl PreparedSearch {
+    pub fn request(&self) -> &SearchRequest {
+        &self.request
+    }
+}
+
+/// Checks `top_k` (1..=[`MAX_TOP_K`]).
+pub(crate) fn validate_top_k(top_k: usize) -> Result<(), IndexError> {
+    if (1..=MAX_TOP_K).contains(&top_k) {
+        Ok(())
+    } else {
+        Err(IndexError::InvalidRequest {
+            field: "top_k",
+            message: format!("must be between 1 and {MAX_TOP_K}, got {top_k}"),
+        })
+    }
+}
+
+/// Validates `req` and embeds its query. Needs no access to the index, so callers can do it
+/// before taking any lock.
+pub fn prepare(embedder: &dyn Embedder, req: &SearchRequest) -> Result<PreparedSearch, IndexError> {
+    validate_top_k(req.top_k)?;
+    if req.query.trim().is_empty() {
+        return Err(IndexError::InvalidRequest {
+            field: "query",
+            message: "must not be empty".into(),
+        });
+    }
+    let chars = req.query.chars().count();
+    if chars > MAX_QUERY_CHARS {
+        return Err(IndexError::InvalidRequest {
+            field: "query",
+            message: format!("{chars} characters is longer than the {MAX_QUERY_CHARS} allowed"),
+        });
+    }
+    let folder = match &req.folder {
+        Some(f) => filter::normalise_folder(f)?,
+        None => None,
+    };
+    let tag = match &req.tag {
+        Some(t) => Some(filter::normalise_tag(t)?),
+        None => None,
+    };
+    let query_vector = match req.mode {
+        SearchMode::Lexical => None,
+        SearchMode::Dense | SearchMode::Hybrid => Some(embedder.embed_query(&req.query)?),
+    };
+    Ok(PreparedSearch {
+        request: req.clone(),
+        query_vector,
+        tag,
+        folder,
+    })
+}
+
+/// Validates, embeds and runs `req`; see [`prepare`] and [`run`].
+pub fn search(ctx: &SearchContext<'_>, req: &SearchRequest) -> Result<Vec<Hit>, IndexError> {
+    let prepared = prepare(ctx.embedder, req)?;
+    run(ctx, &prepared)
+}
+
+/// Runs a prepared search against the index.
+pub fn run(ctx: &SearchContext<'_>, p: &PreparedSearch) -> Result<Vec<Hit>, IndexError> {
+    let started = Instant::now();
+    let req = &p.request;
+    let filter = filter::note_filter(ctx.conn, p.folder.as_deref(), p.tag.as_deref())?;
+    if let NoteFilter::Only(set) = &filter {
+        if set.is_empty() {
+            return Ok(Vec::new());
+        }
+    }
+    let depth = (req.top_k * 4).max(MIN_CANDIDATES);
+    let dense = match &p.query_vector {
+        Some(q) => dense_top(ctx, q, depth, &filter)?,
+        None => Vec::new(),
+    };
+    let lexical = match req.mode {
+        SearchMode::Dense => Vec::new(),
+        SearchMode::Lexical | SearchMode::Hybrid => {
+            bm25_top(ctx.conn, &req.query, depth, &filter, Bm25Weights::default())?
+        }
+    };
+    let dense_list = RankedList {
+        retriever: Retriever::Dense,
+        hits: &dense,
+    };
+    let lexical_list = RankedList {
+        retriever: Retriever::Lexical,
+        hits: &lexical,
+    };
+    let mut notes = match req.mode {
+        SearchMode::Dense => group_by_note(dense_list),
+        SearchMode::Lexical => group_by_note(lexical_list),
+        SearchMode::Hybrid => fuse(&[dense_list, lexical_list], RRF_K),
+    };
+    notes.truncate(req.top_k);
+    let terms = SnippetTerms::from_query(&req.query);
+    let hits = notes
+        .iter()
+        .map(|n| {
+            let anchor = if n.retrievers.contains(&Retriever::Lexical) {
+                Anchor::BestMatch
+            } else {
+                Anchor::Start
+            };
+            load_hit(ctx.conn, n, &terms, anchor)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    tracing::debug!(
+        mode = %req.mode,
+        dense = dense.len(),
+        lexical = lexical.len(),
+        hits = hits.len(),
+        took_ms = started.elapsed().as_secs_f64() * 1e3,
+        "search"
+    );
+    Ok(hits.into_iter().flatten().collect())
+}
+
+/// The `depth` chunks nearest to `query`: an int8 scan picks them, f16 vectors from SQLite
+/// re-score them exactly.
+pub fn dense_top(
+    ctx: &SearchContext<'_>,
+    query: &[f32],
+    depth: usize,
+    filter: &NoteFilter,
+) -> Result<Vec<Scored>, IndexError> {
+    let candidates = ctx.vectors.top_k(query, depth, filter);
+    rescore(ctx.conn, ctx.fingerprint_id, query, candidates)
+}
+
+/// Replaces approximate scores by exact dot products with the stored f16 vectors, best first.
+/// Candidates whose vector has gone (deleted since the scan) are dropped.
+pub fn rescore(
+    conn: &Connection,
+    fingerprint_id: &str,
+    query: &[f32],
+    candidates: Vec<Scored>,
+) -> Result<Vec<Scored>, IndexError> {
+    let sql_err = |source| IndexError::Sqlite {
+        path: db_path(conn),
+        context: "re-scoring vectors",
+        source,
+    };
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT v.vec FROM chunks c JOIN vectors v \
+             ON v.content_hash = c.content_hash AND v.fingerprint = ?2 WHERE c.id = ?1",
+        )
+        .map_err(sql_err)?;
+    let mut buf = vec![0f32; query.len()];
+    let mut out = Vec::with_capacity(candidates.len());
+    for mut cand in candidates {
+        let blob: Option<Vec<u8>> = stmt
+            .query_row(rusqlite::params![cand.chunk_id, fingerprint_id], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(sql_err)?;
+        let Some(blob) = blob else { continue };
+        if !decode_f16_into(&blob, &mut buf) {
+            continue;
+        }
+        cand.score = buf.iter().zip(query).map(|(a, b)| a * b).sum();
+        out.push(cand);
+    }
+    out.sort_by(Scored::rank_cmp);
+    Ok(out)
+}
+
+/// Builds the hit of a note from its chosen chunk. `None` when the chunk vanished meanwhile.
+pub(crate) fn load_hit(
+    conn: &Connection,
+    note: &NoteResult,
+    terms: &SnippetTerms,
+    anchor: Anchor,
+) -> Result<Option<Hit>, IndexError> {
+    let sql_err = |source| IndexError::Sqlite {
+        path: db_path(conn),
+        context: "loading search results",
+        source,
+    };
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT n.path, n.title, c.heading_path, c.start_line, c.end_line, c.block_id, c.text \
+             FROM chunks c JOIN notes n ON n.id = c.note_id WHERE c.id = ?1",
+        )
+        .map_err(sql_err)?;
+    let row = stmt
+        .query_row([note.chunk_id], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, i64>(4)?,
+                r.get::<_, Option<String>>(5)?,
+                r.get::<_, String>(6)?,
+            ))
+        })
+        .optional()
+        .map_err(sql_err)?;
+    let Some((path, title, headings, start, end, block_id, text)) = row else {
+        return Ok(None);
+    };
+    let heading_path: Vec<String> = serde_json::from_str(&headings).unwrap_or_else(|err| {
+        tracing::warn!(%path, chunk = note.chunk_id, %err, "unreadable heading path");
+        Vec::new()
+    });
+    Ok(Some(Hit {
+        path,
+        title,
+        heading_path,
+        line: usize::try_from(start).unwrap_or(1).max(1),
+        end_line: usize::try_from(end).unwrap_or(1).max(1),
+        block_id,
+        snippet: snippet(&text, terms, anchor),
+        score: note.score,
+        retrievers: note.retrievers.clone(),
+    }))
+}
+
+#[cfg(test)]
+#[path = "search_tests.rs"]
+mod tests;

@@ -1,0 +1,218 @@
+//! Folder and tag filters (as sets of allowed notes), and Obsidian-style link resolution.
+
+use rusqlite::Connection;
+
+use crate::error::IndexError;
+use crate::vectors::{db_path, NoteFilter, NoteSet};
+
+/// A folder filter as given by a user (`Projects/`, `\Projects`, ` Projects `) in the form paths
+/// are stored in; `None` for the whole vault.
+pub(crate) fn normalise_folder(raw: &str) -> Result<Option<String>, IndexError> {
+    if raw.contains('\0') {
+        return Err(IndexError::InvalidRequest {
+            field: "folder",
+            message: "contains a NUL character".into(),
+        });
+    }
+    let folder = raw.trim().replace('\\', "/");
+    let folder = folder.trim_matches('/');
+    Ok((!folder.is_empty()).then(|| folder.to_string()))
+}
+
+/// A tag filter without `#` and surrounding whitespace, lower-cased.
+pub(crate) fn normalise_tag(raw: &str) -> Result<String, IndexError> {
+    let tag = raw
+        .trim()
+        .trim_start_matches('#')
+        .trim_matches('/')
+        .to_lowercase();
+    if tag.is_empty() || tag.contains(char::is_whitespace) {
+        return Err(IndexError::InvalidRequest {
+            field: "tag",
+            message: format!("`{raw}` is not a tag"),
+        });
+    }
+    Ok(tag)
+}
+
+/// Whether a note's tag matches a normalised filter: equal ignoring case and `#`, or nested
+/// under it (`a/b` matches `a`).
+pub fn tag_matches(note_tag: &str, filter: &str) -> bool {
+    let tag = note_tag.trim_start_matches('#').to_lowercase();
+    tag == filter
+        || tag
+            .strip_prefix(filter)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// The notes a search may return, given a normalised folder and tag.
+pub(crate) fn note_filter(
+    conn: &Connection,
+    folder: Option<&str>,
+    tag: Option<&str>,
+) -> Result<NoteFilter, IndexError> {
+    if folder.is_none() && tag.is_none() {
+        return Ok(NoteFilter::All);
+    }
+    let sql_err = |source| IndexError::Sqlite {
+        path: db_path(conn),
+        context: "applying search filters",
+        source,
+    };
+    // Folder: compare whole segments in SQL (`substr` counts characters, as `chars()` does).
+    let prefix = folder.map(|f| format!("{f}/"));
+    let prefix_len = prefix.as_ref().map_or(0, |p| p.chars().count() as i64);
+    let mut stmt = conn
+        .prepare_cached("SELECT id, tags FROM notes WHERE ?1 IS NULL OR substr(path, 1, ?2) = ?1")
+        .map_err(sql_err)?;
+    let mut rows = stmt
+        .query(rusqlite::params![prefix, prefix_len])
+        .map_err(sql_err)?;
+    let mut set = NoteSet::new();
+    while let Some(row) = rows.next().map_err(sql_err)? {
+        let id: i64 = row.get(0).map_err(sql_err)?;
+        let Some(tag) = tag else {
+            set.insert(id);
+            continue;
+        };
+        let tags: String = row.get(1).map_err(sql_err)?;
+        let tags: Vec<String> = serde_json::from_str(&tags).unwrap_or_default();
+        if tags.iter().any(|t| tag_matches(t, tag)) {
+            set.insert(id);
+        }
+    }
+    Ok(NoteFilter::Only(set))
+}
+
+/// Resolves a link target as written in `source` (`Note`, `folder/Note`, `Note.md`, `../x.md`,
+/// `My%20Note.md`) to one of `notes` (id, path), the way Obsidian does: a path relative to the
+/// source's folder first, then a path from the vault root, then the shortest path whose trailing
+/// segments match (case-insensitively), then alphabetical order.
+pub fn resolve_link(target: &str, source: &str, notes: &[(i64, String)]) -> Option<i64> {
+    let target = percent_decode(target.trim());
+    let target = target.trim_start_matches("./");
+    if target.is_empty() {
+        return None;
+    }
+    let with_ext = |p: &str| {
+        if p.to_lowercase().ends_with(".md") {
+            p.to_lowercase()
+        } else {
+            format!("{}.md", p.to_lowercase())
+        }
+    };
+    let folder = source.rsplit_once('/').map(|(f, _)| f).unwrap_or("");
+    let relative = join_relative(folder, target).map(|p| with_ext(&p));
+    let absolute = with_ext(target.trim_start_matches('/'));
+    let suffix = format!("/{absolute}");
+    let mut best: Option<(u8, usize, &str, i64)> = None;
+    for (id, path) in notes {
+        let lower = path.to_lowercase();
+        let class = if relative.as_deref() == Some(lower.as_str()) {
+            0
+        } else if lower == absolute {
+            1
+        } else if lower.ends_with(&suffix) {
+            2
+        } else {
+            continue;
+        };
+        let key = (class, path.len(), path.as_str(), *id);
+        if best.is_none_or(|b| key < b) {
+            best = Some(key);
+        }
+    }
+    best.map(|b| b.3)
+}
+
+/// `folder` joined with a relative `target`; `None` when it climbs out of the vault.
+fn join_relative(folder: &str, target: &str) -> Option<String> {
+    let mut parts: Vec<&str> = folder.split('/').filter(|s| !s.is_empty()).collect();
+    for seg in target.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            s => parts.push(s),
+        }
+    }
+    Some(parts.join("/"))
+}
+
+/// Decodes `%XX` escapes (markdown links to names with spaces); leaves anything else as is.
+fn percent_decode(s: &str) -> String {
+    if !s.contains('%') {
+        return s.to_string();
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8(out).unwrap_or_else(|_| s.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_match_case_insensitively_and_nested() {
+        assert!(tag_matches("Project", "project"));
+        assert!(tag_matches("#project/alpha", "project"));
+        assert!(tag_matches("project/alpha", "project/alpha"));
+        assert!(!tag_matches("projects", "project"));
+        assert!(!tag_matches("project", "project/alpha"));
+        assert_eq!(normalise_tag(" #Project/ ").unwrap(), "project");
+        assert!(normalise_tag("#").is_err());
+        assert!(normalise_tag("two words").is_err());
+    }
+
+    #[test]
+    fn folders_normalise() {
+        assert_eq!(
+            normalise_folder("/Projects\\Alpha/").unwrap().as_deref(),
+            Some("Projects/Alpha")
+        );
+        assert_eq!(normalise_folder(" / ").unwrap(), None);
+        assert!(normalise_folder("a\0b").is_err());
+    }
+
+    #[test]
+    fn links_resolve_like_obsidian() {
+        let notes: Vec<(i64, String)> = [
+            (1, "Inbox/Plan.md"),
+            (2, "Projects/Plan.md"),
+            (3, "Projects/Alpha/Plan.md"),
+            (4, "My Note.md"),
+            (5, "Projects/Alpha/Spec.md"),
+        ]
+        .iter()
+        .map(|(i, p)| (*i, p.to_string()))
+        .collect();
+        let from_alpha = "Projects/Alpha/Spec.md";
+        // Same folder wins for a bare name.
+        assert_eq!(resolve_link("Plan", from_alpha, &notes), Some(3));
+        // From elsewhere: the shortest path, then alphabetical.
+        assert_eq!(resolve_link("Plan", "Other.md", &notes), Some(1));
+        assert_eq!(resolve_link("projects/plan", "Other.md", &notes), Some(2));
+        assert_eq!(resolve_link("Alpha/Plan.md", "Other.md", &notes), Some(3));
+        assert_eq!(resolve_link("../Plan.md", from_alpha, &notes), Some(2));
+        assert_eq!(resolve_link("My%20Note.md", "x.md", &notes), Some(4));
+        assert_eq!(resolve_link("./Spec", from_alpha, &notes), Some(5));
+        assert_eq!(resolve_link("Missing", from_alpha, &notes), None);
+        assert_eq!(resolve_link("../../../x", from_alpha, &notes), None);
+        assert_eq!(resolve_link("100%", "x.md", &notes), None);
+    }
+}

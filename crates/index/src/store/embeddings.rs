@@ -1,0 +1,182 @@
+//! Rows of the `vectors` table: one f16 vector per (chunk content hash, embedder fingerprint).
+//!
+//! The key is the hash of `Chunk::embed_text()` (heading context + text), not of the document
+//! prompt, so it leaves out the note title: a renamed or moved note reuses its vectors instead of
+//! being embedded again, at the price of vectors that still carry the old title in their prompt
+//! until the section itself changes.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use rusqlite::{params, Connection, Transaction};
+
+use crate::error::IndexError;
+use crate::vectors::{decode_f16_into, encode_f16};
+
+/// blake3 of a chunk's embedded text.
+pub type ContentHash = [u8; 32];
+
+fn db(conn: &Connection) -> &Path {
+    Path::new(conn.path().unwrap_or(":memory:"))
+}
+
+/// The hashes among `hashes` that already have a vector of `fingerprint`.
+pub fn existing<'a>(
+    conn: &Connection,
+    fingerprint: &str,
+    hashes: impl IntoIterator<Item = &'a ContentHash>,
+) -> Result<HashSet<ContentHash>, IndexError> {
+    let e = || IndexError::sqlite(db(conn), "looking up vectors");
+    let mut stmt = conn
+        .prepare_cached("SELECT 1 FROM vectors WHERE content_hash = ?1 AND fingerprint = ?2")
+        .map_err(e())?;
+    let mut out = HashSet::new();
+    for h in hashes {
+        if stmt.exists(params![&h[..], fingerprint]).map_err(e())? {
+            out.insert(*h);
+        }
+    }
+    Ok(out)
+}
+
+/// Stores a vector (as f16); an existing one for the same key is kept.
+pub fn insert(
+    tx: &Transaction<'_>,
+    fingerprint: &str,
+    hash: &ContentHash,
+    vector: &[f32],
+) -> Result<(), IndexError> {
+    let mut stmt = tx
+        .prepare_cached(
+            "INSERT OR IGNORE INTO vectors(content_hash, fingerprint, vec) VALUES (?1, ?2, ?3)",
+        )
+        .map_err(IndexError::sqlite(db(tx), "storing a vector"))?;
+    stmt.execute(params![&hash[..], fingerprint, encode_f16(vector)])
+        .map(drop)
+        .map_err(IndexError::sqlite(db(tx), "storing a vector"))
+}
+
+/// The stored vectors of `hashes` (decoded from f16). Hashes without a vector, or with a blob
+/// of the wrong length, are absent from the result.
+pub fn load<'a>(
+    conn: &Connection,
+    fingerprint: &str,
+    dims: usize,
+    hashes: impl IntoIterator<Item = &'a ContentHash>,
+) -> Result<HashMap<ContentHash, Vec<f32>>, IndexError> {
+    let e = || IndexError::sqlite(db(conn), "reading vectors");
+    let mut stmt = conn
+        .prepare_cached("SELECT vec FROM vectors WHERE content_hash = ?1 AND fingerprint = ?2")
+        .map_err(e())?;
+    let mut out = HashMap::new();
+    for h in hashes {
+        if out.contains_key(h) {
+            continue;
+        }
+        let mut rows = stmt.query(params![&h[..], fingerprint]).map_err(e())?;
+        if let Some(row) = rows.next().map_err(e())? {
+            let blob = row.get_ref(0).map_err(e())?;
+            let mut v = vec![0f32; dims];
+            if decode_f16_into(blob.as_blob().unwrap_or(&[]), &mut v) {
+                out.insert(*h, v);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A chunk whose text has no vector of the active embedder yet.
+#[derive(Debug, Clone)]
+pub struct MissingChunk {
+    pub hash: ContentHash,
+    pub title: String,
+    pub heading_path: Vec<String>,
+    pub text: String,
+}
+
+/// Up to `limit` distinct chunk texts without a vector of `fingerprint`, in hash order after
+/// `after` (so that a pass over them ends even when some cannot be embedded).
+pub fn missing(
+    conn: &Connection,
+    fingerprint: &str,
+    after: Option<&ContentHash>,
+    limit: usize,
+) -> Result<Vec<MissingChunk>, IndexError> {
+    let e = || IndexError::sqlite(db(conn), "finding chunks without vectors");
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT c.content_hash, n.title, c.heading_path, c.text
+             FROM chunks c JOIN notes n ON n.id = c.note_id
+             WHERE c.content_hash > ?2
+               AND NOT EXISTS (SELECT 1 FROM vectors v
+                               WHERE v.content_hash = c.content_hash AND v.fingerprint = ?1)
+             GROUP BY c.content_hash ORDER BY c.content_hash LIMIT ?3",
+        )
+        .map_err(e())?;
+    let after: &[u8] = after.map(|h| &h[..]).unwrap_or(&[]);
+    let rows = stmt
+        .query_map(params![fingerprint, after, limit as i64], |r| {
+            let hash: Vec<u8> = r.get(0)?;
+            let headings: String = r.get(2)?;
+            Ok((
+                hash,
+                r.get::<_, String>(1)?,
+                headings,
+                r.get::<_, String>(3)?,
+            ))
+        })
+        .map_err(e())?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (hash, title, headings, text) = row.map_err(e())?;
+        let Ok(hash) = ContentHash::try_from(hash.as_slice()) else {
+            continue; // not written by this build; the note is re-chunked when it changes
+        };
+        out.push(MissingChunk {
+            hash,
+            title,
+            heading_path: serde_json::from_str(&headings).unwrap_or_default(),
+            text,
+        });
+    }
+    Ok(out)
+}
+
+/// Number of distinct chunk texts without a vector of `fingerprint`.
+pub fn count_missing(conn: &Connection, fingerprint: &str) -> Result<u64, IndexError> {
+    conn.query_row(
+        "SELECT count(DISTINCT c.content_hash) FROM chunks c
+         WHERE NOT EXISTS (SELECT 1 FROM vectors v
+                           WHERE v.content_hash = c.content_hash AND v.fingerprint = ?1)",
+        [fingerprint],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| n.max(0) as u64)
+    .map_err(IndexError::sqlite(
+        db(conn),
+        "counting chunks without vectors",
+    ))
+}
+
+/// Deletes vectors of `fingerprint` that no chunk uses, and, when `drop_others`, every vector of
+/// other fingerprints (once the active embedder's set is complete). Returns rows deleted.
+pub fn collect_garbage(
+    tx: &Transaction<'_>,
+    fingerprint: &str,
+    drop_others: bool,
+) -> Result<usize, IndexError> {
+    let e = || IndexError::sqlite(db(tx), "removing unused vectors");
+    let mut n = tx
+        .execute(
+            "DELETE FROM vectors WHERE fingerprint = ?1
+               AND content_hash NOT IN (SELECT content_hash FROM chunks)",
+            [fingerprint],
+        )
+        .map_err(e())?;
+    if drop_others {
+        n += tx
+            .execute("DELETE FROM vectors WHERE fingerprint <> ?1", [fingerprint])
+            .map_err(e())?;
+    }
+    Ok(n)
+}

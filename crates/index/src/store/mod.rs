@@ -1,0 +1,286 @@
+//! The SQLite index file: opening (WAL, schema version, embedder fingerprint), a pool of read
+//! connections for searches, and the single writer used by the indexer.
+//!
+//! Searches never wait for indexing: WAL lets readers see the last committed state while the
+//! writer works, and the writer is a separate connection behind its own mutex.
+
+pub(crate) mod embeddings;
+pub(crate) mod notes;
+
+use std::path::{Path, PathBuf};
+
+use parking_lot::{Mutex, MutexGuard};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use vault_rag_core::EmbedderFingerprint;
+
+use crate::error::IndexError;
+use crate::{SCHEMA_SQL, SCHEMA_VERSION};
+
+pub use notes::{ChunkRecord, NoteFailure, NoteRecord, NoteState, WrittenNote};
+
+/// Read connections kept open for reuse; more are opened on demand and closed after use.
+const READER_POOL: usize = 4;
+
+/// An open index file.
+pub struct Store {
+    path: PathBuf,
+    writer: Option<Mutex<Connection>>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+/// A pooled read connection; returns to the pool when dropped.
+pub struct Reader<'a> {
+    conn: Option<Connection>,
+    pool: &'a Mutex<Vec<Connection>>,
+}
+
+impl std::ops::Deref for Reader<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        // Present from construction until drop.
+        self.conn.as_ref().unwrap_or_else(|| unreachable!())
+    }
+}
+
+impl Drop for Reader<'_> {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            let mut pool = self.pool.lock();
+            if pool.len() < READER_POOL {
+                pool.push(conn);
+            }
+        }
+    }
+}
+
+impl Store {
+    /// Opens (creating when needed) the index at `path` for reading and writing, and records
+    /// `fingerprint` as the active embedder. Returns the store and the previously recorded
+    /// fingerprint when it differs (its vectors are kept until the new set is complete).
+    pub fn open(
+        path: &Path,
+        fingerprint: &EmbedderFingerprint,
+    ) -> Result<(Self, Option<EmbedderFingerprint>), IndexError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| IndexError::DataDir {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        let mut conn = Connection::open(path).map_err(IndexError::sqlite(path, "opening"))?;
+        configure(&conn, path)?;
+        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
+            .map_err(|e| not_an_index(path, e))?;
+        init_schema(&mut conn, path)?;
+        let previous = read_fingerprint(&conn, path)?;
+        let json = serde_json::to_string(fingerprint).unwrap_or_default();
+        let tx = conn
+            .transaction()
+            .map_err(IndexError::sqlite(path, "recording the embedder"))?;
+        for (key, value) in [
+            ("fingerprint", json.as_str()),
+            ("fingerprint_id", fingerprint.id().as_str()),
+        ] {
+            tx.execute(
+                "INSERT INTO meta(key, value) VALUES (?1, ?2)
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+            .map_err(IndexError::sqlite(path, "recording the embedder"))?;
+        }
+        tx.commit()
+            .map_err(IndexError::sqlite(path, "recording the embedder"))?;
+        let changed = previous.filter(|p| p != fingerprint);
+        Ok((
+            Self {
+                path: path.to_path_buf(),
+                writer: Some(Mutex::new(conn)),
+                readers: Mutex::new(Vec::new()),
+            },
+            changed,
+        ))
+    }
+
+    /// Opens an existing index for reading only (no lock, no writes): for `status` while
+    /// another process indexes.
+    pub fn open_read_only(path: &Path) -> Result<Self, IndexError> {
+        if !path.exists() {
+            return Err(IndexError::NoIndex {
+                path: path.to_path_buf(),
+            });
+        }
+        let store = Self {
+            path: path.to_path_buf(),
+            writer: None,
+            readers: Mutex::new(Vec::new()),
+        };
+        let conn = store.reader()?;
+        check_version(&conn, path)?;
+        drop(conn);
+        Ok(store)
+    }
+
+    /// The index file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A read connection (sees the last committed state; never blocks on the writer).
+    pub fn reader(&self) -> Result<Reader<'_>, IndexError> {
+        let pooled = self.readers.lock().pop();
+        let conn = match pooled {
+            Some(c) => c,
+            None => {
+                let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                    | OpenFlags::SQLITE_OPEN_URI;
+                let c = Connection::open_with_flags(&self.path, flags)
+                    .map_err(IndexError::sqlite(&self.path, "opening a reader"))?;
+                configure(&c, &self.path)?;
+                c
+            }
+        };
+        Ok(Reader {
+            conn: Some(conn),
+            pool: &self.readers,
+        })
+    }
+
+    /// The writer connection. Only the indexer writes, one batch at a time.
+    pub(crate) fn writer(&self) -> Result<MutexGuard<'_, Connection>, IndexError> {
+        self.writer
+            .as_ref()
+            .map(|w| w.lock())
+            .ok_or_else(|| IndexError::NotAnIndex {
+                path: self.path.clone(),
+                reason: "opened read-only".into(),
+            })
+    }
+
+    /// Bytes on disk: the database plus its write-ahead log.
+    pub fn size_bytes(&self) -> u64 {
+        let wal = PathBuf::from(format!("{}-wal", self.path.display()));
+        [self.path.as_path(), wal.as_path()]
+            .iter()
+            .filter_map(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum()
+    }
+
+    /// The embedder fingerprint recorded in the index.
+    pub fn fingerprint(&self) -> Result<Option<EmbedderFingerprint>, IndexError> {
+        read_fingerprint(&*self.reader()?, &self.path)
+    }
+}
+
+/// Settings every connection needs. `busy_timeout` covers the short moments when a checkpoint
+/// or another process holds a lock.
+fn configure(conn: &Connection, path: &Path) -> Result<(), IndexError> {
+    conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;")
+        .map_err(|e| not_an_index(path, e))
+}
+
+/// SQLite reports a foreign file only when it first reads it; say so in the user's words.
+fn not_an_index(path: &Path, source: rusqlite::Error) -> IndexError {
+    if source.sqlite_error_code() == Some(rusqlite::ErrorCode::NotADatabase) {
+        return IndexError::NotAnIndex {
+            path: path.to_path_buf(),
+            reason: "the file is not an SQLite database".into(),
+        };
+    }
+    IndexError::Sqlite {
+        path: path.to_path_buf(),
+        context: "opening",
+        source,
+    }
+}
+
+fn init_schema(conn: &mut Connection, path: &Path) -> Result<(), IndexError> {
+    let has_meta: bool = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .map(|n| n > 0)
+        .map_err(|e| not_an_index(path, e))?;
+    if has_meta {
+        check_version(conn, path)?;
+    } else {
+        let tables: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+            .map_err(|e| not_an_index(path, e))?;
+        if tables > 0 {
+            return Err(IndexError::NotAnIndex {
+                path: path.to_path_buf(),
+                reason: "it holds other tables and no vault-rag metadata".into(),
+            });
+        }
+    }
+    // Idempotent (IF NOT EXISTS): also adds objects a newer build of version 1 defines.
+    let tx = conn
+        .transaction()
+        .map_err(IndexError::sqlite(path, "creating the schema"))?;
+    tx.execute_batch(SCHEMA_SQL)
+        .map_err(IndexError::sqlite(path, "creating the schema"))?;
+    tx.execute(
+        "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?1)",
+        [SCHEMA_VERSION.to_string()],
+    )
+    .map_err(IndexError::sqlite(path, "creating the schema"))?;
+    tx.commit()
+        .map_err(IndexError::sqlite(path, "creating the schema"))
+}
+
+/// Refuses an index whose schema version this build does not know.
+fn check_version(conn: &Connection, path: &Path) -> Result<(), IndexError> {
+    let version: Option<String> = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'schema_version'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(|e| match e {
+            rusqlite::Error::SqliteFailure(..) => not_an_index(path, e),
+            other => IndexError::sqlite(path, "reading the schema version")(other),
+        })?;
+    match version {
+        Some(v) if v == SCHEMA_VERSION.to_string() => Ok(()),
+        Some(v) => Err(IndexError::SchemaVersion {
+            path: path.to_path_buf(),
+            found: v,
+            supported: SCHEMA_VERSION,
+        }),
+        None => Err(IndexError::NotAnIndex {
+            path: path.to_path_buf(),
+            reason: "it has no schema version".into(),
+        }),
+    }
+}
+
+fn read_fingerprint(
+    conn: &Connection,
+    path: &Path,
+) -> Result<Option<EmbedderFingerprint>, IndexError> {
+    let json: Option<String> = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'fingerprint'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(IndexError::sqlite(path, "reading the embedder fingerprint"))?;
+    Ok(json.and_then(|j| match serde_json::from_str(&j) {
+        Ok(fp) => Some(fp),
+        Err(e) => {
+            // An unreadable fingerprint only means its vectors cannot be reused.
+            tracing::warn!(file = %path.display(), error = %e, "stored embedder fingerprint is unreadable");
+            None
+        }
+    }))
+}
+
+#[cfg(test)]
+#[path = "tests.rs"]
+mod tests;

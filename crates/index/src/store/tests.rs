@@ -1,0 +1,139 @@
+use vault_rag_core::fake::HashEmbedder;
+use vault_rag_core::Embedder;
+
+use super::*;
+use crate::store::notes::{ChunkRecord, NoteRecord};
+
+fn fp(dims: usize) -> EmbedderFingerprint {
+    HashEmbedder::new(dims).fingerprint().clone()
+}
+
+#[test]
+fn open_is_idempotent_and_reports_a_changed_embedder() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("deep/index.sqlite");
+    let (s, prev) = Store::open(&path, &fp(8)).unwrap();
+    assert!(prev.is_none());
+    let mode: String = s
+        .writer()
+        .unwrap()
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    drop(s);
+    let (_, prev) = Store::open(&path, &fp(8)).unwrap();
+    assert!(prev.is_none(), "same embedder");
+    let (s, prev) = Store::open(&path, &fp(16)).unwrap();
+    assert_eq!(prev.unwrap().dims, 8);
+    assert_eq!(s.fingerprint().unwrap().unwrap().dims, 16);
+}
+
+#[test]
+fn read_only_open_needs_an_existing_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("index.sqlite");
+    let err = Store::open_read_only(&path).err().unwrap();
+    assert!(
+        err.to_string().contains("run `vault-rag index` first"),
+        "{err}"
+    );
+    Store::open(&path, &fp(8)).unwrap();
+    let ro = Store::open_read_only(&path).unwrap();
+    assert!(ro.writer().is_err());
+    assert_eq!(notes::counts(&ro.reader().unwrap()).unwrap(), (0, 0));
+}
+
+#[test]
+fn foreign_database_is_not_touched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("index.sqlite");
+    let c = Connection::open(&path).unwrap();
+    c.execute_batch("CREATE TABLE mine(x); INSERT INTO mine VALUES (1);")
+        .unwrap();
+    drop(c);
+    let err = Store::open(&path, &fp(8)).err().unwrap();
+    assert!(matches!(err, IndexError::NotAnIndex { .. }), "{err:?}");
+    let c = Connection::open(&path).unwrap();
+    let tables: i64 = c
+        .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(tables, 1);
+}
+
+#[test]
+fn writing_and_deleting_notes_keeps_fts_in_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, _) = Store::open(&dir.path().join("i.sqlite"), &fp(8)).unwrap();
+    let mut conn = s.writer().unwrap();
+    let tx = conn.transaction().unwrap();
+    let tags = vec!["t".to_string()];
+    let aliases = vec!["Other name".to_string()];
+    let heading = vec!["H".to_string()];
+    let note = NoteRecord {
+        path: "a.md",
+        mtime_ns: 1,
+        size: 2,
+        content_hash: &[1; 32],
+        title: "Title",
+        tags: &tags,
+        aliases: &aliases,
+        links: vec!["b"],
+    };
+    let chunk = |text: &'static str| ChunkRecord {
+        heading_path: &heading,
+        start_line: 1,
+        end_line: 2,
+        block_id: None,
+        text,
+        content_hash: &[2; 32],
+    };
+    let w1 = notes::write_note(&tx, &note, &[chunk("学习机器学习"), chunk("second")]).unwrap();
+    assert!(w1.removed_chunks.is_empty());
+    let w2 = notes::write_note(&tx, &note, &[chunk("replaced")]).unwrap();
+    assert_eq!(w2.note_id, w1.note_id, "a note keeps its id");
+    assert_eq!(w2.removed_chunks, w1.chunk_ids);
+    assert!(
+        w2.chunk_ids[0] > w1.chunk_ids[1],
+        "chunk ids are never reused"
+    );
+    let fts = |q: &str| -> i64 {
+        tx.query_row(
+            "SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?1",
+            [q],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    assert_eq!(fts("replaced"), 1);
+    assert_eq!(fts("second"), 0);
+    assert_eq!(fts("title:other"), 1, "aliases are searchable as the title");
+    notes::delete_note(&tx, "a.md").unwrap().unwrap();
+    assert_eq!(fts("replaced"), 0);
+    assert!(notes::delete_note(&tx, "a.md").unwrap().is_none());
+    tx.commit().unwrap();
+}
+
+#[test]
+fn notes_under_matches_whole_folders() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, _) = Store::open(&dir.path().join("i.sqlite"), &fp(8)).unwrap();
+    let mut conn = s.writer().unwrap();
+    let tx = conn.transaction().unwrap();
+    for p in ["a/x.md", "a/b/y.md", "ab/z.md", "a.md"] {
+        let note = NoteRecord {
+            path: p,
+            mtime_ns: 0,
+            size: 0,
+            content_hash: &[0; 32],
+            title: p,
+            tags: &[],
+            aliases: &[],
+            links: vec![],
+        };
+        notes::write_note(&tx, &note, &[]).unwrap();
+    }
+    assert_eq!(
+        notes::notes_under(&tx, "a").unwrap(),
+        ["a/b/y.md", "a/x.md"]
+    );
+}

@@ -1,0 +1,489 @@
+//! The in-memory dense index: every chunk vector of the active embedder, quantised to int8 with one
+//! scale per vector, scanned exactly.
+//!
+//! Layout: one contiguous `i8` buffer (row-major), plus per-row scale, chunk id and note id, all in
+//! parallel vectors sorted by chunk id. Sorting by id replaces a position map (a hash map would
+//! cost 20-40 bytes per chunk): lookups are binary searches, and the indexer's new chunks almost
+//! always have the largest ids, so inserts are appends. At 256 dimensions a row costs
+//! 256 + 4 + 8 + 4 = 272 bytes; growth and tombstone slack are bounded to 1/16 each.
+//!
+//! Scores from the scan are approximate (the query is quantised too, so the inner loop is an
+//! `i8 × i8 → i32` dot product the compiler vectorises); callers re-score the best candidates from
+//! the f16 vectors in SQLite ([`crate::search`]).
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+use rusqlite::Connection;
+
+use crate::error::IndexError;
+
+/// Note ids are stored as `u32` to keep rows small; this value marks a removed row.
+const DEAD: u32 = u32::MAX;
+/// Rows added at least per reallocation, so that small indexes do not reallocate on every insert.
+const MIN_GROWTH_ROWS: usize = 256;
+
+/// A candidate from the scan: a chunk, its note and its (approximate) cosine similarity.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Scored {
+    pub chunk_id: i64,
+    pub note_id: i64,
+    pub score: f32,
+}
+
+impl Scored {
+    /// Descending score, then ascending chunk id: a total order that makes results reproducible.
+    pub fn rank_cmp(&self, other: &Self) -> Ordering {
+        other
+            .score
+            .total_cmp(&self.score)
+            .then(self.chunk_id.cmp(&other.chunk_id))
+    }
+}
+
+/// Which notes a scan may return. Checked for every row inside the scan, so filters apply before
+/// the top-k cut, never after it.
+#[derive(Debug, Clone, Default)]
+pub enum NoteFilter {
+    /// Every note.
+    #[default]
+    All,
+    /// Only the notes in the set.
+    Only(NoteSet),
+    /// Every note except those in the set.
+    Except(NoteSet),
+}
+
+impl NoteFilter {
+    /// Whether rows of `note_id` pass the filter.
+    pub fn allows(&self, note_id: i64) -> bool {
+        match self {
+            Self::All => true,
+            Self::Only(set) => set.contains(note_id),
+            Self::Except(set) => !set.contains(note_id),
+        }
+    }
+}
+
+/// A set of note ids as a bitmap (note ids are small, dense integers): one bit per id up to the
+/// largest member, so a lookup in the scan costs a shift and a mask.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NoteSet {
+    bits: Vec<u64>,
+    len: usize,
+}
+
+impl NoteSet {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn insert(&mut self, note_id: i64) {
+        let Ok(id) = usize::try_from(note_id) else {
+            return;
+        };
+        let word = id / 64;
+        if word >= self.bits.len() {
+            self.bits.resize(word + 1, 0);
+        }
+        let mask = 1u64 << (id % 64);
+        if self.bits[word] & mask == 0 {
+            self.bits[word] |= mask;
+            self.len += 1;
+        }
+    }
+
+    pub fn contains(&self, note_id: i64) -> bool {
+        usize::try_from(note_id)
+            .ok()
+            .and_then(|id| self.bits.get(id / 64).map(|w| w & (1u64 << (id % 64)) != 0))
+            .unwrap_or(false)
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl FromIterator<i64> for NoteSet {
+    fn from_iter<I: IntoIterator<Item = i64>>(iter: I) -> Self {
+        let mut set = Self::new();
+        for id in iter {
+            set.insert(id);
+        }
+        set
+    }
+}
+
+/// All chunk vectors of one embedder, int8-quantised, in memory.
+#[derive(Debug, Clone)]
+pub struct VectorMatrix {
+    dims: usize,
+    codes: Vec<i8>,
+    scales: Vec<f32>,
+    chunk_ids: Vec<i64>,
+    note_ids: Vec<u32>,
+    dead: usize,
+}
+
+impl VectorMatrix {
+    /// An empty matrix for vectors of `dims` dimensions.
+    pub fn new(dims: usize) -> Self {
+        Self {
+            dims,
+            codes: Vec::new(),
+            scales: Vec::new(),
+            chunk_ids: Vec::new(),
+            note_ids: Vec::new(),
+            dead: 0,
+        }
+    }
+
+    /// Loads every chunk that has a vector of `fingerprint_id` (f16 little-endian blobs of `dims`
+    /// values). Rows whose blob has the wrong length are skipped with a warning: a damaged vector
+    /// must not make the whole index unsearchable.
+    pub fn load(conn: &Connection, fingerprint_id: &str, dims: usize) -> Result<Self, IndexError> {
+        const SQL: &str = "SELECT c.id, c.note_id, v.vec FROM chunks c \
+             JOIN vectors v ON v.content_hash = c.content_hash AND v.fingerprint = ?1 \
+             ORDER BY c.id";
+        let sql_err = |source| IndexError::Sqlite {
+            path: db_path(conn),
+            context: "loading vectors",
+            source,
+        };
+        let count: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM chunks c JOIN vectors v \
+                 ON v.content_hash = c.content_hash AND v.fingerprint = ?1",
+                [fingerprint_id],
+                |r| r.get(0),
+            )
+            .map_err(sql_err)?;
+        let mut m = Self::new(dims);
+        m.reserve_exact(usize::try_from(count).unwrap_or(0));
+        let mut stmt = conn.prepare(SQL).map_err(sql_err)?;
+        let mut rows = stmt.query([fingerprint_id]).map_err(sql_err)?;
+        let mut row_buf = vec![0f32; dims];
+        let mut skipped = 0usize;
+        while let Some(row) = rows.next().map_err(sql_err)? {
+            let chunk_id: i64 = row.get(0).map_err(sql_err)?;
+            let note_id: i64 = row.get(1).map_err(sql_err)?;
+            let blob = row.get_ref(2).map_err(sql_err)?;
+            let bytes = blob.as_blob().unwrap_or(&[]);
+            if !decode_f16_into(bytes, &mut row_buf) {
+                skipped += 1;
+                continue;
+            }
+            m.upsert(chunk_id, note_id, &row_buf)?;
+        }
+        if skipped > 0 {
+            tracing::warn!(skipped, dims, "vectors with the wrong length were skipped");
+        }
+        Ok(m)
+    }
+
+    /// Vector dimensions.
+    pub fn dims(&self) -> usize {
+        self.dims
+    }
+
+    /// Number of live rows (chunks with a vector).
+    pub fn len(&self) -> usize {
+        self.chunk_ids.len() - self.dead
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether `chunk_id` has a live row.
+    pub fn contains(&self, chunk_id: i64) -> bool {
+        self.position(chunk_id)
+            .is_ok_and(|pos| self.note_ids[pos] != DEAD)
+    }
+
+    /// Heap bytes held, capacity included (what the process really pays).
+    pub fn memory_bytes(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self.codes.capacity()
+            + self.scales.capacity() * std::mem::size_of::<f32>()
+            + self.chunk_ids.capacity() * std::mem::size_of::<i64>()
+            + self.note_ids.capacity() * std::mem::size_of::<u32>()
+    }
+
+    /// Adds or replaces the vector of `chunk_id`. `v` should be unit length.
+    pub fn upsert(&mut self, chunk_id: i64, note_id: i64, v: &[f32]) -> Result<(), IndexError> {
+        if v.len() != self.dims {
+            return Err(IndexError::VectorDims {
+                chunk_id,
+                expected: self.dims,
+                actual: v.len(),
+            });
+        }
+        let note = u32::try_from(note_id)
+            .ok()
+            .filter(|&n| n != DEAD)
+            .ok_or(IndexError::NoteIdRange { note_id })?;
+        let (scale, codes) = quantize(v);
+        match self.position(chunk_id) {
+            Ok(pos) => {
+                if self.note_ids[pos] == DEAD {
+                    self.dead -= 1;
+                }
+                self.note_ids[pos] = note;
+                self.scales[pos] = scale;
+                self.codes[pos * self.dims..(pos + 1) * self.dims].copy_from_slice(&codes);
+            }
+            Err(pos) => {
+                self.grow_for_one();
+                if pos == self.chunk_ids.len() {
+                    self.chunk_ids.push(chunk_id);
+                    self.note_ids.push(note);
+                    self.scales.push(scale);
+                    self.codes.extend_from_slice(&codes);
+                } else {
+                    self.chunk_ids.insert(pos, chunk_id);
+                    self.note_ids.insert(pos, note);
+                    self.scales.insert(pos, scale);
+                    let at = pos * self.dims;
+                    self.codes.splice(at..at, codes);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes the vector of `chunk_id`; returns whether it was there. Rows are tombstoned and
+    /// compacted in one pass once more than 1/16 of them are dead.
+    pub fn remove(&mut self, chunk_id: i64) -> bool {
+        let Ok(pos) = self.position(chunk_id) else {
+            return false;
+        };
+        if self.note_ids[pos] == DEAD {
+            return false;
+        }
+        self.note_ids[pos] = DEAD;
+        self.dead += 1;
+        if self.dead > (self.chunk_ids.len() / 16).max(64) {
+            self.compact();
+        }
+        true
+    }
+
+    /// Removes every row of `note_id`; returns how many there were.
+    pub fn remove_note(&mut self, note_id: i64) -> usize {
+        let Ok(note) = u32::try_from(note_id) else {
+            return 0;
+        };
+        let ids: Vec<i64> = self
+            .note_ids
+            .iter()
+            .zip(&self.chunk_ids)
+            .filter(|(&n, _)| n == note)
+            .map(|(_, &c)| c)
+            .collect();
+        ids.iter().filter(|&&c| self.remove(c)).count()
+    }
+
+    /// Drops every row.
+    pub fn clear(&mut self) {
+        *self = Self::new(self.dims);
+    }
+
+    /// The `k` rows most similar to `query` (which should be unit length) among the notes that
+    /// `filter` allows, best first. Scores are approximate (int8); see the module docs.
+    pub fn top_k(&self, query: &[f32], k: usize, filter: &NoteFilter) -> Vec<Scored> {
+        if k == 0 || query.len() != self.dims || self.dims == 0 {
+            return Vec::new();
+        }
+        let (q_scale, q_codes) = quantize(query);
+        let mut heap: BinaryHeap<HeapEntry> = BinaryHeap::with_capacity(k + 1);
+        let rows = self.codes.chunks_exact(self.dims);
+        for (pos, row) in rows.enumerate() {
+            let note = self.note_ids[pos];
+            if note == DEAD || !filter.allows(i64::from(note)) {
+                continue;
+            }
+            let score = dot_i8(row, &q_codes) as f32 * self.scales[pos] * q_scale;
+            if heap.len() == k {
+                // The heap's top is the worst kept entry; skip rows that cannot enter.
+                let worst = heap.peek().map(|e| e.0).unwrap_or(f32::NEG_INFINITY);
+                if score <= worst {
+                    continue;
+                }
+                heap.pop();
+            }
+            heap.push(HeapEntry(score, pos));
+        }
+        let mut out: Vec<Scored> = heap
+            .into_iter()
+            .map(|HeapEntry(score, pos)| Scored {
+                chunk_id: self.chunk_ids[pos],
+                note_id: i64::from(self.note_ids[pos]),
+                score,
+            })
+            .collect();
+        out.sort_by(Scored::rank_cmp);
+        out
+    }
+
+    /// The dequantised vector of `chunk_id` (for tests and diagnostics).
+    pub fn get(&self, chunk_id: i64) -> Option<Vec<f32>> {
+        let pos = self.position(chunk_id).ok()?;
+        if self.note_ids[pos] == DEAD {
+            return None;
+        }
+        let scale = self.scales[pos];
+        Some(
+            self.codes[pos * self.dims..(pos + 1) * self.dims]
+                .iter()
+                .map(|&c| f32::from(c) * scale)
+                .collect(),
+        )
+    }
+
+    fn position(&self, chunk_id: i64) -> Result<usize, usize> {
+        // Fast path: the indexer appends chunks with ever larger ids.
+        match self.chunk_ids.last() {
+            Some(&last) if chunk_id > last => Err(self.chunk_ids.len()),
+            None => Err(0),
+            _ => self.chunk_ids.binary_search(&chunk_id),
+        }
+    }
+
+    fn reserve_exact(&mut self, rows: usize) {
+        self.codes.reserve_exact(rows * self.dims);
+        self.scales.reserve_exact(rows);
+        self.chunk_ids.reserve_exact(rows);
+        self.note_ids.reserve_exact(rows);
+    }
+
+    /// Grows by 1/16 (at least [`MIN_GROWTH_ROWS`]) instead of doubling: amortised O(1) inserts
+    /// with at most 1/16 of unused capacity.
+    fn grow_for_one(&mut self) {
+        let rows = self.chunk_ids.len();
+        if rows < self.chunk_ids.capacity()
+            && (rows + 1) * self.dims <= self.codes.capacity()
+            && rows < self.scales.capacity()
+            && rows < self.note_ids.capacity()
+        {
+            return;
+        }
+        self.reserve_exact((rows / 16).max(MIN_GROWTH_ROWS));
+    }
+
+    fn compact(&mut self) {
+        let dims = self.dims;
+        let mut write = 0;
+        for read in 0..self.chunk_ids.len() {
+            if self.note_ids[read] == DEAD {
+                continue;
+            }
+            if write != read {
+                self.chunk_ids[write] = self.chunk_ids[read];
+                self.note_ids[write] = self.note_ids[read];
+                self.scales[write] = self.scales[read];
+                self.codes
+                    .copy_within(read * dims..(read + 1) * dims, write * dims);
+            }
+            write += 1;
+        }
+        self.chunk_ids.truncate(write);
+        self.note_ids.truncate(write);
+        self.scales.truncate(write);
+        self.codes.truncate(write * dims);
+        self.dead = 0;
+    }
+}
+
+/// The file behind `conn`, for error messages.
+pub(crate) fn db_path(conn: &Connection) -> std::path::PathBuf {
+    conn.path().unwrap_or(":memory:").into()
+}
+
+/// Max-heap entry ordered so that the worst kept candidate is on top: lower score is "greater",
+/// and among equal scores the later row (larger chunk id) is "greater".
+#[derive(Debug, Clone, Copy)]
+struct HeapEntry(f32, usize);
+
+impl PartialEq for HeapEntry {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for HeapEntry {}
+impl PartialOrd for HeapEntry {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for HeapEntry {
+    fn cmp(&self, other: &Self) -> Ordering {
+        other.0.total_cmp(&self.0).then(self.1.cmp(&other.1))
+    }
+}
+
+/// Symmetric int8 quantisation with one scale: `v[i] ≈ codes[i] * scale`.
+fn quantize(v: &[f32]) -> (f32, Vec<i8>) {
+    let max = v.iter().fold(0f32, |m, x| m.max(x.abs()));
+    if max == 0.0 || !max.is_finite() {
+        return (0.0, vec![0; v.len()]);
+    }
+    let scale = max / 127.0;
+    let inv = 1.0 / scale;
+    let codes = v
+        .iter()
+        .map(|x| (x * inv).round().clamp(-127.0, 127.0) as i8)
+        .collect();
+    (scale, codes)
+}
+
+/// `i8 · i8` accumulated in `i32`. Written as a plain fold over fixed-width blocks so that LLVM
+/// turns it into packed multiply-adds (`pmaddwd` on SSE2/AVX2) without `unsafe`.
+#[inline]
+fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
+    const LANES: usize = 32;
+    let mut acc = [0i32; LANES];
+    let a_blocks = a.chunks_exact(LANES);
+    let b_blocks = b.chunks_exact(LANES);
+    let tail: i32 = a_blocks
+        .remainder()
+        .iter()
+        .zip(b_blocks.remainder())
+        .map(|(&x, &y)| i32::from(x) * i32::from(y))
+        .sum();
+    for (xa, xb) in a_blocks.zip(b_blocks) {
+        for i in 0..LANES {
+            acc[i] += i32::from(xa[i]) * i32::from(xb[i]);
+        }
+    }
+    acc.iter().sum::<i32>() + tail
+}
+
+/// Decodes an f16 little-endian blob into `out`; false when the length does not match.
+pub fn decode_f16_into(bytes: &[u8], out: &mut [f32]) -> bool {
+    if bytes.len() != out.len() * 2 {
+        return false;
+    }
+    for (o, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+        *o = half::f16::from_le_bytes([pair[0], pair[1]]).to_f32();
+    }
+    true
+}
+
+/// Encodes a vector as the f16 little-endian blob stored in `vectors.vec`.
+pub fn encode_f16(v: &[f32]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(v.len() * 2);
+    for &x in v {
+        out.extend_from_slice(&half::f16::from_f32(x).to_le_bytes());
+    }
+    out
+}
+
+#[cfg(test)]
+#[path = "vectors_tests.rs"]
+mod tests;

@@ -1,0 +1,121 @@
+//! `GET /health`, `GET /index/status` and the indexing controls.
+
+use axum::extract::State;
+use axum::Json;
+use serde::Serialize;
+
+use super::{blocking, AppState};
+use crate::{IndexProgress, IndexState, ServerError};
+
+#[derive(Debug, Serialize)]
+pub(crate) struct HealthReply {
+    /// `ok`, `indexing` (searches work, results may be incomplete) or `error`.
+    status: &'static str,
+    version: &'static str,
+    model_loaded: bool,
+    model_name: String,
+    embedding_dim: usize,
+    /// Size of the index on disk, in MiB.
+    cache_size_mb: f64,
+    /// Notes with vectors in the index.
+    cached_notes: usize,
+    index: HealthIndex,
+    /// Resident memory of the process, in MiB (`None` where `/proc` is unavailable).
+    rss_mb: Option<f64>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct HealthIndex {
+    state: IndexState,
+    notes_done: usize,
+    notes_total: usize,
+    complete: bool,
+}
+
+pub(crate) async fn health(
+    State(state): State<AppState>,
+) -> Result<Json<HealthReply>, ServerError> {
+    let backend = state.backend.clone();
+    let progress = blocking(move || Ok(backend.status())).await?;
+    let embedder = state.backend.embedder();
+    Ok(Json(HealthReply {
+        status: match progress.state {
+            IndexState::Idle | IndexState::Paused => "ok",
+            IndexState::Scanning | IndexState::Indexing => "indexing",
+            IndexState::Error => "error",
+        },
+        version: env!("CARGO_PKG_VERSION"),
+        // The backend exists only once its model has loaded.
+        model_loaded: true,
+        model_name: embedder.fingerprint().model.clone(),
+        embedding_dim: embedder.dim(),
+        cache_size_mb: round2(progress.index_size_bytes as f64 / (1024.0 * 1024.0)),
+        cached_notes: progress.notes_indexed,
+        index: HealthIndex {
+            state: progress.state,
+            notes_done: progress.notes_done,
+            notes_total: progress.notes_total,
+            complete: progress.complete,
+        },
+        rss_mb: rss_mb(),
+    }))
+}
+
+pub(crate) async fn status(
+    State(state): State<AppState>,
+) -> Result<Json<IndexProgress>, ServerError> {
+    let backend = state.backend.clone();
+    Ok(Json(blocking(move || Ok(backend.status())).await?))
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct StateReply {
+    state: IndexState,
+}
+
+pub(crate) async fn rebuild(
+    State(state): State<AppState>,
+) -> Result<Json<StateReply>, ServerError> {
+    let backend = state.backend.clone();
+    let state = blocking(move || backend.rebuild()).await?;
+    Ok(Json(StateReply { state }))
+}
+
+pub(crate) async fn pause(State(state): State<AppState>) -> Result<Json<StateReply>, ServerError> {
+    let backend = state.backend.clone();
+    let state = blocking(move || backend.pause()).await?;
+    Ok(Json(StateReply { state }))
+}
+
+pub(crate) async fn resume(State(state): State<AppState>) -> Result<Json<StateReply>, ServerError> {
+    let backend = state.backend.clone();
+    let state = blocking(move || backend.resume()).await?;
+    Ok(Json(StateReply { state }))
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// Resident set size from `/proc/self/status` (`VmRSS: N kB`).
+pub(crate) fn rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: f64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(round2(kb / 1024.0))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn reads_rss_on_linux() {
+        let rss = super::rss_mb().expect("/proc/self/status has VmRSS on Linux");
+        assert!(rss > 1.0 && rss < 100_000.0, "{rss}");
+    }
+}

@@ -1,0 +1,100 @@
+//! What the server needs from an index: a small trait, so that the HTTP and MCP layers can be
+//! tested in-process with any implementation, and the request/response types of the API.
+
+use serde::Serialize;
+use vault_rag_core::{Embedder, Hit, NotePath, SearchMode};
+
+use crate::ServerError;
+
+/// A validated search request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchQuery {
+    pub query: String,
+    pub top_k: usize,
+    pub mode: SearchMode,
+    /// Only notes in this folder (vault-relative, whole segments).
+    pub folder: Option<String>,
+    /// Only notes with this tag (without `#`).
+    pub tag: Option<String>,
+}
+
+/// A validated "notes like this one" request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimilarQuery {
+    pub path: NotePath,
+    pub top_k: usize,
+    /// Leave out notes the source note already links to.
+    pub exclude_linked: bool,
+}
+
+/// Hits of a search or similar-notes request.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SearchResults {
+    pub hits: Vec<Hit>,
+    /// False while the first full indexing pass has not finished: results may be missing notes.
+    pub index_complete: bool,
+    pub took_ms: f64,
+}
+
+/// What the indexer is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IndexState {
+    Idle,
+    Scanning,
+    Indexing,
+    Paused,
+    Error,
+}
+
+/// A note that could not be indexed, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IndexFailure {
+    pub path: String,
+    pub reason: String,
+}
+
+/// Progress and size of the index (`GET /index/status`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IndexProgress {
+    pub state: IndexState,
+    pub notes_done: usize,
+    pub notes_total: usize,
+    pub notes_indexed: usize,
+    pub chunks: usize,
+    pub failures: Vec<IndexFailure>,
+    pub index_size_bytes: u64,
+    /// True once every note seen has been indexed (or has failed) at least once.
+    pub complete: bool,
+    /// Id of the embedder fingerprint the index holds vectors for.
+    pub fingerprint: String,
+}
+
+/// The index behind the server. Methods block (inference, SQLite); the HTTP layer calls them on
+/// blocking threads. Implementations answer searches while indexing runs.
+pub trait Backend: Send + Sync + 'static {
+    /// The embedder used for queries, documents and `/embed`.
+    fn embedder(&self) -> &dyn Embedder;
+
+    /// Searches the index.
+    fn search(&self, query: &SearchQuery) -> Result<SearchResults, ServerError>;
+
+    /// Notes similar to a note of the vault.
+    fn similar(&self, query: &SimilarQuery) -> Result<SearchResults, ServerError>;
+
+    /// Current indexing progress.
+    fn status(&self) -> IndexProgress;
+
+    /// Drops all vectors and indexes the vault again, in the background.
+    fn rebuild(&self) -> Result<IndexState, ServerError>;
+
+    /// Pauses background indexing (searches keep working).
+    fn pause(&self) -> Result<IndexState, ServerError>;
+
+    /// Resumes background indexing.
+    fn resume(&self) -> Result<IndexState, ServerError>;
+
+    /// The text of a note. Only ever reads inside the vault: paths that resolve outside it
+    /// (through symlinks) are refused with [`ServerError::PathOutsideVault`].
+    fn read_note(&self, path: &NotePath) -> Result<String, ServerError>;
+}

@@ -1,0 +1,134 @@
+//! The real backend: `vault_rag_index::Engine`.
+
+use vault_rag_core::{Embedder, NotePath, PathError};
+use vault_rag_index::engine::{Engine, IndexStatus};
+use vault_rag_index::progress::IndexState as EngineState;
+use vault_rag_index::{IndexError, SearchRequest, SearchResponse, SimilarRequest};
+
+use crate::{
+    resolve_in_vault, Backend, IndexFailure, IndexProgress, IndexState, SearchQuery, SearchResults,
+    ServerError, SimilarQuery,
+};
+
+impl From<IndexError> for ServerError {
+    fn from(err: IndexError) -> Self {
+        match err {
+            IndexError::NoteNotFound { path } => Self::NoteNotFound { path },
+            IndexError::OutsideVault { path } => Self::PathOutsideVault {
+                path,
+                reason: "it resolves outside the vault".into(),
+            },
+            IndexError::InvalidPath { raw, source } => match source {
+                PathError::Absolute(_) | PathError::Escapes(_) => Self::PathOutsideVault {
+                    path: raw,
+                    reason: source.to_string(),
+                },
+                PathError::Empty | PathError::Nul(_) => Self::invalid("path", source.to_string()),
+            },
+            IndexError::InvalidRequest { field, message } => Self::invalid(field, message),
+            IndexError::Embed { source } => Self::Embed { source },
+            err @ (IndexError::ShutDown
+            | IndexError::Locked { .. }
+            | IndexError::NoIndex { .. }) => Self::IndexUnavailable {
+                message: err.to_string(),
+            },
+            other => Self::Index { source: other },
+        }
+    }
+}
+
+fn results(response: SearchResponse) -> SearchResults {
+    SearchResults {
+        hits: response.hits,
+        index_complete: response.index_complete,
+        took_ms: response.took_ms,
+    }
+}
+
+fn state(state: EngineState) -> IndexState {
+    match state {
+        EngineState::Idle => IndexState::Idle,
+        EngineState::Scanning => IndexState::Scanning,
+        EngineState::Indexing => IndexState::Indexing,
+        EngineState::Paused => IndexState::Paused,
+        EngineState::Error => IndexState::Error,
+    }
+}
+
+fn progress(status: IndexStatus) -> IndexProgress {
+    let count = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+    IndexProgress {
+        state: state(status.state),
+        notes_done: count(status.notes_done),
+        notes_total: count(status.notes_total),
+        notes_indexed: count(status.notes_indexed),
+        chunks: count(status.chunks),
+        failures: status
+            .failures
+            .into_iter()
+            .map(|f| IndexFailure {
+                path: f.path,
+                reason: f.reason,
+            })
+            .collect(),
+        index_size_bytes: status.index_size_bytes,
+        complete: status.complete,
+        fingerprint: status.fingerprint,
+    }
+}
+
+impl Backend for Engine {
+    fn embedder(&self) -> &dyn Embedder {
+        Engine::embedder(self).as_ref()
+    }
+
+    fn search(&self, query: &SearchQuery) -> Result<SearchResults, ServerError> {
+        let request = SearchRequest {
+            query: query.query.clone(),
+            top_k: query.top_k,
+            mode: query.mode,
+            folder: query.folder.clone(),
+            tag: query.tag.clone(),
+        };
+        Ok(results(Engine::search(self, &request)?))
+    }
+
+    fn similar(&self, query: &SimilarQuery) -> Result<SearchResults, ServerError> {
+        // The index only knows notes inside the vault, but a symlink that leads out must be
+        // refused as such, not reported as a missing note.
+        if let Err(err @ ServerError::PathOutsideVault { .. }) =
+            resolve_in_vault(self.vault(), &query.path)
+        {
+            return Err(err);
+        }
+        let request = SimilarRequest {
+            path: query.path.clone(),
+            top_k: query.top_k,
+            exclude_linked: query.exclude_linked,
+        };
+        Ok(results(Engine::similar(self, &request)?))
+    }
+
+    fn status(&self) -> IndexProgress {
+        progress(Engine::status(self))
+    }
+
+    fn rebuild(&self) -> Result<IndexState, ServerError> {
+        Engine::rebuild(self)?;
+        Ok(state(Engine::status(self).state))
+    }
+
+    fn pause(&self) -> Result<IndexState, ServerError> {
+        Engine::pause(self);
+        Ok(state(Engine::status(self).state))
+    }
+
+    fn resume(&self) -> Result<IndexState, ServerError> {
+        Engine::resume(self);
+        Ok(state(Engine::status(self).state))
+    }
+
+    fn read_note(&self, path: &NotePath) -> Result<String, ServerError> {
+        Ok(Engine::read_note(self, path)?)
+    }
+}

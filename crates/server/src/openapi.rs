@@ -1,0 +1,313 @@
+//! The OpenAPI 3.1 document of the HTTP API, served at `/openapi.json` and committed as
+//! `docs/openapi.json` (a test keeps the two equal). Written by hand, next to the handlers it
+//! describes; another test checks that it lists exactly the routes the router serves.
+
+use serde_json::{json, Value};
+
+/// Error codes and the HTTP status each comes with.
+pub const ERROR_CODES: &[(&str, u16)] = &[
+    ("unauthorized", 401),
+    ("forbidden_host", 403),
+    ("forbidden_origin", 403),
+    ("invalid_json", 400),
+    ("invalid_request", 400),
+    ("payload_too_large", 413),
+    ("not_found", 404),
+    ("note_not_found", 404),
+    ("path_outside_vault", 400),
+    ("method_not_allowed", 405),
+    ("unsupported_media_type", 415),
+    ("timeout", 503),
+    ("index_unavailable", 503),
+    ("internal", 500),
+];
+
+fn error_ref(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/responses/{name}") })
+}
+
+fn json_body(schema: &str) -> Value {
+    json!({ "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } } })
+}
+
+fn ok(description: &str, schema: &str) -> Value {
+    let mut v = json_body(schema);
+    v["description"] = json!(description);
+    v
+}
+
+fn standard_errors(mut responses: Value, extra: &[(&str, &str)]) -> Value {
+    for (status, name) in [
+        ("401", "Unauthorized"),
+        ("403", "Forbidden"),
+        ("500", "Internal"),
+        ("503", "Unavailable"),
+    ]
+    .iter()
+    .chain(extra)
+    {
+        responses[*status] = error_ref(name);
+    }
+    responses
+}
+
+fn state_op(summary: &str, op: &str) -> Value {
+    json!({ "post": {
+        "operationId": op,
+        "summary": summary,
+        "responses": standard_errors(json!({ "200": ok("The indexer's state after the change.", "IndexStateReply") }), &[]),
+    }})
+}
+
+fn paths() -> Value {
+    let body_errors: &[(&str, &str)] = &[
+        ("400", "BadRequest"),
+        ("413", "PayloadTooLarge"),
+        ("415", "UnsupportedMediaType"),
+    ];
+    json!({
+        "/health": { "get": {
+            "operationId": "health",
+            "summary": "Liveness, model and indexing progress.",
+            "responses": standard_errors(json!({ "200": ok("Server health.", "Health") }), &[]),
+        }},
+        "/search": { "post": {
+            "operationId": "search",
+            "summary": "Search the vault (hybrid: dense + BM25, fused). Answered while indexing runs.",
+            "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/SearchRequest" } } } },
+            "responses": standard_errors(json!({ "200": ok("Hits, one per note, best first.", "SearchResponse") }), body_errors),
+        }},
+        "/similar": { "get": {
+            "operationId": "similar",
+            "summary": "Notes similar to a note of the vault.",
+            "parameters": [
+                { "name": "path", "in": "query", "required": true, "description": "Vault-relative note path.", "schema": { "type": "string" } },
+                { "name": "top_k", "in": "query", "required": false, "schema": { "type": "integer", "minimum": 1, "maximum": 100, "default": 10 } },
+                { "name": "exclude_linked", "in": "query", "required": false, "description": "Leave out notes the note already links to.", "schema": { "type": "boolean", "default": false } }
+            ],
+            "responses": standard_errors(json!({
+                "200": ok("Similar notes, best first.", "SimilarResponse"),
+                "404": error_ref("NotFound"),
+            }), &[("400", "BadRequest")]),
+        }},
+        "/embed": { "post": {
+            "operationId": "embed",
+            "summary": "Embed texts with the server's model.",
+            "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/EmbedRequest" } } } },
+            "responses": standard_errors(json!({ "200": ok("One unit vector per text, in input order.", "EmbedResponse") }), body_errors),
+        }},
+        "/v1/embeddings": { "post": {
+            "operationId": "openaiEmbeddings",
+            "summary": "OpenAI-compatible embeddings.",
+            "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/OpenAiEmbeddingRequest" } } } },
+            "responses": standard_errors(json!({ "200": ok("Embeddings in OpenAI's response shape.", "OpenAiEmbeddingResponse") }), body_errors),
+        }},
+        "/index/status": { "get": {
+            "operationId": "indexStatus",
+            "summary": "Indexing progress, size and failures.",
+            "responses": standard_errors(json!({ "200": ok("Index status.", "IndexStatus") }), &[]),
+        }},
+        "/index/rebuild": state_op("Re-index the whole vault in the background.", "indexRebuild"),
+        "/index/pause": state_op("Pause background indexing; searches keep working.", "indexPause"),
+        "/index/resume": state_op("Resume background indexing.", "indexResume"),
+        "/openapi.json": { "get": {
+            "operationId": "openapi",
+            "summary": "This document.",
+            "responses": standard_errors(json!({ "200": { "description": "OpenAPI 3.1 document.", "content": { "application/json": { "schema": { "type": "object" } } } } }), &[]),
+        }},
+    })
+}
+
+fn schemas() -> Value {
+    let state =
+        json!({ "type": "string", "enum": ["idle", "scanning", "indexing", "paused", "error"] });
+    let string_array = json!({ "type": "array", "items": { "type": "string" } });
+    json!({
+        "Hit": {
+            "type": "object",
+            "required": ["path", "title", "heading_path", "line", "end_line", "snippet", "score", "retrievers"],
+            "properties": {
+                "path": { "type": "string", "description": "Vault-relative note path." },
+                "title": { "type": "string" },
+                "heading_path": string_array,
+                "line": { "type": "integer", "minimum": 1, "description": "First line of the best chunk (1-based)." },
+                "end_line": { "type": "integer", "minimum": 1 },
+                "block_id": { "type": "string", "description": "Block id (`^id`) of the chunk, when it has one." },
+                "snippet": { "type": "string", "description": "Excerpt; matched terms wrapped in `**`." },
+                "score": { "type": "number" },
+                "retrievers": { "type": "array", "items": { "type": "string", "enum": ["dense", "lexical"] } }
+            }
+        },
+        "SearchRequest": {
+            "type": "object",
+            "required": ["query"],
+            "additionalProperties": false,
+            "properties": {
+                "query": { "type": "string", "minLength": 1, "maxLength": 32768 },
+                "top_k": { "type": "integer", "minimum": 1, "maximum": 100, "default": 10 },
+                "mode": { "type": "string", "enum": ["hybrid", "dense", "lexical"], "default": "hybrid" },
+                "folder": { "type": "string", "description": "Only notes in this vault folder." },
+                "tag": { "type": "string", "description": "Only notes with this tag (with or without `#`)." }
+            }
+        },
+        "SearchResponse": {
+            "type": "object",
+            "required": ["hits", "mode", "took_ms", "index_complete"],
+            "properties": {
+                "hits": { "type": "array", "items": { "$ref": "#/components/schemas/Hit" } },
+                "mode": { "type": "string", "enum": ["hybrid", "dense", "lexical"] },
+                "took_ms": { "type": "number" },
+                "index_complete": { "type": "boolean", "description": "False while the first indexing pass runs: results may miss notes." }
+            }
+        },
+        "SimilarResponse": {
+            "type": "object",
+            "required": ["path", "hits", "index_complete"],
+            "properties": {
+                "path": { "type": "string" },
+                "hits": { "type": "array", "items": { "$ref": "#/components/schemas/Hit" } },
+                "index_complete": { "type": "boolean" }
+            }
+        },
+        "EmbedRequest": {
+            "type": "object",
+            "required": ["texts"],
+            "additionalProperties": false,
+            "properties": {
+                "texts": { "type": "array", "minItems": 1, "maxItems": 256, "items": { "type": "string", "maxLength": 32768 } },
+                "kind": { "type": "string", "enum": ["query", "document"], "default": "document", "description": "Which prompt the model applies." }
+            }
+        },
+        "EmbedResponse": {
+            "type": "object",
+            "required": ["model", "dim", "vectors"],
+            "properties": {
+                "model": { "type": "string" },
+                "dim": { "type": "integer" },
+                "vectors": { "type": "array", "items": { "type": "array", "items": { "type": "number" } } }
+            }
+        },
+        "OpenAiEmbeddingRequest": {
+            "type": "object",
+            "required": ["input"],
+            "properties": {
+                "input": { "oneOf": [
+                    { "type": "string", "maxLength": 32768 },
+                    { "type": "array", "minItems": 1, "maxItems": 256, "items": { "type": "string", "maxLength": 32768 } }
+                ]},
+                "model": { "type": "string", "description": "Accepted and ignored; the response names the server's model." },
+                "encoding_format": { "type": "string", "enum": ["float", "base64"], "default": "float" },
+                "dimensions": { "type": "integer", "description": "Must equal the model's dimensions when given." },
+                "kind": { "type": "string", "enum": ["query", "document"], "default": "document", "description": "Extension: which prompt the model applies." }
+            }
+        },
+        "OpenAiEmbeddingResponse": {
+            "type": "object",
+            "required": ["object", "data", "model", "usage"],
+            "properties": {
+                "object": { "const": "list" },
+                "data": { "type": "array", "items": {
+                    "type": "object",
+                    "required": ["object", "index", "embedding"],
+                    "properties": {
+                        "object": { "const": "embedding" },
+                        "index": { "type": "integer" },
+                        "embedding": { "oneOf": [
+                            { "type": "array", "items": { "type": "number" } },
+                            { "type": "string", "description": "base64 of little-endian f32 values" }
+                        ]}
+                    }
+                }},
+                "model": { "type": "string" },
+                "usage": { "type": "object", "required": ["prompt_tokens", "total_tokens"], "properties": {
+                    "prompt_tokens": { "type": "integer" },
+                    "total_tokens": { "type": "integer" }
+                }}
+            }
+        },
+        "Health": {
+            "type": "object",
+            "required": ["status", "version", "model_loaded", "model_name", "embedding_dim", "cache_size_mb", "cached_notes", "index", "rss_mb"],
+            "properties": {
+                "status": { "type": "string", "enum": ["ok", "indexing", "error"] },
+                "version": { "type": "string" },
+                "model_loaded": { "type": "boolean" },
+                "model_name": { "type": "string" },
+                "embedding_dim": { "type": "integer" },
+                "cache_size_mb": { "type": "number", "description": "Index size on disk, MiB." },
+                "cached_notes": { "type": "integer", "description": "Notes with vectors in the index." },
+                "index": { "type": "object", "required": ["state", "notes_done", "notes_total", "complete"], "properties": {
+                    "state": state,
+                    "notes_done": { "type": "integer" },
+                    "notes_total": { "type": "integer" },
+                    "complete": { "type": "boolean" }
+                }},
+                "rss_mb": { "type": ["number", "null"], "description": "Resident memory, MiB." }
+            }
+        },
+        "IndexStatus": {
+            "type": "object",
+            "required": ["state", "notes_done", "notes_total", "notes_indexed", "chunks", "failures", "index_size_bytes", "complete", "fingerprint"],
+            "properties": {
+                "state": state,
+                "notes_done": { "type": "integer" },
+                "notes_total": { "type": "integer" },
+                "notes_indexed": { "type": "integer" },
+                "chunks": { "type": "integer" },
+                "failures": { "type": "array", "items": { "type": "object", "required": ["path", "reason"], "properties": {
+                    "path": { "type": "string" }, "reason": { "type": "string" }
+                }}},
+                "index_size_bytes": { "type": "integer" },
+                "complete": { "type": "boolean" },
+                "fingerprint": { "type": "string", "description": "Id of the embedder the vectors belong to." }
+            }
+        },
+        "IndexStateReply": {
+            "type": "object",
+            "required": ["state"],
+            "properties": { "state": state }
+        },
+        "Error": {
+            "type": "object",
+            "required": ["error"],
+            "properties": { "error": { "type": "object", "required": ["code", "message"], "properties": {
+                "code": { "type": "string", "enum": ERROR_CODES.iter().map(|(c, _)| *c).collect::<Vec<_>>() },
+                "message": { "type": "string" }
+            }}}
+        }
+    })
+}
+
+fn error_response(description: &str) -> Value {
+    json!({ "description": description, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } })
+}
+
+/// The whole document.
+pub fn document() -> Value {
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "vault-rag",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Local semantic search over an Obsidian vault. Listens on loopback only unless a token is configured. Every request needs a loopback `Host` with the served port; an `Origin`, when sent, must be allow-listed; with a token configured, `Authorization: Bearer <token>` is required.",
+            "license": { "name": "Apache-2.0", "identifier": "Apache-2.0" }
+        },
+        "servers": [{ "url": "http://127.0.0.1:{port}", "variables": { "port": { "default": "0", "description": "Printed on stdout at start: {\"event\":\"listening\",\"port\":N}" } } }],
+        "security": [{ "bearer": [] }, {}],
+        "paths": paths(),
+        "components": {
+            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer", "description": "Token from VAULT_RAG_TOKEN or the `token` file in the data dir." } },
+            "schemas": schemas(),
+            "responses": {
+                "BadRequest": error_response("invalid_json, invalid_request or path_outside_vault."),
+                "Unauthorized": error_response("unauthorized: missing or wrong bearer token."),
+                "Forbidden": error_response("forbidden_host or forbidden_origin."),
+                "NotFound": error_response("note_not_found (or not_found for an unknown route)."),
+                "PayloadTooLarge": error_response("payload_too_large: the body exceeds 1 MiB."),
+                "UnsupportedMediaType": error_response("unsupported_media_type: the body must be application/json."),
+                "Internal": error_response("internal."),
+                "Unavailable": error_response("index_unavailable or timeout."),
+            }
+        }
+    })
+}

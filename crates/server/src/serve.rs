@@ -1,0 +1,144 @@
+//! Binding the socket and serving until shutdown.
+
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+use crate::{router, ApiSettings, Backend, ServerError};
+
+/// Where to listen and what to serve.
+#[derive(Debug, Clone)]
+pub struct ServeSettings {
+    pub host: IpAddr,
+    /// 0 picks a free port.
+    pub port: u16,
+    pub api: ApiSettings,
+    /// How long in-flight requests may run on after a shutdown signal.
+    pub drain_timeout: Duration,
+}
+
+impl Default for ServeSettings {
+    fn default() -> Self {
+        Self {
+            host: IpAddr::from([127, 0, 0, 1]),
+            port: 0,
+            api: ApiSettings::default(),
+            drain_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The line printed on stdout once the server accepts connections.
+pub fn listening_line(port: u16) -> String {
+    serde_json::json!({ "event": "listening", "port": port }).to_string()
+}
+
+/// A bound socket, ready to serve.
+pub struct Listener {
+    listener: TcpListener,
+    addr: SocketAddr,
+    settings: ServeSettings,
+}
+
+impl Listener {
+    /// Binds `settings.host:settings.port`. A non-loopback host is refused unless a token is
+    /// configured: without one, anything on the network could query the vault.
+    pub async fn bind(settings: ServeSettings) -> Result<Self, ServerError> {
+        if !settings.host.is_loopback() && settings.api.access.token.is_none() {
+            return Err(ServerError::InsecureBind {
+                host: settings.host.to_string(),
+            });
+        }
+        let wanted = SocketAddr::new(settings.host, settings.port);
+        let listener = TcpListener::bind(wanted)
+            .await
+            .map_err(|source| ServerError::Bind {
+                addr: wanted.to_string(),
+                source,
+            })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| ServerError::Io { source })?;
+        Ok(Self {
+            listener,
+            addr,
+            settings,
+        })
+    }
+
+    /// The address actually bound (with the port chosen for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serves `backend` until `shutdown` completes, then lets in-flight requests finish (up to
+    /// the drain timeout) and returns.
+    pub async fn serve(
+        self,
+        backend: Arc<dyn Backend>,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServerError> {
+        let mut api = self.settings.api.clone();
+        if !self.settings.host.is_loopback() && !self.settings.host.is_unspecified() {
+            api.access.extra_hosts.push(self.settings.host.to_string());
+        }
+        let app = router(backend, &api, self.addr.port());
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        });
+        let mut graceful_rx = stop_rx.clone();
+        let graceful = async move {
+            let _ = graceful_rx.wait_for(|stop| *stop).await;
+            tracing::info!("shutting down: finishing requests in flight");
+        };
+        let mut deadline_rx = stop_rx;
+        let drain = self.settings.drain_timeout;
+        let deadline = async move {
+            let _ = deadline_rx.wait_for(|stop| *stop).await;
+            tokio::time::sleep(drain).await;
+        };
+        let server = axum::serve(self.listener, app).with_graceful_shutdown(graceful);
+        tokio::select! {
+            result = server => result.map_err(|source| ServerError::Io { source }),
+            () = deadline => {
+                tracing::warn!("requests still running {} s after shutdown; closing them", drain.as_secs());
+                Ok(())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listening_line_is_exact() {
+        assert_eq!(listening_line(8123), r#"{"event":"listening","port":8123}"#);
+    }
+
+    #[tokio::test]
+    async fn refuses_public_host_without_token() {
+        let settings = ServeSettings {
+            host: IpAddr::from([0, 0, 0, 0]),
+            ..ServeSettings::default()
+        };
+        let err = Listener::bind(settings).await.err().unwrap();
+        assert!(matches!(err, ServerError::InsecureBind { .. }), "{err}");
+    }
+
+    #[tokio::test]
+    async fn binds_public_host_with_token_and_loopback_without() {
+        let mut settings = ServeSettings::default();
+        let loopback = Listener::bind(settings.clone()).await.unwrap();
+        assert_ne!(loopback.local_addr().port(), 0);
+        settings.host = IpAddr::from([0, 0, 0, 0]);
+        settings.api.access.token = Some("t".into());
+        assert!(Listener::bind(settings).await.is_ok());
+    }
+}

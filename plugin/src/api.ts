@@ -1,0 +1,193 @@
+/**
+ * Types of the vault-rag HTTP API. The backend's OpenAPI document is the source of truth; these are written
+ * from it and checked against `docs/openapi.json` (unit test) and the live `/openapi.json` (integration test).
+ */
+
+export type SearchMode = "hybrid" | "dense" | "lexical";
+export type RetrieverName = "dense" | "lexical";
+export type IndexState = "idle" | "scanning" | "indexing" | "paused" | "error";
+
+/** One note in a result list, represented by its best chunk. */
+export interface Hit {
+	/** Vault-relative path with `/`. */
+	path: string;
+	title: string;
+	heading_path: string[];
+	/** 1-based first line of the chunk in the note file. */
+	line: number;
+	/** 1-based last line of the chunk. */
+	end_line: number;
+	block_id?: string;
+	/** Excerpt; matched query terms are wrapped in `**`. */
+	snippet: string;
+	score: number;
+	retrievers: RetrieverName[];
+}
+
+export interface HealthIndex {
+	state: IndexState;
+	notes_done: number;
+	notes_total: number;
+	complete: boolean;
+}
+
+export interface HealthResponse {
+	status: "ok" | "indexing" | "error";
+	version: string;
+	model_loaded: boolean;
+	model_name: string;
+	embedding_dim: number;
+	cache_size_mb: number;
+	cached_notes: number;
+	index: HealthIndex;
+	/** Resident memory in MiB; null where the platform does not report it. */
+	rss_mb: number | null;
+}
+
+export interface SearchRequest {
+	query: string;
+	top_k?: number;
+	mode?: SearchMode;
+	folder?: string;
+	tag?: string;
+}
+
+export interface SearchResponse {
+	hits: Hit[];
+	mode: SearchMode;
+	took_ms: number;
+	index_complete: boolean;
+}
+
+export interface SimilarRequest {
+	path: string;
+	top_k?: number;
+	exclude_linked?: boolean;
+}
+
+export interface SimilarResponse {
+	path: string;
+	hits: Hit[];
+	index_complete: boolean;
+}
+
+export interface EmbedRequest {
+	texts: string[];
+	kind?: "query" | "document";
+}
+
+export interface EmbedResponse {
+	model: string;
+	dim: number;
+	vectors: number[][];
+}
+
+export interface NoteFailure {
+	path: string;
+	reason: string;
+}
+
+export interface IndexStatusResponse {
+	state: IndexState;
+	notes_done: number;
+	notes_total: number;
+	notes_indexed: number;
+	chunks: number;
+	failures: NoteFailure[];
+	index_size_bytes: number;
+	complete: boolean;
+	fingerprint: string;
+}
+
+export interface IndexStateResponse {
+	state: IndexState;
+}
+
+/** Stable error codes of the backend (`{"error": {"code", "message"}}`). */
+export type ApiErrorCode =
+	| "unauthorized"
+	| "forbidden_host"
+	| "forbidden_origin"
+	| "invalid_json"
+	| "invalid_request"
+	| "payload_too_large"
+	| "not_found"
+	| "note_not_found"
+	| "path_outside_vault"
+	| "method_not_allowed"
+	| "unsupported_media_type"
+	| "timeout"
+	| "index_unavailable"
+	| "internal";
+
+export interface ApiErrorBody {
+	error: { code: string; message: string };
+}
+
+/** Keys of `T` that are not optional. */
+type RequiredKeys<T> = { [K in keyof T]-?: object extends Pick<T, K> ? never : K }[keyof T];
+
+/**
+ * The required keys of `T`, listed at run time. It does not compile unless the list holds exactly the
+ * interface's required keys, so the OpenAPI test below compares the interfaces themselves with the document.
+ */
+function requiredOf<T>() {
+	return <const L extends readonly RequiredKeys<T>[]>(
+		list: L & ([Exclude<RequiredKeys<T>, L[number]>] extends [never] ? unknown : never),
+	): readonly string[] => list as readonly string[];
+}
+
+/** Required fields of each response type, by its schema name in the backend's OpenAPI document. */
+export const REQUIRED_FIELDS: Record<string, readonly string[]> = {
+	Hit: requiredOf<Hit>()(["path", "title", "heading_path", "line", "end_line", "snippet", "score", "retrievers"]),
+	SearchResponse: requiredOf<SearchResponse>()(["hits", "mode", "took_ms", "index_complete"]),
+	SimilarResponse: requiredOf<SimilarResponse>()(["path", "hits", "index_complete"]),
+	EmbedResponse: requiredOf<EmbedResponse>()(["model", "dim", "vectors"]),
+	IndexStatus: requiredOf<IndexStatusResponse>()([
+		"state",
+		"notes_done",
+		"notes_total",
+		"notes_indexed",
+		"chunks",
+		"failures",
+		"index_size_bytes",
+		"complete",
+		"fingerprint",
+	]),
+	IndexStateReply: requiredOf<IndexStateResponse>()(["state"]),
+	Health: requiredOf<HealthResponse>()([
+		"status",
+		"version",
+		"model_loaded",
+		"model_name",
+		"embedding_dim",
+		"cache_size_mb",
+		"cached_notes",
+		"index",
+		"rss_mb",
+	]),
+};
+
+/** Request fields by schema name (all of them, required or not), checked against the document too. */
+export const REQUEST_FIELDS: Record<string, { required: readonly string[]; all: readonly string[] }> = {
+	SearchRequest: {
+		required: requiredOf<SearchRequest>()(["query"]),
+		all: ["query", "top_k", "mode", "folder", "tag"] satisfies (keyof SearchRequest)[],
+	},
+	EmbedRequest: {
+		required: requiredOf<EmbedRequest>()(["texts"]),
+		all: ["texts", "kind"] satisfies (keyof EmbedRequest)[],
+	},
+};
+
+/** Whether a parsed JSON value looks like the backend's error body. */
+export function isApiErrorBody(value: unknown): value is ApiErrorBody {
+	if (typeof value !== "object" || value === null || !("error" in value)) return false;
+	const error = value.error;
+	return (
+		typeof error === "object" &&
+		error !== null &&
+		typeof (error as { code?: unknown }).code === "string" &&
+		typeof (error as { message?: unknown }).message === "string"
+	);
+}

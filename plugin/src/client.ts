@@ -1,0 +1,270 @@
+/**
+ * HTTP client for the backend, on `node:http` because Obsidian's `requestUrl` can be neither aborted nor timed
+ * out, and the renderer's `fetch` to 127.0.0.1 triggers CORS preflights.
+ */
+import * as http from "node:http";
+import { clearTimeout, setTimeout } from "node:timers";
+import {
+	isApiErrorBody,
+	type EmbedRequest,
+	type EmbedResponse,
+	type HealthResponse,
+	type IndexStateResponse,
+	type IndexStatusResponse,
+	type SearchRequest,
+	type SearchResponse,
+	type SimilarRequest,
+	type SimilarResponse,
+} from "./api";
+
+/**
+ * What went wrong with a request:
+ * `http`: the backend answered with an error status (its `code` is in `code`);
+ * `timeout`, `aborted`: the request was cut short here;
+ * `connection`: no connection (refused, reset; the system error code is in `code`);
+ * `invalid_response`: the answer was not the JSON expected;
+ * `unavailable`: the backend is not running, so no request was made.
+ */
+export type BackendErrorKind = "http" | "timeout" | "aborted" | "connection" | "invalid_response" | "unavailable";
+
+export class BackendError extends Error {
+	override readonly name = "BackendError";
+	readonly kind: BackendErrorKind;
+	/** The backend's error code for `http`, a system code (e.g. `ECONNREFUSED`) for `connection`, else `kind`. */
+	readonly code: string;
+	/** HTTP status, for `http` and `invalid_response`. */
+	readonly status: number | undefined;
+	/** `METHOD /path` of the request, to say which call failed. */
+	readonly request: string;
+
+	constructor(
+		kind: BackendErrorKind,
+		code: string,
+		message: string,
+		details: { request: string; status?: number; cause?: unknown },
+	) {
+		super(message, details.cause === undefined ? undefined : { cause: details.cause });
+		this.kind = kind;
+		this.code = code;
+		this.status = details.status;
+		this.request = details.request;
+	}
+}
+
+export interface ClientOptions {
+	port: number;
+	token: string;
+	/** Loopback only: the backend refuses other hosts. */
+	host?: string;
+	/** Default deadline of a whole request (connect, send, receive). */
+	timeoutMs?: number;
+	/** Responses larger than this are refused (protects the renderer's memory). */
+	maxResponseBytes?: number;
+}
+
+export interface RequestOptions {
+	signal?: AbortSignal;
+	timeoutMs?: number;
+}
+
+const DEFAULT_TIMEOUT_MS = 10_000;
+const DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024;
+
+export class BackendClient {
+	readonly port: number;
+	private readonly host: string;
+	private readonly token: string;
+	private readonly timeoutMs: number;
+	private readonly maxResponseBytes: number;
+	// Keep-alive saves a TCP handshake per keystroke of search-as-you-type.
+	private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+
+	constructor(options: ClientOptions) {
+		this.port = options.port;
+		this.host = options.host ?? "127.0.0.1";
+		this.token = options.token;
+		this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+		this.maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+	}
+
+	health(options?: RequestOptions): Promise<HealthResponse> {
+		return this.request<HealthResponse>("GET", "/health", undefined, options);
+	}
+
+	search(request: SearchRequest, options?: RequestOptions): Promise<SearchResponse> {
+		return this.request<SearchResponse>("POST", "/search", request, options);
+	}
+
+	similar(request: SimilarRequest, options?: RequestOptions): Promise<SimilarResponse> {
+		const query = new URLSearchParams({ path: request.path });
+		if (request.top_k !== undefined) query.set("top_k", String(request.top_k));
+		if (request.exclude_linked !== undefined) query.set("exclude_linked", String(request.exclude_linked));
+		return this.request<SimilarResponse>("GET", `/similar?${query.toString()}`, undefined, options);
+	}
+
+	embed(request: EmbedRequest, options?: RequestOptions): Promise<EmbedResponse> {
+		return this.request<EmbedResponse>("POST", "/embed", request, options);
+	}
+
+	indexStatus(options?: RequestOptions): Promise<IndexStatusResponse> {
+		return this.request<IndexStatusResponse>("GET", "/index/status", undefined, options);
+	}
+
+	indexAction(action: "rebuild" | "pause" | "resume", options?: RequestOptions): Promise<IndexStateResponse> {
+		return this.request<IndexStateResponse>("POST", `/index/${action}`, {}, options);
+	}
+
+	/** Closes idle keep-alive sockets; requests in flight finish or fail on their own. */
+	close(): void {
+		this.agent.destroy();
+	}
+
+	/** One JSON request. Rejects with a `BackendError` only. */
+	request<T>(method: "GET" | "POST", path: string, body: unknown, options: RequestOptions = {}): Promise<T> {
+		const label = `${method} ${path.split("?")[0] ?? path}`;
+		const timeoutMs = options.timeoutMs ?? this.timeoutMs;
+		const signal = options.signal;
+		const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body), "utf8");
+
+		return new Promise<T>((resolve, reject) => {
+			if (signal?.aborted) {
+				reject(new BackendError("aborted", "aborted", `${label} was cancelled`, { request: label }));
+				return;
+			}
+			let settled = false;
+			const headers: Record<string, string | number> = {
+				Authorization: `Bearer ${this.token}`,
+				Accept: "application/json",
+			};
+			if (payload) {
+				headers["Content-Type"] = "application/json";
+				headers["Content-Length"] = payload.length;
+			}
+			const req = http.request({
+				host: this.host,
+				port: this.port,
+				method,
+				path,
+				headers,
+				agent: this.agent,
+			});
+
+			const finish = (error: BackendError | null, value?: T): void => {
+				if (settled) return;
+				settled = true;
+				clearTimeout(timer);
+				signal?.removeEventListener("abort", onAbort);
+				if (error) {
+					req.destroy();
+					reject(error);
+				} else {
+					resolve(value as T);
+				}
+			};
+			const onAbort = (): void => {
+				finish(new BackendError("aborted", "aborted", `${label} was cancelled`, { request: label }));
+			};
+			const timer = setTimeout(() => {
+				finish(
+					new BackendError("timeout", "timeout", `${label} got no answer within ${timeoutMs} ms`, {
+						request: label,
+					}),
+				);
+			}, timeoutMs);
+			signal?.addEventListener("abort", onAbort, { once: true });
+
+			req.on("error", (err: NodeJS.ErrnoException) => {
+				finish(
+					new BackendError(
+						"connection",
+						err.code ?? "connection_error",
+						`${label} failed: cannot reach the search service on port ${this.port} (${err.code ?? err.message})`,
+						{ request: label, cause: err },
+					),
+				);
+			});
+			req.on("response", (res) => {
+				const chunks: Buffer[] = [];
+				let size = 0;
+				res.on("data", (chunk: Buffer) => {
+					size += chunk.length;
+					if (size > this.maxResponseBytes) {
+						finish(
+							new BackendError(
+								"invalid_response",
+								"response_too_large",
+								`${label}: response larger than ${this.maxResponseBytes} bytes`,
+								{ request: label, status: res.statusCode },
+							),
+						);
+						return;
+					}
+					chunks.push(chunk);
+				});
+				res.on("error", (err) => {
+					finish(
+						new BackendError("connection", "response_error", `${label}: ${err.message}`, {
+							request: label,
+							cause: err,
+						}),
+					);
+				});
+				res.on("end", () => {
+					const status = res.statusCode ?? 0;
+					const text = Buffer.concat(chunks).toString("utf8");
+					finish(...interpret<T>(label, status, text));
+				});
+			});
+			req.end(payload);
+		});
+	}
+}
+
+/** Turns a status and body into a value or a typed error. */
+function interpret<T>(label: string, status: number, text: string): [BackendError | null, T?] {
+	let parsed: unknown;
+	try {
+		parsed = text.length > 0 ? JSON.parse(text) : undefined;
+	} catch (err) {
+		if (status >= 400) {
+			return [
+				new BackendError("http", `http_${status}`, `${label} failed with HTTP ${status}`, {
+					request: label,
+					status,
+				}),
+			];
+		}
+		return [
+			new BackendError("invalid_response", "invalid_json", `${label}: the answer is not JSON`, {
+				request: label,
+				status,
+				cause: err,
+			}),
+		];
+	}
+	if (status >= 400) {
+		if (isApiErrorBody(parsed)) {
+			return [
+				new BackendError("http", parsed.error.code, parsed.error.message, {
+					request: label,
+					status,
+				}),
+			];
+		}
+		return [
+			new BackendError("http", `http_${status}`, `${label} failed with HTTP ${status}`, {
+				request: label,
+				status,
+			}),
+		];
+	}
+	if (status < 200 || status >= 300 || typeof parsed !== "object" || parsed === null) {
+		return [
+			new BackendError("invalid_response", "unexpected_response", `${label}: unexpected answer (HTTP ${status})`, {
+				request: label,
+				status,
+			}),
+		];
+	}
+	return [null, parsed as T];
+}

@@ -1,0 +1,129 @@
+/** Plugin lifecycle: wires the supervisor, views, commands and settings together. */
+import * as path from "node:path";
+import { debounce, FileSystemAdapter, Notice, Plugin, type WorkspaceLeaf } from "obsidian";
+import { findBinary } from "./binary";
+import { RelatedView, RELATED_VIEW_TYPE } from "./related-view";
+import { SearchModal } from "./search-modal";
+import { supervisedService, type SearchService } from "./service";
+import { loadSettings, needsRestart, serveArgs, type VaultRagSettings } from "./settings";
+import { VaultRagSettingTab, type SettingsHost } from "./settings-tab";
+import { StatusBar } from "./status-bar";
+import { Supervisor } from "./supervisor";
+
+/** Text settings are saved on every keystroke; the backend restarts once typing pauses. */
+const RESTART_DEBOUNCE_MS = 1_500;
+
+export default class VaultRagPlugin extends Plugin {
+	declare settings: VaultRagSettings;
+	supervisor!: Supervisor;
+	private service!: SearchService;
+	private readonly scheduleRestart = debounce(() => void this.supervisor.restart(), RESTART_DEBOUNCE_MS, true);
+
+	override async onload(): Promise<void> {
+		this.settings = loadSettings(await this.loadData());
+		const vaultPath = this.vaultPath();
+		const pluginDir = this.manifest.dir ?? `${this.app.vault.configDir}/plugins/${this.manifest.id}`;
+		this.supervisor = new Supervisor({
+			findBinary: () =>
+				findBinary({
+					settingPath: this.settings.binaryPath,
+					pluginDir: vaultPath ? path.join(vaultPath, pluginDir) : null,
+					envPath: process.env.PATH,
+					platform: process.platform,
+				}),
+			args: () => serveArgs(this.settings, { vaultPath: vaultPath ?? "", configDir: this.app.vault.configDir }),
+			notify: (message) => new Notice(message, 15_000),
+		});
+		this.service = supervisedService(this.supervisor);
+
+		const statusBar = new StatusBar(this.addStatusBarItem());
+		statusBar.update(this.supervisor.state);
+		this.register(this.supervisor.onChange((state) => statusBar.update(state)));
+
+		this.registerView(
+			RELATED_VIEW_TYPE,
+			(leaf) =>
+				new RelatedView(leaf, {
+					service: this.service,
+					relatedOptions: () => ({
+						topK: this.settings.resultsCount,
+						excludeLinked: this.settings.relatedExcludeLinked,
+					}),
+				}),
+		);
+		this.registerHoverLinkSource(RELATED_VIEW_TYPE, { display: "Vault RAG", defaultMod: true });
+
+		this.addCommand({ id: "semantic-search", name: "Semantic search", callback: () => this.openSearch() });
+		this.addCommand({
+			id: "open-related-notes",
+			name: "Open related notes",
+			callback: () => void this.revealRelated(),
+		});
+		this.addCommand({
+			id: "restart-search-service",
+			name: "Restart search service",
+			callback: () => void this.supervisor.restart(),
+		});
+		this.addSettingTab(new VaultRagSettingTab(this.app, this, this.settingsHost()));
+
+		this.app.workspace.onLayoutReady(() => {
+			if (vaultPath === null) {
+				new Notice("Vault RAG needs a vault stored in a local folder.");
+				return;
+			}
+			this.supervisor.start();
+		});
+	}
+
+	override onunload(): void {
+		this.scheduleRestart.cancel();
+		// Obsidian does not wait for this; the process exits on stdin close, SIGTERM, or SIGKILL 3 s later.
+		void this.supervisor.stop();
+	}
+
+	openSearch(): SearchModal {
+		const modal = new SearchModal(this.app, {
+			service: this.service,
+			searchOptions: () => ({ mode: this.settings.searchMode, topK: this.settings.resultsCount }),
+		});
+		modal.open();
+		return modal;
+	}
+
+	async revealRelated(): Promise<WorkspaceLeaf | null> {
+		const { workspace } = this.app;
+		let leaf = workspace.getLeavesOfType(RELATED_VIEW_TYPE)[0] ?? null;
+		if (!leaf) {
+			leaf = workspace.getRightLeaf(false);
+			if (!leaf) return null;
+			await leaf.setViewState({ type: RELATED_VIEW_TYPE, active: true });
+		}
+		await workspace.revealLeaf(leaf);
+		return leaf;
+	}
+
+	async updateSettings(patch: Partial<VaultRagSettings>): Promise<void> {
+		const before = this.settings;
+		this.settings = { ...before, ...patch };
+		await this.saveData(this.settings);
+		if (needsRestart(before, this.settings)) this.scheduleRestart();
+	}
+
+	private settingsHost(): SettingsHost {
+		const settings = (): VaultRagSettings => this.settings;
+		return {
+			get settings() {
+				return settings();
+			},
+			updateSettings: (patch) => this.updateSettings(patch),
+			serviceState: () => this.supervisor.state,
+			serviceLog: () => this.supervisor.logTail,
+			restartService: () => void this.supervisor.restart(),
+		};
+	}
+
+	private vaultPath(): string | null {
+		const adapter = this.app.vault.adapter;
+		return adapter instanceof FileSystemAdapter ? adapter.getBasePath() : null;
+	}
+}

@@ -1,0 +1,137 @@
+/** Plugin settings: their shape, defaults, validation of stored data, and the backend arguments they imply. */
+import type { SearchMode } from "./api";
+
+export interface VaultRagSettings {
+	/** Backend binary; empty means the plugin folder's `bin/`, then `PATH`. */
+	binaryPath: string;
+	/** Model name known to the backend; empty means the backend's default. */
+	model: string;
+	/** Local model folder (ONNX file + tokenizer); empty means the backend's model cache. */
+	modelDir: string;
+	/** `int8`, `fp32`, `q4`; empty means the model's default. */
+	precision: string;
+	/** Output dimensions (Matryoshka cut); 0 means the model's default. */
+	dim: number;
+	/** Where the index lives; empty means the backend's per-user data folder. */
+	dataDir: string;
+	/** Vault folders left out of the index (on top of Obsidian's own excluded files). */
+	excludedFolders: string[];
+	searchMode: SearchMode;
+	resultsCount: number;
+	/** Whether the related-notes view leaves out notes the active note already links to. */
+	relatedExcludeLinked: boolean;
+}
+
+export const DEFAULT_SETTINGS: VaultRagSettings = {
+	binaryPath: "",
+	model: "",
+	modelDir: "",
+	precision: "",
+	dim: 0,
+	dataDir: "",
+	excludedFolders: [],
+	searchMode: "hybrid",
+	resultsCount: 20,
+	relatedExcludeLinked: false,
+};
+
+export const PRECISIONS = ["", "int8", "fp32", "q4"] as const;
+export const SEARCH_MODES: readonly SearchMode[] = ["hybrid", "dense", "lexical"];
+export const MAX_RESULTS = 100;
+
+/** Settings whose change means the backend must be restarted. */
+export const RESTART_KEYS: readonly (keyof VaultRagSettings)[] = [
+	"binaryPath",
+	"model",
+	"modelDir",
+	"precision",
+	"dim",
+	"dataDir",
+	"excludedFolders",
+];
+
+/** Reads stored data, keeping valid fields and replacing anything malformed by its default. */
+export function loadSettings(data: unknown): VaultRagSettings {
+	const stored = typeof data === "object" && data !== null ? (data as Record<string, unknown>) : {};
+	const text = (key: keyof VaultRagSettings): string => {
+		const value = stored[key];
+		return typeof value === "string" ? value : (DEFAULT_SETTINGS[key] as string);
+	};
+	const int = (key: "dim" | "resultsCount", min: number, max: number): number => {
+		const value = stored[key];
+		return typeof value === "number" && Number.isInteger(value) && value >= min && value <= max
+			? value
+			: DEFAULT_SETTINGS[key];
+	};
+	const precision = text("precision");
+	const mode = stored.searchMode;
+	const folders = stored.excludedFolders;
+	return {
+		binaryPath: text("binaryPath"),
+		model: text("model"),
+		modelDir: text("modelDir"),
+		precision: (PRECISIONS as readonly string[]).includes(precision) ? precision : DEFAULT_SETTINGS.precision,
+		dim: int("dim", 0, 8192),
+		dataDir: text("dataDir"),
+		excludedFolders: Array.isArray(folders)
+			? folders.filter((f): f is string => typeof f === "string" && f.trim().length > 0)
+			: [],
+		searchMode: SEARCH_MODES.includes(mode as SearchMode) ? (mode as SearchMode) : DEFAULT_SETTINGS.searchMode,
+		resultsCount: int("resultsCount", 1, MAX_RESULTS),
+		relatedExcludeLinked:
+			typeof stored.relatedExcludeLinked === "boolean"
+				? stored.relatedExcludeLinked
+				: DEFAULT_SETTINGS.relatedExcludeLinked,
+	};
+}
+
+/** Whether going from `before` to `after` needs a backend restart. */
+export function needsRestart(before: VaultRagSettings, after: VaultRagSettings): boolean {
+	return RESTART_KEYS.some((key) => JSON.stringify(before[key]) !== JSON.stringify(after[key]));
+}
+
+/** Parses the excluded-folders text area: one folder per line, vault-relative, no leading/trailing `/`. */
+export function parseFolderList(text: string): string[] {
+	const folders = text
+		.split(/\r?\n/)
+		.map((line) => line.trim().replace(/\\/g, "/").replace(/^\/+|\/+$/g, ""))
+		.filter((line) => line.length > 0);
+	return [...new Set(folders)];
+}
+
+export interface ServeTarget {
+	/** Absolute vault folder. */
+	vaultPath: string;
+	/** The vault's config folder name (`app.vault.configDir`). */
+	configDir: string;
+}
+
+/** The `vault-rag serve` command line for these settings. */
+export function serveArgs(settings: VaultRagSettings, target: ServeTarget): string[] {
+	const args = [
+		"serve",
+		"--host",
+		"127.0.0.1",
+		"--port",
+		"0",
+		"--exit-on-stdin-close",
+		"--vault",
+		target.vaultPath,
+		"--config-dir",
+		target.configDir,
+	];
+	const optional: [string, string][] = [
+		["--model", settings.model.trim()],
+		["--model-dir", settings.modelDir.trim()],
+		["--precision", settings.precision],
+		["--dim", settings.dim > 0 ? String(settings.dim) : ""],
+		["--data-dir", settings.dataDir.trim()],
+	];
+	for (const [flag, value] of optional) {
+		if (value.length > 0) args.push(flag, value);
+	}
+	for (const folder of settings.excludedFolders) {
+		args.push("--exclude", `${folder}/**`);
+	}
+	return args;
+}

@@ -1,0 +1,65 @@
+/** The status bar item: starting / indexing N% / ready / error. */
+import type { SupervisorState } from "./supervisor";
+
+export type StatusKind = "off" | "starting" | "indexing" | "ready" | "error";
+
+export interface StatusView {
+	kind: StatusKind;
+	text: string;
+	tooltip: string;
+}
+
+export function describeState(state: SupervisorState): StatusView {
+	switch (state.kind) {
+		case "stopped":
+			return { kind: "off", text: "Vault RAG: off", tooltip: "The search service is stopped." };
+		case "starting":
+			return { kind: "starting", text: "Vault RAG: starting", tooltip: "Starting the search service…" };
+		case "restarting":
+			return {
+				kind: "starting",
+				text: "Vault RAG: starting",
+				tooltip: `Restarting the search service (try ${state.attempt}): ${state.reason}`,
+			};
+		case "failed":
+		case "missing":
+			return { kind: "error", text: "Vault RAG: error", tooltip: state.reason };
+		case "running": {
+			const { health } = state;
+			if (health.status === "error" || health.index.state === "error") {
+				return {
+					kind: "error",
+					text: "Vault RAG: error",
+					tooltip: "The index reported an error; see the log in the plugin settings.",
+				};
+			}
+			if (health.status === "indexing" || !health.index.complete) {
+				const { notes_done: done, notes_total: total } = health.index;
+				const percent = total > 0 ? Math.min(100, Math.floor((done / total) * 100)) : 0;
+				return {
+					kind: "indexing",
+					text: `Vault RAG: indexing ${percent}%`,
+					tooltip: `Indexed ${done} of ${total} notes (${health.index.state}).`,
+				};
+			}
+			return {
+				kind: "ready",
+				text: "Vault RAG: ready",
+				tooltip: `${health.model_name}, ${health.embedding_dim} dimensions, ${health.index.notes_total} notes.`,
+			};
+		}
+	}
+}
+
+export class StatusBar {
+	constructor(private readonly el: HTMLElement) {
+		el.addClass("vault-rag-status");
+	}
+
+	update(state: SupervisorState): void {
+		const view = describeState(state);
+		this.el.setText(view.text);
+		this.el.setAttr("aria-label", view.tooltip);
+		this.el.setAttr("data-state", view.kind);
+	}
+}

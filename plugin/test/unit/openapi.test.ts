@@ -1,0 +1,29 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { describe, expect, it } from "vitest";
+import { openApiMismatches } from "../helpers/openapi";
+
+const DOCUMENT = path.resolve(__dirname, "../../../docs/openapi.json");
+
+describe("API types", () => {
+	it("agree with the committed OpenAPI document", () => {
+		if (!fs.existsSync(DOCUMENT)) {
+			throw new Error(`${DOCUMENT} is missing: regenerate it with VAULT_RAG_UPDATE_OPENAPI=1 cargo test -p vault-rag-server.`);
+		}
+		const document: unknown = JSON.parse(fs.readFileSync(DOCUMENT, "utf8"));
+		expect(openApiMismatches(document)).toEqual([]);
+	});
+
+	it("notice a field the document requires and the types lack", () => {
+		const document = {
+			components: {
+				schemas: {
+					Hit: { required: ["path", "title", "heading_path", "line", "end_line", "snippet", "score", "retrievers", "rank"] },
+				},
+			},
+		};
+		const problems = openApiMismatches(document);
+		expect(problems.some((p) => p.startsWith("Hit:") && p.includes("rank"))).toBe(true);
+		expect(problems.some((p) => p.includes("schema SearchResponse is missing"))).toBe(true);
+	});
+});

@@ -1,0 +1,77 @@
+import { describe, expect, it } from "vitest";
+import { DEFAULT_SETTINGS, loadSettings, needsRestart, parseFolderList, serveArgs } from "../../src/settings";
+
+describe("settings", () => {
+	it("loads defaults from nothing and keeps valid stored values", () => {
+		expect(loadSettings(null)).toEqual(DEFAULT_SETTINGS);
+		const loaded = loadSettings({ model: "all-minilm-l6-v2", dim: 256, searchMode: "dense", resultsCount: 7 });
+		expect(loaded.model).toBe("all-minilm-l6-v2");
+		expect(loaded.dim).toBe(256);
+		expect(loaded.searchMode).toBe("dense");
+		expect(loaded.resultsCount).toBe(7);
+	});
+
+	it("replaces malformed stored values by defaults", () => {
+		const loaded = loadSettings({
+			model: 42,
+			precision: "fp64",
+			dim: -3,
+			searchMode: "fuzzy",
+			resultsCount: 5000,
+			excludedFolders: ["Archive", 7, "", "Private"],
+			relatedExcludeLinked: "yes",
+		});
+		expect(loaded).toEqual({ ...DEFAULT_SETTINGS, excludedFolders: ["Archive", "Private"] });
+	});
+
+	it("restarts the backend only for settings the backend reads", () => {
+		const base = loadSettings({});
+		expect(needsRestart(base, { ...base, searchMode: "lexical", resultsCount: 3 })).toBe(false);
+		expect(needsRestart(base, { ...base, model: "all-minilm-l6-v2" })).toBe(true);
+		expect(needsRestart(base, { ...base, excludedFolders: ["Archive"] })).toBe(true);
+		expect(needsRestart(base, { ...base, excludedFolders: [] })).toBe(false);
+	});
+
+	it("parses excluded folders one per line", () => {
+		expect(parseFolderList(" Archive/ \n\n/Private\\Old\nArchive\r\n")).toEqual(["Archive", "Private/Old"]);
+	});
+
+	it("builds the serve command line", () => {
+		const target = { vaultPath: "/home/me/Vault", configDir: ".config-obs" };
+		expect(serveArgs(DEFAULT_SETTINGS, target)).toEqual([
+			"serve",
+			"--host",
+			"127.0.0.1",
+			"--port",
+			"0",
+			"--exit-on-stdin-close",
+			"--vault",
+			"/home/me/Vault",
+			"--config-dir",
+			".config-obs",
+		]);
+		const custom = {
+			...DEFAULT_SETTINGS,
+			model: "all-minilm-l6-v2",
+			modelDir: "/models/minilm",
+			precision: "int8",
+			dim: 128,
+			dataDir: "/data/idx",
+			excludedFolders: ["Archive"],
+		};
+		expect(serveArgs(custom, target).slice(10)).toEqual([
+			"--model",
+			"all-minilm-l6-v2",
+			"--model-dir",
+			"/models/minilm",
+			"--precision",
+			"int8",
+			"--dim",
+			"128",
+			"--data-dir",
+			"/data/idx",
+			"--exclude",
+			"Archive/**",
+		]);
+	});
+});

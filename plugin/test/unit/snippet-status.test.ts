@@ -1,0 +1,52 @@
+import { describe, expect, it } from "vitest";
+import { renderSnippet, snippetParts } from "../../src/snippet";
+import { describeState, StatusBar } from "../../src/status-bar";
+import { healthAnswer } from "../helpers/health";
+
+describe("snippetParts", () => {
+	it("splits marked terms from plain text", () => {
+		expect(snippetParts("a **b** c **d**")).toEqual([
+			{ text: "a ", bold: false },
+			{ text: "b", bold: true },
+			{ text: " c ", bold: false },
+			{ text: "d", bold: true },
+		]);
+	});
+
+	it("leaves an unpaired marker as text", () => {
+		expect(snippetParts("2 ** 3 = 8")).toEqual([{ text: "2 ** 3 = 8", bold: false }]);
+		const el = createDiv();
+		renderSnippet(el, "**x** and ** y");
+		expect(el.textContent).toBe("x and ** y");
+		expect(el.querySelectorAll("strong")).toHaveLength(1);
+	});
+});
+
+describe("status bar", () => {
+	it("shows starting, indexing with a percentage, ready and error", () => {
+		expect(describeState({ kind: "starting", attempt: 0 }).text).toBe("Vault RAG: starting");
+		expect(describeState({ kind: "restarting", attempt: 2, delayMs: 1000, reason: "exited with code 1" }).kind).toBe(
+			"starting",
+		);
+		const indexing = healthAnswer({
+			status: "indexing",
+			index: { state: "indexing", notes_done: 333, notes_total: 1000, complete: false },
+		});
+		expect(describeState({ kind: "running", health: indexing }).text).toBe("Vault RAG: indexing 33%");
+		const empty = healthAnswer({ status: "indexing", index: { state: "scanning", notes_done: 0, notes_total: 0, complete: false } });
+		expect(describeState({ kind: "running", health: empty }).text).toBe("Vault RAG: indexing 0%");
+		expect(describeState({ kind: "running", health: healthAnswer() }).text).toBe("Vault RAG: ready");
+		expect(describeState({ kind: "running", health: healthAnswer({ status: "error" }) }).kind).toBe("error");
+		const failed = describeState({ kind: "failed", reason: "exited with code 1. Last error: error: bad model" });
+		expect(failed.text).toBe("Vault RAG: error");
+		expect(failed.tooltip).toContain("bad model");
+	});
+
+	it("writes the state into its element", () => {
+		const el = createDiv();
+		new StatusBar(el).update({ kind: "missing", reason: "no binary" });
+		expect(el.textContent).toBe("Vault RAG: error");
+		expect(el.getAttribute("aria-label")).toBe("no binary");
+		expect(el.getAttribute("data-state")).toBe("error");
+	});
+});
