@@ -8,7 +8,11 @@ mod cmd;
 mod settings;
 
 #[derive(Parser)]
-#[command(name = "vault-rag", version, about = "Local semantic search for an Obsidian vault")]
+#[command(
+    name = "vault-rag",
+    version,
+    about = "Local semantic search for an Obsidian vault"
+)]
 struct Cli {
     /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `vault_rag_index=debug`.
     #[arg(long, global = true, env = "VAULT_RAG_LOG", default_value = "warn")]

@@ -51,7 +51,11 @@ impl ModelArgs {
 #[derive(clap::Args, Debug, Clone, PartialEq, Eq)]
 pub struct VaultArgs {
     /// The vault folder.
-    #[arg(value_name = "VAULT", required_unless_present = "vault_flag", conflicts_with = "vault_flag")]
+    #[arg(
+        value_name = "VAULT",
+        required_unless_present = "vault_flag",
+        conflicts_with = "vault_flag"
+    )]
     pub vault: Option<PathBuf>,
     /// The vault folder (same as the positional argument).
     #[arg(long = "vault", id = "vault_flag", value_name = "VAULT")]
@@ -129,7 +133,8 @@ mod tests {
     #[test]
     fn defaults_are_the_product_defaults() {
         // The test environment may set VAULT_RAG_*; parse with explicit values where it matters.
-        let p = Probe::try_parse_from(["x", "--model", DEFAULT_MODEL, "--precision", "int8"]).unwrap();
+        let p =
+            Probe::try_parse_from(["x", "--model", DEFAULT_MODEL, "--precision", "int8"]).unwrap();
         let spec = p.model.to_spec();
         assert_eq!(spec.model, DEFAULT_MODEL);
         assert_eq!(spec.precision, Precision::Int8);
@@ -169,7 +174,10 @@ mod tests {
 
     #[test]
     fn bad_precision_is_refused() {
-        let err = Probe::try_parse_from(["x", "--precision", "fp16"]).err().unwrap().to_string();
+        let err = Probe::try_parse_from(["x", "--precision", "fp16"])
+            .err()
+            .unwrap()
+            .to_string();
         assert!(err.contains("fp16"), "{err}");
     }
 
@@ -181,23 +189,54 @@ mod tests {
 
     #[test]
     fn vault_as_argument_or_flag() {
-        let a = VaultProbe::try_parse_from(["x", "/v", "--config-dir", "cfg", "--exclude", "a/**", "--exclude", "b/**"]).unwrap();
+        let a = VaultProbe::try_parse_from([
+            "x",
+            "/v",
+            "--config-dir",
+            "cfg",
+            "--exclude",
+            "a/**",
+            "--exclude",
+            "b/**",
+        ])
+        .unwrap();
         let s = a.vault.to_settings().unwrap();
         assert_eq!(s.vault, Path::new("/v"));
         assert_eq!(s.config_dir, "cfg");
         assert_eq!(s.exclude, ["a/**", "b/**"]);
-        let b = VaultProbe::try_parse_from(["x", "--vault", "/w", "--data-dir", "/d", "--chunk-tokens", "100", "--commit-notes", "5"]).unwrap();
+        let b = VaultProbe::try_parse_from([
+            "x",
+            "--vault",
+            "/w",
+            "--data-dir",
+            "/d",
+            "--chunk-tokens",
+            "100",
+            "--commit-notes",
+            "5",
+        ])
+        .unwrap();
         let s = b.vault.to_settings().unwrap();
-        assert_eq!((s.vault.as_path(), s.data_dir.as_deref()), (Path::new("/w"), Some(Path::new("/d"))));
+        assert_eq!(
+            (s.vault.as_path(), s.data_dir.as_deref()),
+            (Path::new("/w"), Some(Path::new("/d")))
+        );
         assert_eq!((s.chunk.max_tokens, s.commit.notes), (100, 5));
         assert!(VaultProbe::try_parse_from(["x", "/v", "--vault", "/w"]).is_err());
     }
 
     #[test]
     fn bad_vault_settings_name_the_field() {
-        let a = VaultProbe::try_parse_from(["x", "/v", "--chunk-tokens", "10", "--chunk-overlap", "20"]).unwrap();
+        let a = VaultProbe::try_parse_from([
+            "x",
+            "/v",
+            "--chunk-tokens",
+            "10",
+            "--chunk-overlap",
+            "20",
+        ])
+        .unwrap();
         let err = a.vault.to_settings().unwrap_err().to_string();
         assert!(err.contains("overlap"), "{err}");
     }
-
 }

@@ -36,7 +36,11 @@ const DOCS: &[(&str, &str, &str)] = &[
 const QUERIES: &[(&str, &str, &str)] = &[
     ("q1", "how do plants make food from light", "d1"),
     ("q2", "baking bread with natural fermentation", "d3"),
-    ("q3", "why does the sea level rise and fall each day", "d/6:odd"),
+    (
+        "q3",
+        "why does the sea level rise and fall each day",
+        "d/6:odd",
+    ),
 ];
 
 fn write_dataset(dir: &Path) {
@@ -86,12 +90,18 @@ fn beir_dataset_through_the_real_pipeline() {
     let data_s = data.to_str().unwrap();
 
     let dense = eval(&[
-        "--dataset", ds_s, "--mode", "dense", "--data-dir", data_s,
-        "--run-file", run_file.to_str().unwrap(),
+        "--dataset",
+        ds_s,
+        "--mode",
+        "dense",
+        "--data-dir",
+        data_s,
+        "--run-file",
+        run_file.to_str().unwrap(),
     ]);
     assert_eq!(dense["queries"], 3);
     assert_eq!(dense["notes"], DOCS.len());
-    assert_eq!(dense["system"]["model"], "all-MiniLM-L6-v2");
+    assert_eq!(dense["system"]["model"], "all-minilm-l6-v2");
     assert!(dense["timings"]["chunks_embedded"].as_u64().unwrap() >= DOCS.len() as u64);
     // Paraphrased queries with no shared keywords: only a real embedding model finds these first.
     assert_eq!(dense["metrics"]["mrr_at_10"], 1.0, "{dense:#}");
@@ -131,11 +141,25 @@ fn known_item_queries_on_a_vault() {
     }
     let data = tmp.path().join("data");
     let report = eval(&[
-        "--vault", vault.to_str().unwrap(), "--known-item", "4", "--seed", "3",
-        "--mode", "hybrid", "--data-dir", data.to_str().unwrap(),
+        "--vault",
+        vault.to_str().unwrap(),
+        "--known-item",
+        "4",
+        "--seed",
+        "3",
+        "--mode",
+        "hybrid",
+        "--data-dir",
+        data.to_str().unwrap(),
     ]);
     assert_eq!(report["queries"], 4);
-    assert!(report["dataset"].as_str().unwrap().starts_with("known-item:"));
+    assert!(report["dataset"]
+        .as_str()
+        .unwrap()
+        .starts_with("known-item:"));
     // Each query is a heading or sentence of exactly one note: hybrid finds nearly all first.
-    assert!(report["metrics"]["mrr_at_10"].as_f64().unwrap() >= 0.75, "{report:#}");
+    assert!(
+        report["metrics"]["mrr_at_10"].as_f64().unwrap() >= 0.75,
+        "{report:#}"
+    );
 }

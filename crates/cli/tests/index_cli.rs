@@ -171,7 +171,7 @@ fn sigkill_at_any_commit_loses_nothing_committed_and_resumes_to_the_same_index()
         "orchards",
         "trains",
     ];
-    for i in 0..300 {
+    for i in 0..200 {
         let topic = topics[i % topics.len()];
         write(
             vault.path(),
@@ -191,7 +191,7 @@ fn sigkill_at_any_commit_loses_nothing_committed_and_resumes_to_the_same_index()
         clean.path(),
         &["--commit-notes", "10"],
     );
-    assert_eq!(reference["notes_indexed"], 300);
+    assert_eq!(reference["notes_indexed"], 200);
     let clean_db = Connection::open(clean.path().join("index.sqlite")).unwrap();
 
     let crashed = tempfile::tempdir().unwrap();
@@ -209,7 +209,7 @@ fn sigkill_at_any_commit_loses_nothing_committed_and_resumes_to_the_same_index()
             notes >= committed + 10 * k as i64,
             "{notes} notes after a kill at commit {k}"
         );
-        assert!(notes < 300, "the kill came before the end");
+        assert!(notes < 200, "the kill came before the end");
         committed = notes;
     }
     let resumed = run_json(
@@ -223,7 +223,7 @@ fn sigkill_at_any_commit_loses_nothing_committed_and_resumes_to_the_same_index()
         committed,
         "{resumed}"
     );
-    assert_eq!(resumed["notes_indexed"].as_i64().unwrap(), 300 - committed);
+    assert_eq!(resumed["notes_indexed"].as_i64().unwrap(), 200 - committed);
     assert_eq!(integrity(&db_path), "ok");
 
     let crashed_db = Connection::open(&db_path).unwrap();

@@ -28,7 +28,10 @@ impl HashEmbedder {
         let dims = self.fingerprint.dims;
         let mut v = vec![0f32; dims];
         let lower = text.to_lowercase();
-        for word in lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
+        for word in lower
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+        {
             add_feature(&mut v, word.as_bytes(), 1.0);
             let chars: Vec<char> = word.chars().collect();
             for tri in chars.windows(3) {
@@ -44,7 +47,8 @@ impl HashEmbedder {
 fn add_feature(v: &mut [f32], key: &[u8], weight: f32) {
     let h = blake3::hash(key);
     let b = h.as_bytes();
-    let idx = u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as usize % v.len();
+    let idx =
+        u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as usize % v.len();
     let sign = if b[8] & 1 == 0 { 1.0 } else { -1.0 };
     v[idx] += sign * weight;
 }
@@ -56,7 +60,9 @@ impl Embedder for HashEmbedder {
 
     fn count_tokens(&self, text: &str) -> usize {
         // Roughly a word-piece tokenizer: words plus punctuation, plus two special tokens.
-        text.split_whitespace().count() + text.chars().filter(|c| c.is_ascii_punctuation()).count() + 2
+        text.split_whitespace().count()
+            + text.chars().filter(|c| c.is_ascii_punctuation()).count()
+            + 2
     }
 
     fn embed_queries(&self, queries: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {

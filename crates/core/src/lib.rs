@@ -14,6 +14,8 @@ pub mod fake;
 mod path;
 mod types;
 
-pub use embedder::{l2_normalize, DocumentText, EmbedError, Embedder, EmbedderFingerprint, Precision};
+pub use embedder::{
+    l2_normalize, DocumentText, EmbedError, Embedder, EmbedderFingerprint, Precision,
+};
 pub use path::{NotePath, PathError};
 pub use types::{Hit, Retriever, SearchMode};

@@ -109,10 +109,22 @@ mod tests {
 
     #[test]
     fn rejects_escapes() {
-        assert!(matches!(NotePath::new("../x.md"), Err(PathError::Escapes(_))));
-        assert!(matches!(NotePath::new("a/../../x.md"), Err(PathError::Escapes(_))));
-        assert!(matches!(NotePath::new("/etc/passwd"), Err(PathError::Absolute(_))));
-        assert!(matches!(NotePath::new("C:/x.md"), Err(PathError::Absolute(_))));
+        assert!(matches!(
+            NotePath::new("../x.md"),
+            Err(PathError::Escapes(_))
+        ));
+        assert!(matches!(
+            NotePath::new("a/../../x.md"),
+            Err(PathError::Escapes(_))
+        ));
+        assert!(matches!(
+            NotePath::new("/etc/passwd"),
+            Err(PathError::Absolute(_))
+        ));
+        assert!(matches!(
+            NotePath::new("C:/x.md"),
+            Err(PathError::Absolute(_))
+        ));
         assert!(matches!(NotePath::new(""), Err(PathError::Empty)));
         assert!(matches!(NotePath::new("a\0b"), Err(PathError::Nul(_))));
     }

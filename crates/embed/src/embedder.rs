@@ -68,7 +68,9 @@ impl OnnxEmbedder {
         let dim = entry.resolve_dim(spec.dim)?;
         crate::runtime::init_runtime()?;
         let files = locate(&entry, spec, true)?;
+        let started = std::time::Instant::now();
         let tokenizer = TextTokenizer::load(&files.tokenizer, entry.max_tokens)?;
+        let tokenizer_ms = started.elapsed().as_millis();
         let threads = spec
             .threads
             .filter(|&t| t > 0)
@@ -77,7 +79,9 @@ impl OnnxEmbedder {
             .batch_tokens
             .filter(|&b| b > 0)
             .unwrap_or(entry.batch_tokens);
+        let started = std::time::Instant::now();
         let runner = SessionRunner::load(&files.model, &entry, SessionSettings { threads, dim })?;
+        let session_ms = started.elapsed().as_millis();
         let fingerprint = EmbedderFingerprint {
             model: entry.name.clone(),
             file: format!("{}#{}", files.model_rel, content_tag(&files.model)?),
@@ -96,6 +100,8 @@ impl OnnxEmbedder {
             dim,
             threads,
             batch_tokens,
+            tokenizer_ms,
+            session_ms,
             "embedding model loaded"
         );
         Ok(Self {

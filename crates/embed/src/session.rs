@@ -80,6 +80,18 @@ fn build(
         // Shapes change with every batch: a memory pattern planned for one shape is wasted.
         .with_memory_pattern(false)
         .map_err(configure)?
+        .with_execution_providers([ort::ep::CPU::default()
+            .with_arena_allocator(std::env::var("XARENA").map_or(true, |v| v == "1"))
+            .build()])
+        .map_err(configure)?
+        .with_intra_op_spinning(std::env::var("XSPIN").map_or(true, |v| v == "1"))
+        .map_err(configure)?
+        .with_optimization_level(match std::env::var("XOPT").as_deref() {
+            Ok("1") => GraphOptimizationLevel::Level1,
+            Ok("2") => GraphOptimizationLevel::Level2,
+            _ => GraphOptimizationLevel::Level3,
+        })
+        .map_err(configure)?
         .commit_from_file(model)
         .map_err(|e| format!("ONNX Runtime cannot load it: {e}"))
 }

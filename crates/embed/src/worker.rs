@@ -120,22 +120,47 @@ impl Drop for Worker {
     }
 }
 
+/// Query batches run in a row while a document batch waits. Then the document batch runs: a
+/// steady stream of searches slows indexing down but cannot stop it.
+const QUERY_BURST: usize = 8;
+
 fn serve(mut runner: impl Runner, queries: Receiver<Job>, documents: Receiver<Job>) {
+    let mut burst = 0;
     loop {
+        if burst >= QUERY_BURST {
+            burst = 0;
+            if let Ok(doc) = documents.try_recv() {
+                execute(&mut runner, doc);
+                continue;
+            }
+        }
         let job = match queries.try_recv() {
-            Ok(job) => job,
+            Ok(job) => {
+                burst += 1;
+                job
+            }
             Err(TryRecvError::Disconnected) => return,
             Err(TryRecvError::Empty) => select! {
                 recv(queries) -> job => match job {
-                    Ok(job) => job,
+                    Ok(job) => {
+                        burst += 1;
+                        job
+                    }
                     Err(_) => return,
                 },
                 recv(documents) -> job => match job {
                     Ok(doc) => {
                         // A query that arrived while we were waiting still goes first.
-                        while let Ok(query) = queries.try_recv() {
-                            execute(&mut runner, query);
+                        while burst < QUERY_BURST {
+                            match queries.try_recv() {
+                                Ok(query) => {
+                                    execute(&mut runner, query);
+                                    burst += 1;
+                                }
+                                Err(_) => break,
+                            }
                         }
+                        burst = 0;
                         doc
                     }
                     Err(_) => return,
@@ -269,6 +294,63 @@ mod tests {
         assert_eq!(
             order[1], 99,
             "the query ran right after the batch in progress: {order:?}"
+        );
+    }
+
+    #[test]
+    fn a_stream_of_queries_does_not_starve_documents() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (open, gate) = bounded(1);
+        let (started_tx, started) = bounded(1);
+        let worker = Arc::new(
+            Worker::spawn(
+                Recorder {
+                    log: log.clone(),
+                    started: Some(started_tx),
+                    gate: Some(gate),
+                },
+                "test",
+            )
+            .unwrap(),
+        );
+        // Hold the worker on a first query while a document batch and more queries queue up.
+        let first = {
+            let worker = worker.clone();
+            std::thread::spawn(move || worker.embed(Priority::Query, plan(texts(&[1]), 3, 0), 1))
+        };
+        started.recv().unwrap();
+        let doc = {
+            let worker = worker.clone();
+            std::thread::spawn(move || {
+                worker.embed(Priority::Document, plan(texts(&[50]), 3, 0), 1)
+            })
+        };
+        while worker.channels.as_ref().unwrap().1.is_empty() {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        // Queries keep arriving faster than they run: the query queue never empties.
+        let queries: Vec<_> = (0..3 * QUERY_BURST as u32)
+            .map(|i| {
+                let worker = worker.clone();
+                std::thread::spawn(move || {
+                    worker.embed(Priority::Query, plan(texts(&[100 + i]), 3, 0), 1)
+                })
+            })
+            .collect();
+        while worker.channels.as_ref().unwrap().0.len() < 4 {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        open.send(()).unwrap();
+        first.join().unwrap().unwrap();
+        doc.join().unwrap().unwrap();
+        for q in queries {
+            q.join().unwrap().unwrap();
+        }
+        let order = log.lock().unwrap().clone();
+        let doc_at = order.iter().position(|&t| t == 50).unwrap();
+        assert!(
+            doc_at <= QUERY_BURST,
+            "the document batch waited behind {doc_at} query batches: {order:?}"
         );
     }
 

@@ -201,7 +201,11 @@ impl BeirDataset {
         let queries = self.queries()?;
         let known: std::collections::HashSet<&str> =
             queries.iter().map(|q| q.id.as_str()).collect();
-        if let Some(missing) = qrels.query_ids().iter().find(|q| !known.contains(q.as_str())) {
+        if let Some(missing) = qrels
+            .query_ids()
+            .iter()
+            .find(|q| !known.contains(q.as_str()))
+        {
             return Err(EvalError::Dataset {
                 dir: self.dir.clone(),
                 message: format!(
@@ -254,7 +258,10 @@ mod tests {
         assert_eq!(docs[1].title, "");
         let (qs, qrels) = ds.test_queries(None).unwrap();
         // queries.jsonl order, unjudged q0 left out
-        assert_eq!(qs.iter().map(|q| q.id.as_str()).collect::<Vec<_>>(), ["q1", "q2"]);
+        assert_eq!(
+            qs.iter().map(|q| q.id.as_str()).collect::<Vec<_>>(),
+            ["q1", "q2"]
+        );
         assert_eq!(qrels.len(), 2);
         let (qs, qrels) = ds.test_queries(Some(1)).unwrap();
         assert_eq!(qs.len(), 1);
@@ -268,25 +275,42 @@ mod tests {
             "",
             QRELS,
         );
-        let err = ds.corpus().unwrap().nth(1).unwrap().unwrap_err().to_string();
-        assert!(err.contains("corpus.jsonl") && err.contains("line 2"), "{err}");
+        let err = ds
+            .corpus()
+            .unwrap()
+            .nth(1)
+            .unwrap()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("corpus.jsonl") && err.contains("line 2"),
+            "{err}"
+        );
     }
 
     #[test]
     fn missing_fields_and_duplicates_are_named() {
-        let (_dir, ds) = dataset(
-            "{\"_id\": \"d1\", \"title\": \"no text\"}\n",
-            "",
-            QRELS,
-        );
-        let err = ds.corpus().unwrap().next().unwrap().unwrap_err().to_string();
+        let (_dir, ds) = dataset("{\"_id\": \"d1\", \"title\": \"no text\"}\n", "", QRELS);
+        let err = ds
+            .corpus()
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("`text`") && err.contains("line 1"), "{err}");
         let (_dir, ds) = dataset(
             "{\"_id\": \"d1\", \"text\": \"a\"}\n{\"_id\": \"d1\", \"text\": \"b\"}\n",
             "",
             QRELS,
         );
-        let err = ds.corpus().unwrap().nth(1).unwrap().unwrap_err().to_string();
+        let err = ds
+            .corpus()
+            .unwrap()
+            .nth(1)
+            .unwrap()
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("duplicate") && err.contains("line 2"), "{err}");
     }
 

@@ -226,7 +226,10 @@ pub fn candidates(text: &str) -> Vec<(String, ItemSource)> {
         let sentence = first_sentence(&clean);
         let words: Vec<&str> = sentence.split_whitespace().collect();
         if (5..=40).contains(&words.len()) {
-            out.push((words[..words.len().min(20)].join(" "), ItemSource::FirstSentence));
+            out.push((
+                words[..words.len().min(20)].join(" "),
+                ItemSource::FirstSentence,
+            ));
         }
     }
     out
@@ -234,7 +237,10 @@ pub fn candidates(text: &str) -> Vec<(String, ItemSource)> {
 
 fn skip_frontmatter(text: &str) -> &str {
     let t = text.trim_start_matches('\u{feff}');
-    let Some(rest) = t.strip_prefix("---\n").or_else(|| t.strip_prefix("---\r\n")) else {
+    let Some(rest) = t
+        .strip_prefix("---\n")
+        .or_else(|| t.strip_prefix("---\r\n"))
+    else {
         return t;
     };
     let mut offset = 0;
@@ -274,7 +280,8 @@ fn heading_text(line: &str) -> Option<&str> {
 fn first_sentence(text: &str) -> &str {
     let bytes = text.as_bytes();
     for (i, &b) in bytes.iter().enumerate() {
-        if matches!(b, b'.' | b'!' | b'?') && bytes.get(i + 1).is_none_or(|n| n.is_ascii_whitespace())
+        if matches!(b, b'.' | b'!' | b'?')
+            && bytes.get(i + 1).is_none_or(|n| n.is_ascii_whitespace())
         {
             return &text[..=i];
         }
@@ -338,7 +345,10 @@ mod tests {
 
     #[test]
     fn long_first_sentence_is_cut_and_short_one_dropped() {
-        let long = (0..30).map(|i| format!("w{i}")).collect::<Vec<_>>().join(" ");
+        let long = (0..30)
+            .map(|i| format!("w{i}"))
+            .collect::<Vec<_>>()
+            .join(" ");
         let c = candidates(&format!("{long}."));
         assert_eq!(c[0].0.split_whitespace().count(), 20);
         assert!(candidates("Too short here.").is_empty());
@@ -364,13 +374,22 @@ mod tests {
         assert_eq!(a.items, b.items);
         assert_eq!(a.items.len(), 10);
         // The shared heading is in every note, so only first sentences qualify.
-        assert!(a.items.iter().all(|i| i.source == ItemSource::FirstSentence));
+        assert!(a
+            .items
+            .iter()
+            .all(|i| i.source == ItemSource::FirstSentence));
         let first = &a.items[0];
         let judged = a.qrels.get(&first.query_id).unwrap();
         assert_eq!(judged.len(), 1);
         assert!(judged.contains_key(&run_doc_id(&first.note)));
         assert!(!run_doc_id(&first.note).contains(' '));
-        let other = generate(&notes, &KnownItemSettings { seed: 8, ..settings });
+        let other = generate(
+            &notes,
+            &KnownItemSettings {
+                seed: 8,
+                ..settings
+            },
+        );
         assert_ne!(a.items, other.items);
     }
 

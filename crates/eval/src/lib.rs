@@ -26,6 +26,8 @@ pub use error::EvalError;
 pub use known_item::{KnownItem, KnownItemSet, KnownItemSettings};
 pub use metrics::{evaluate_query, Metrics, ScoredDoc};
 pub use qrels::Qrels;
-pub use report::{evaluate, percentile, run_queries, EvalReport, Evaluation, SystemConfig, Timings};
+pub use report::{
+    evaluate, percentile, run_queries, EvalReport, Evaluation, SystemConfig, Timings,
+};
 pub use run::{read_run_file, write_run_file, Run};
 pub use vault::{doc_id_from_note, note_file_name, note_text, write_vault, VaultInfo};

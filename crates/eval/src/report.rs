@@ -204,7 +204,13 @@ mod tests {
         .unwrap();
         assert_eq!(lat.len(), 2);
         // Sorted and cut to depth 2.
-        assert_eq!(run["q1"].iter().map(|d| d.doc_id.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(
+            run["q1"]
+                .iter()
+                .map(|d| d.doc_id.as_str())
+                .collect::<Vec<_>>(),
+            ["a", "b"]
+        );
         let mut qrels = Qrels::default();
         qrels.insert("q1", "a", 1);
         qrels.insert("q2", "z", 1);

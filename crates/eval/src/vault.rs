@@ -158,7 +158,16 @@ mod tests {
 
     #[test]
     fn file_names_round_trip() {
-        for id in ["123", "doc-1_a.b", ".hidden", "a/b c", "100%", "Café", "x\ny", "MED-10"] {
+        for id in [
+            "123",
+            "doc-1_a.b",
+            ".hidden",
+            "a/b c",
+            "100%",
+            "Café",
+            "x\ny",
+            "MED-10",
+        ] {
             let name = note_file_name(id);
             assert!(name.is_ascii(), "{name}");
             assert!(!name.starts_with('.'), "{name}");
@@ -210,7 +219,11 @@ mod tests {
         let again = write_vault(&ds, &vault).unwrap();
         assert_eq!((again.documents, again.written), (2, 0));
 
-        std::fs::write(&corpus, "{\"_id\":\"a\",\"title\":\"A\",\"text\":\"changed\"}\n").unwrap();
+        std::fs::write(
+            &corpus,
+            "{\"_id\":\"a\",\"title\":\"A\",\"text\":\"changed\"}\n",
+        )
+        .unwrap();
         let info = write_vault(&ds, &vault).unwrap();
         assert_eq!((info.documents, info.written, info.removed), (1, 1, 1));
         assert!(!vault.join("b.md").exists());

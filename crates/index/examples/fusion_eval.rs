@@ -17,6 +17,7 @@ use vault_rag_index::engine::Engine;
 use vault_rag_index::fusion::{fuse, group_by_note, NoteResult, RankedList};
 use vault_rag_index::lexical::{bm25_top, Bm25Weights};
 use vault_rag_index::search::{dense_top, SearchContext};
+use vault_rag_index::snippet::SnippetTerms;
 use vault_rag_index::vectors::Scored;
 use vault_rag_index::{IndexSettings, NoteFilter, VectorMatrix};
 
@@ -152,6 +153,19 @@ fn without_stop_words(query: &str) -> String {
     }
 }
 
+/// Share of the query's terms in a chunk's title, headings and text.
+fn coverage(conn: &Connection, terms: &SnippetTerms, chunk: i64) -> rusqlite::Result<f32> {
+    conn.query_row(
+        "SELECT n.title, c.heading_path, c.text FROM chunks c JOIN notes n ON n.id = c.note_id \
+         WHERE c.id = ?1",
+        [chunk],
+        |r| {
+            let (a, b, c): (String, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
+            Ok(terms.coverage(&[&a, &b, &c]))
+        },
+    )
+}
+
 fn main() -> Result<(), Error> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [dataset, data_dir, model_dir] = args.as_slice() else {
@@ -214,20 +228,16 @@ fn main() -> Result<(), Error> {
     systems.push("lexical-stop".into());
     for k in [20.0, 60.0] {
         systems.push(format!("rrf-stop k={k}"));
+        systems.push(format!("rrf-cov k={k}"));
+        systems.push(format!("rrf-cov2 k={k}"));
     }
     let mut totals: HashMap<String, (f64, f64)> = HashMap::new();
     for (qid, text) in &queries {
         let q = embedder.embed_query(text)?;
         let dense: Vec<Scored> = dense_top(&ctx, &q, 100, &NoteFilter::All)?;
         let lexical = bm25_top(&conn, text, 100, &NoteFilter::All, Bm25Weights::default())?;
-        let dl = RankedList {
-            retriever: Retriever::Dense,
-            hits: &dense,
-        };
-        let ll = RankedList {
-            retriever: Retriever::Lexical,
-            hits: &lexical,
-        };
+        let dl = RankedList::new(Retriever::Dense, &dense);
+        let ll = RankedList::new(Retriever::Lexical, &lexical);
         let (dn, ln) = (group_by_note(dl), group_by_note(ll));
         let lexical_stop = bm25_top(
             &conn,
@@ -236,9 +246,20 @@ fn main() -> Result<(), Error> {
             &NoteFilter::All,
             Bm25Weights::default(),
         )?;
-        let ls = RankedList {
-            retriever: Retriever::Lexical,
-            hits: &lexical_stop,
+        let ls = RankedList::new(Retriever::Lexical, &lexical_stop);
+        let terms = SnippetTerms::from_query(text);
+        let cov: Vec<f32> = lexical_stop
+            .iter()
+            .map(|h| coverage(&conn, &terms, h.chunk_id))
+            .collect::<Result<_, _>>()?;
+        let cov2: Vec<f32> = cov.iter().map(|c| c * c).collect();
+        let lc = RankedList {
+            weights: &cov,
+            ..ls
+        };
+        let lc2 = RankedList {
+            weights: &cov2,
+            ..ls
         };
         for name in &systems {
             let ranked: Vec<i64> = if name == "dense" {
@@ -248,7 +269,20 @@ fn main() -> Result<(), Error> {
             } else if name == "lexical-stop" {
                 group_by_note(ls).iter().map(|n| n.note_id).collect()
             } else if let Some(k) = name.strip_prefix("rrf-stop k=") {
-                fuse(&[dl, ls], k.parse()?).iter().map(|n| n.note_id).collect()
+                fuse(&[dl, ls], k.parse()?)
+                    .iter()
+                    .map(|n| n.note_id)
+                    .collect()
+            } else if let Some(k) = name.strip_prefix("rrf-cov k=") {
+                fuse(&[dl, lc], k.parse()?)
+                    .iter()
+                    .map(|n| n.note_id)
+                    .collect()
+            } else if let Some(k) = name.strip_prefix("rrf-cov2 k=") {
+                fuse(&[dl, lc2], k.parse()?)
+                    .iter()
+                    .map(|n| n.note_id)
+                    .collect()
             } else if let Some(k) = name.strip_prefix("rrf k=") {
                 fuse(&[dl, ll], k.parse()?)
                     .iter()

@@ -93,6 +93,9 @@ impl Engine {
                 "the embedder changed: chunks are embedded again; old vectors are dropped once done"
             );
         }
+        if store.sync_chunking(&chunking_recipe(&settings))? {
+            tracing::info!("chunking settings changed: every note is chunked again (unchanged text keeps its vectors)");
+        }
         let started = Instant::now();
         let matrix = VectorMatrix::load(&*store.reader()?, &fingerprint.id(), fingerprint.dims)?;
         tracing::info!(
@@ -381,6 +384,17 @@ fn run_jobs(core: &IndexCore, complete: &AtomicBool, rx: &Receiver<Job>) {
             }
         }
     }
+}
+
+/// Everything that decides which chunks an unchanged file gives: the chunk budget, the note
+/// size cap and the code that parses and chunks (its version).
+fn chunking_recipe(settings: &IndexSettings) -> String {
+    serde_json::json!({
+        "chunk": settings.chunk,
+        "max_note_bytes": settings.max_note_bytes,
+        "version": env!("CARGO_PKG_VERSION"),
+    })
+    .to_string()
 }
 
 /// Tokens of the document prompt around a chunk, plus room for a title.

@@ -21,6 +21,23 @@ pub const RRF_K: f32 = 60.0;
 pub struct RankedList<'a> {
     pub retriever: Retriever,
     pub hits: &'a [Scored],
+    /// Weight of each hit's contribution (parallel to `hits`); empty means 1 for all.
+    pub weights: &'a [f32],
+}
+
+impl<'a> RankedList<'a> {
+    /// A list whose hits all count fully.
+    pub fn new(retriever: Retriever, hits: &'a [Scored]) -> Self {
+        Self {
+            retriever,
+            hits,
+            weights: &[],
+        }
+    }
+
+    fn weight(&self, i: usize) -> f32 {
+        self.weights.get(i).copied().unwrap_or(1.0)
+    }
 }
 
 /// A note in a fused or grouped result list.
@@ -54,7 +71,8 @@ pub fn group_by_note(list: RankedList<'_>) -> Vec<NoteResult> {
     out
 }
 
-/// Reciprocal-rank fusion of `lists` at note level (see the module docs), best first.
+/// Reciprocal-rank fusion of `lists` at note level (see the module docs), best first. A hit's
+/// contribution is multiplied by its weight; a note's weight in a list is its best chunk's.
 pub fn fuse(lists: &[RankedList<'_>], k: f32) -> Vec<NoteResult> {
     #[derive(Default)]
     struct Acc {
@@ -68,11 +86,12 @@ pub fn fuse(lists: &[RankedList<'_>], k: f32) -> Vec<NoteResult> {
         let mut note_rank = 0usize;
         let mut ranked_notes: HashMap<i64, ()> = HashMap::new();
         for (i, hit) in list.hits.iter().enumerate() {
+            let w = list.weight(i);
             let acc = notes.entry(hit.note_id).or_default();
-            *acc.chunks.entry(hit.chunk_id).or_default() += 1.0 / (k + (i + 1) as f32);
+            *acc.chunks.entry(hit.chunk_id).or_default() += w / (k + (i + 1) as f32);
             if ranked_notes.insert(hit.note_id, ()).is_none() {
                 note_rank += 1;
-                acc.score += 1.0 / (k + note_rank as f32);
+                acc.score += w / (k + note_rank as f32);
                 acc.best_rank = if acc.best_rank == 0 {
                     note_rank
                 } else {
@@ -127,10 +146,7 @@ mod tests {
     #[test]
     fn grouping_keeps_the_best_chunk_per_note() {
         let hits = [s(1, 10, 0.9), s(2, 10, 0.8), s(3, 20, 0.7), s(4, 30, 0.6)];
-        let notes = group_by_note(RankedList {
-            retriever: Retriever::Dense,
-            hits: &hits,
-        });
+        let notes = group_by_note(RankedList::new(Retriever::Dense, &hits));
         let ids: Vec<(i64, i64)> = notes.iter().map(|n| (n.note_id, n.chunk_id)).collect();
         assert_eq!(ids, [(10, 1), (20, 3), (30, 4)]);
         assert_eq!(notes[1].best_rank, 3);
@@ -144,14 +160,8 @@ mod tests {
         let lexical = [s(3, 30, 9.0), s(4, 20, 8.0)];
         let fused = fuse(
             &[
-                RankedList {
-                    retriever: Retriever::Dense,
-                    hits: &dense,
-                },
-                RankedList {
-                    retriever: Retriever::Lexical,
-                    hits: &lexical,
-                },
+                RankedList::new(Retriever::Dense, &dense),
+                RankedList::new(Retriever::Lexical, &lexical),
             ],
             RRF_K,
         );
@@ -171,14 +181,8 @@ mod tests {
         let lexical = [s(2, 10, 5.0), s(6, 50, 4.0)];
         let fused = fuse(
             &[
-                RankedList {
-                    retriever: Retriever::Dense,
-                    hits: &dense,
-                },
-                RankedList {
-                    retriever: Retriever::Lexical,
-                    hits: &lexical,
-                },
+                RankedList::new(Retriever::Dense, &dense),
+                RankedList::new(Retriever::Lexical, &lexical),
             ],
             RRF_K,
         );
@@ -194,14 +198,8 @@ mod tests {
         let lexical = [s(2, 10, 5.0)];
         let fused = fuse(
             &[
-                RankedList {
-                    retriever: Retriever::Dense,
-                    hits: &dense,
-                },
-                RankedList {
-                    retriever: Retriever::Lexical,
-                    hits: &lexical,
-                },
+                RankedList::new(Retriever::Dense, &dense),
+                RankedList::new(Retriever::Lexical, &lexical),
             ],
             RRF_K,
         );
@@ -210,12 +208,42 @@ mod tests {
     }
 
     #[test]
+    fn weights_scale_contributions() {
+        let dense = [s(1, 10, 0.9), s(2, 20, 0.8)];
+        let lexical = [s(3, 20, 5.0)];
+        let half = [0.5];
+        let fused = fuse(
+            &[
+                RankedList::new(Retriever::Dense, &dense),
+                RankedList {
+                    retriever: Retriever::Lexical,
+                    hits: &lexical,
+                    weights: &half,
+                },
+            ],
+            RRF_K,
+        );
+        assert_eq!(fused[0].note_id, 20);
+        let expected = 1.0 / (RRF_K + 2.0) + 0.5 / (RRF_K + 1.0);
+        assert!((fused[0].score - expected).abs() < 1e-7);
+        let zero = [0.0];
+        let fused = fuse(
+            &[
+                RankedList::new(Retriever::Dense, &dense),
+                RankedList {
+                    retriever: Retriever::Lexical,
+                    hits: &lexical,
+                    weights: &zero,
+                },
+            ],
+            RRF_K,
+        );
+        assert_eq!(fused[0].note_id, 10);
+    }
+
+    #[test]
     fn empty_lists() {
         assert!(fuse(&[], RRF_K).is_empty());
-        assert!(group_by_note(RankedList {
-            retriever: Retriever::Lexical,
-            hits: &[],
-        })
-        .is_empty());
+        assert!(group_by_note(RankedList::new(Retriever::Lexical, &[])).is_empty());
     }
 }

@@ -473,8 +473,8 @@ pub(crate) fn absolute(vault: &Path, rel: &str) -> PathBuf {
 }
 
 #[cfg(test)]
-#[path = "indexer_tests.rs"]
-pub(crate) mod tests;
-#[cfg(test)]
 #[path = "indexer_robust_tests.rs"]
 mod robust_tests;
+#[cfg(test)]
+#[path = "indexer_tests.rs"]
+pub(crate) mod tests;

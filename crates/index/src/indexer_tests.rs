@@ -422,3 +422,27 @@ fn apply_paths_handles_notes_folders_and_deletions() {
     assert_eq!(paths, ["moved/b.md", "new.md"]);
 }
 
+#[test]
+fn changed_chunk_settings_rechunk_every_note() {
+    let f = Fixture::new();
+    let body: String = (0..40)
+        .map(|i| format!("Sentence number {i} of a longer paragraph.\n"))
+        .collect();
+    f.write("a.md", &format!("# A\n\n{body}"));
+    {
+        let engine = open(&f, TestEmbedder::new(16));
+        pass(&engine);
+    }
+    let before = count(&f.db(), "SELECT count(*) FROM chunks");
+    let mut s = f.settings();
+    s.chunk.max_tokens = 40;
+    s.chunk.overlap_tokens = 0;
+    let engine = Engine::open(s.clone(), TestEmbedder::new(16)).unwrap();
+    let r = pass(&engine);
+    assert_eq!(r.notes_indexed, 1, "{r:?}");
+    assert!(count(&f.db(), "SELECT count(*) FROM chunks") > before);
+    drop(engine);
+    // Same settings again: nothing to do.
+    let engine = Engine::open(s, TestEmbedder::new(16)).unwrap();
+    assert_eq!(pass(&engine).notes_indexed, 0);
+}

@@ -118,13 +118,35 @@ impl QueryTerm {
     }
 }
 
-/// The terms of a user query, in order, without duplicates (compared case-insensitively), at
-/// most [`MAX_QUERY_TERMS`]. Text without letters or digits (`*`, `"`, `(((`) contributes nothing.
+/// English function words. Dropped from a query that has other words (BM25 alone gained 1.2
+/// points of nDCG@10 on Cranfield, hybrid search was unchanged), so that "what should I do when
+/// …" does not match every note containing "should"; kept when they are all there is.
+pub const STOP_WORDS: &[&str] = &[
+    "a", "about", "above", "after", "again", "all", "am", "an", "and", "any", "are", "as", "at",
+    "be", "been", "before", "being", "between", "both", "but", "by", "can", "could", "did", "do",
+    "does", "doing", "during", "each", "few", "for", "from", "further", "had", "has", "have",
+    "having", "he", "her", "here", "hers", "him", "his", "how", "i", "if", "in", "into", "is",
+    "it", "its", "just", "me", "more", "most", "my", "no", "nor", "not", "now", "of", "off", "on",
+    "once", "only", "or", "other", "our", "out", "over", "own", "same", "she", "should", "so",
+    "some", "such", "than", "that", "the", "their", "them", "then", "there", "these", "they",
+    "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "were",
+    "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would",
+    "you", "your",
+];
+
+/// Whether `word` (any case) is in [`STOP_WORDS`].
+pub fn is_stop_word(word: &str) -> bool {
+    STOP_WORDS.contains(&word.to_lowercase().as_str())
+}
+
+/// The terms of a user query, in order, without duplicates (compared case-insensitively) and
+/// without [`STOP_WORDS`] unless nothing else is left, at most [`MAX_QUERY_TERMS`]. Text without
+/// letters or digits (`*`, `"`, `(((`) contributes nothing.
 pub fn fts_query_terms(query: &str) -> Vec<QueryTerm> {
     let mut terms: Vec<QueryTerm> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     let mut push = |t: QueryTerm, terms: &mut Vec<QueryTerm>| {
-        if terms.len() < MAX_QUERY_TERMS && seen.insert(t.text().to_lowercase()) {
+        if seen.insert(t.text().to_lowercase()) {
             terms.push(t);
         }
     };
@@ -148,6 +170,11 @@ pub fn fts_query_terms(query: &str) -> Vec<QueryTerm> {
             push(QueryTerm::Cjk(g), &mut terms);
         }
     }
+    let stop = |t: &QueryTerm| matches!(t, QueryTerm::Phrase(p) if is_stop_word(p));
+    if terms.iter().any(|t| !stop(t)) {
+        terms.retain(|t| !stop(t));
+    }
+    terms.truncate(MAX_QUERY_TERMS);
     terms
 }
 

@@ -242,8 +242,8 @@ fn query_terms() {
         ]
     );
     assert_eq!(
-        match_expression(&fts_query_terms("a\"b NEAR( o'\"")).unwrap(),
-        "\"a\" OR \"b\" OR \"NEAR\" OR \"o'\""
+        match_expression(&fts_query_terms("x\"y NEAR( o'\"")).unwrap(),
+        "\"x\" OR \"y\" OR \"NEAR\" OR \"o'\""
     );
     // Quotes inside a term are doubled.
     assert_eq!(

@@ -192,14 +192,8 @@ pub fn run(ctx: &SearchContext<'_>, p: &PreparedSearch) -> Result<Vec<Hit>, Inde
             bm25_top(ctx.conn, &req.query, depth, &filter, Bm25Weights::default())?
         }
     };
-    let dense_list = RankedList {
-        retriever: Retriever::Dense,
-        hits: &dense,
-    };
-    let lexical_list = RankedList {
-        retriever: Retriever::Lexical,
-        hits: &lexical,
-    };
+    let dense_list = RankedList::new(Retriever::Dense, &dense);
+    let lexical_list = RankedList::new(Retriever::Lexical, &lexical);
     let mut notes = match req.mode {
         SearchMode::Dense => group_by_note(dense_list),
         SearchMode::Lexical => group_by_note(lexical_list),

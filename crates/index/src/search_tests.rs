@@ -117,7 +117,7 @@ fn every_mode_finds_the_exact_name_with_its_place_in_the_note() {
         };
         assert_eq!(top.retrievers, expected, "{mode}");
         if mode != SearchMode::Dense {
-            assert!(top.snippet.contains("**XR**-**7741b**"), "{}", top.snippet);
+            assert!(top.snippet.contains("**XR-7741b**"), "{}", top.snippet);
         }
         // One hit per note.
         let mut paths = hit_paths(&hits);

@@ -3,15 +3,16 @@
 //!
 //! Matching mirrors the FTS5 tokenizer closely enough for display: words compare after
 //! lower-casing and removing diacritics (`remove_diacritics 2`), CJK text by the query's bigrams
-//! and single characters. A handful of English function words are not highlighted, so that a
-//! question like "what is the boiling point" marks `boiling` and `point`, not every `the`.
+//! and single characters, multi-word terms (`XR-7741b`) only where their words follow each other,
+//! as in an FTS5 phrase. English function words ([`crate::lexical::STOP_WORDS`]) are not
+//! highlighted, so that "what is the boiling point" marks `boiling` and `point`, not every `the`.
 
 use std::collections::HashSet;
 
 use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
 
-use crate::lexical::is_cjk;
+use crate::lexical::{fts_query_terms, is_cjk, QueryTerm};
 
 /// Target snippet length in characters.
 pub const SNIPPET_CHARS: usize = 200;
@@ -19,13 +20,6 @@ pub const SNIPPET_CHARS: usize = 200;
 const LEAD_CHARS: usize = 40;
 /// How far a cut may move to land on a space instead of inside a word.
 const BOUNDARY_SLACK: usize = 20;
-/// Words never highlighted on their own.
-const STOP_WORDS: &[&str] = &[
-    "a", "an", "and", "are", "as", "at", "be", "by", "can", "do", "does", "for", "from", "how",
-    "i", "in", "is", "it", "of", "on", "or", "that", "the", "this", "to", "was", "what", "when",
-    "where", "which", "who", "why", "with",
-];
-
 /// Where the excerpt is taken from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Anchor {
@@ -35,50 +29,68 @@ pub enum Anchor {
     Start,
 }
 
-/// The query terms a snippet highlights.
+/// The query terms a snippet highlights: the same terms the lexical search looks for
+/// ([`fts_query_terms`]), so stop words are left out exactly when the search leaves them out.
 #[derive(Debug, Clone, Default)]
 pub struct SnippetTerms {
-    words: HashSet<String>,
+    /// Word sequences (folded) that must appear as consecutive words: `XR-7741b` is `[xr, 7741b]`.
+    phrases: Vec<Vec<String>>,
+    /// CJK bigrams and single characters.
     cjk: HashSet<String>,
 }
 
 impl SnippetTerms {
     pub fn from_query(query: &str) -> Self {
         let mut terms = Self::default();
-        let chars: Vec<char> = query.chars().collect();
-        let mut i = 0;
-        while i < chars.len() {
-            let c = chars[i];
-            if is_cjk(c) {
-                let start = i;
-                while i < chars.len() && is_cjk(chars[i]) {
-                    i += 1;
+        for term in fts_query_terms(query) {
+            match term {
+                QueryTerm::Cjk(g) => {
+                    terms.cjk.insert(g);
                 }
-                let run = &chars[start..i];
-                if run.len() == 1 {
-                    terms.cjk.insert(run[0].to_string());
+                QueryTerm::Phrase(p) => {
+                    let words: Vec<String> = p
+                        .split(|c: char| !c.is_alphanumeric() || is_cjk(c))
+                        .filter(|w| !w.is_empty())
+                        .map(fold)
+                        .collect();
+                    if !words.is_empty() {
+                        terms.phrases.push(words);
+                    }
                 }
-                for pair in run.windows(2) {
-                    terms.cjk.insert(pair.iter().collect());
-                }
-            } else if c.is_alphanumeric() {
-                let start = i;
-                while i < chars.len() && chars[i].is_alphanumeric() && !is_cjk(chars[i]) {
-                    i += 1;
-                }
-                let word = fold(&chars[start..i].iter().collect::<String>());
-                if !STOP_WORDS.contains(&word.as_str()) {
-                    terms.words.insert(word);
-                }
-            } else {
-                i += 1;
             }
         }
+        // Longer phrases first, so that `XR-7741b` wins over a separate `xr`.
+        terms.phrases.sort_by_key(|p| std::cmp::Reverse(p.len()));
         terms
     }
 
     pub fn is_empty(&self) -> bool {
-        self.words.is_empty() && self.cjk.is_empty()
+        self.phrases.is_empty() && self.cjk.is_empty()
+    }
+
+    /// Number of distinct terms.
+    pub fn len(&self) -> usize {
+        self.phrases.len() + self.cjk.len()
+    }
+
+    /// The share of the terms (0 to 1) that occur in any of `texts`: how completely a chunk
+    /// matches the query, whatever BM25 made of it.
+    pub fn coverage(&self, texts: &[&str]) -> f32 {
+        if self.is_empty() {
+            return 0.0;
+        }
+        let mut found: HashSet<String> = HashSet::new();
+        for text in texts {
+            let chars = normalise(text);
+            found.extend(phrase_marks(&chars, self).into_iter().map(|m| m.term));
+            found.extend(
+                self.cjk
+                    .iter()
+                    .filter(|g| text.contains(g.as_str()))
+                    .cloned(),
+            );
+        }
+        found.len() as f32 / self.len() as f32
     }
 }
 
@@ -148,56 +160,83 @@ fn find_marks(chars: &[char], terms: &SnippetTerms) -> Vec<Mark> {
     if terms.is_empty() {
         return marks;
     }
+    for i in (0..chars.len()).filter(|&i| is_cjk(chars[i])) {
+        // Every character covered by a query bigram or single character is marked; adjacent
+        // marked characters merge into one span.
+        if let Some(term) = cjk_term_at(chars, i, terms) {
+            match marks.last_mut() {
+                Some(last) if last.end == i => last.end = i + 1,
+                _ => marks.push(Mark {
+                    start: i,
+                    end: i + 1,
+                    term,
+                }),
+            }
+        }
+    }
+    marks.extend(phrase_marks(chars, terms));
+    marks.sort_by_key(|m| m.start);
+    marks
+}
+
+/// Where the query's phrases occur: runs of consecutive words equal to a phrase (a CJK character
+/// between two words separates them, as it does in the index).
+fn phrase_marks(chars: &[char], terms: &SnippetTerms) -> Vec<Mark> {
+    let mut words: Vec<(usize, usize, String)> = Vec::new();
+    let mut breaks: Vec<usize> = Vec::new();
     let mut i = 0;
     while i < chars.len() {
-        let c = chars[i];
-        if is_cjk(c) {
-            // Mark every character covered by a query bigram or single character; adjacent
-            // marked characters merge into one highlighted span.
-            let covered = |j: usize| -> Option<String> {
-                let uni = chars[j].to_string();
-                if terms.cjk.contains(&uni) {
-                    return Some(uni);
-                }
-                for (a, b) in [(j.wrapping_sub(1), j), (j, j + 1)] {
-                    if a < chars.len() && b < chars.len() && is_cjk(chars[a]) && is_cjk(chars[b]) {
-                        let gram: String = [chars[a], chars[b]].iter().collect();
-                        if terms.cjk.contains(&gram) {
-                            return Some(gram);
-                        }
-                    }
-                }
-                None
-            };
-            if let Some(term) = covered(i) {
-                match marks.last_mut() {
-                    Some(last) if last.end == i && is_cjk(chars[last.start]) => last.end = i + 1,
-                    _ => marks.push(Mark {
-                        start: i,
-                        end: i + 1,
-                        term,
-                    }),
-                }
-            }
+        if is_cjk(chars[i]) {
+            breaks.push(words.len());
             i += 1;
-        } else if c.is_alphanumeric() {
+        } else if chars[i].is_alphanumeric() {
             let start = i;
             while i < chars.len() && chars[i].is_alphanumeric() && !is_cjk(chars[i]) {
                 i += 1;
             }
-            let word = fold(&chars[start..i].iter().collect::<String>());
-            if terms.words.contains(&word) {
-                marks.push(Mark {
-                    start,
-                    end: i,
-                    term: word,
-                });
-            }
+            words.push((start, i, fold(&chars[start..i].iter().collect::<String>())));
         } else {
             i += 1;
         }
     }
+    let mut marks = Vec::new();
+    let mut w = 0;
+    while w < words.len() {
+        let matched = terms.phrases.iter().find(|p| {
+            w + p.len() <= words.len()
+                && p.iter().zip(&words[w..]).all(|(a, b)| *a == b.2)
+                && !breaks.iter().any(|&b| b > w && b < w + p.len())
+        });
+        match matched {
+            Some(p) => {
+                marks.push(Mark {
+                    start: words[w].0,
+                    end: words[w + p.len() - 1].1,
+                    term: p.join(" "),
+                });
+                w += p.len();
+            }
+            None => w += 1,
+        }
+    }
     marks
+}
+
+/// The query bigram or character that covers the CJK character at `j`, if any.
+fn cjk_term_at(chars: &[char], j: usize, terms: &SnippetTerms) -> Option<String> {
+    let uni = chars[j].to_string();
+    if terms.cjk.contains(&uni) {
+        return Some(uni);
+    }
+    for (a, b) in [(j.wrapping_sub(1), j), (j, j + 1)] {
+        if a < chars.len() && b < chars.len() && is_cjk(chars[a]) && is_cjk(chars[b]) {
+            let gram: String = [chars[a], chars[b]].iter().collect();
+            if terms.cjk.contains(&gram) {
+                return Some(gram);
+            }
+        }
+    }
+    None
 }
 
 /// The `[begin, end)` character range to show.
@@ -285,7 +324,7 @@ mod tests {
         let text = format!("{filler}the reactor code XR-7741b overheats {filler}");
         let s = snip(&text, "XR-7741b");
         assert!(s.starts_with('…') && s.ends_with('…'), "{s}");
-        assert!(s.contains("**XR**-**7741b**"), "{s}");
+        assert!(s.contains("**XR-7741b**"), "{s}");
         assert!(
             s.replace("**", "").chars().count() <= SNIPPET_CHARS + 2,
             "{s}"
@@ -320,6 +359,38 @@ mod tests {
             "今天**学习机器学习**的方法"
         );
         assert_eq!(snip("我的猫很可爱", "猫"), "我的**猫**很可爱");
+    }
+
+    #[test]
+    fn phrases_are_marked_only_where_their_words_follow_each_other() {
+        assert_eq!(
+            snip(
+                "XR and 7741b apart, XR-7741b together, xr 7741b spaced",
+                "XR-7741b"
+            ),
+            "XR and 7741b apart, **XR-7741b** together, **xr 7741b** spaced"
+        );
+        // `can't` is the phrase `can t`: a lone `t` is not marked.
+        assert_eq!(
+            snip("don't fold; I can't sleep", "why can't I sleep"),
+            "don't fold; I **can't** **sleep**"
+        );
+        // Stop words are marked when they are the whole query.
+        assert_eq!(snip("The Who played", "the who"), "**The** **Who** played");
+    }
+
+    #[test]
+    fn coverage_counts_distinct_terms_found() {
+        let t = SnippetTerms::from_query("homemade bread yeast XR-7741b 机器学习");
+        assert_eq!(t.len(), 7); // 4 phrases + 3 bigrams
+        assert_eq!(t.coverage(&["nothing here"]), 0.0);
+        assert_eq!(
+            t.coverage(&["Bread, bread and YEAST", "xr 7741b"]),
+            3.0 / 7.0
+        );
+        assert_eq!(t.coverage(&["xr and 7741b"]), 0.0);
+        assert_eq!(t.coverage(&["homemade bread yeast XR-7741b 机器学习"]), 1.0);
+        assert_eq!(SnippetTerms::default().coverage(&["x"]), 0.0);
     }
 
     #[test]

@@ -140,7 +140,7 @@ fn known_answers() {
     assert!(lines[top.line - 1..top.end_line]
         .iter()
         .any(|l| l.contains("XR-7741b")));
-    assert!(top.snippet.contains("**XR**-**7741b**"), "{}", top.snippet);
+    assert!(top.snippet.contains("**XR-7741b**"), "{}", top.snippet);
     assert_eq!(top.retrievers, [Retriever::Dense, Retriever::Lexical]);
 
     // Chinese and Japanese words, and single characters inside a longer run.

@@ -169,7 +169,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .map(|h| {
                 (task.doc_id)(&h.path)
                     .map(|id| ScoredDoc::new(id, f64::from(h.score)))
-                    .ok_or_else(|| format!("hit `{}` is not a note of the evaluation vault", h.path))
+                    .ok_or_else(|| {
+                        format!("hit `{}` is not a note of the evaluation vault", h.path)
+                    })
             })
             .collect()
     })?;
@@ -214,7 +216,11 @@ fn beir_task(dir: &Path, root: &Path, limit: Option<usize>) -> anyhow::Result<Ta
     let (queries, qrels) = dataset.test_queries(limit)?;
     let cache = root.join(sanitize(&dataset.name));
     let info = write_vault(&dataset, &cache.join("vault"))?;
-    tracing::info!(documents = info.documents, written = info.written, "evaluation vault");
+    tracing::info!(
+        documents = info.documents,
+        written = info.written,
+        "evaluation vault"
+    );
     Ok(Task {
         dataset: dataset.name,
         vault: info.dir,
@@ -273,7 +279,12 @@ fn chunk_config(tokens: Option<usize>) -> ChunkConfig {
 
 fn sanitize(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
-

@@ -3,8 +3,8 @@
 pub mod embed;
 pub mod eval;
 pub mod index;
-pub mod status;
-pub mod search;
-pub mod similar;
 pub mod mcp;
+pub mod search;
 pub mod serve;
+pub mod similar;
+pub mod status;

@@ -18,9 +18,10 @@ use crate::settings::{ModelArgs, VaultArgs};
 pub struct Args {
     #[command(flatten)]
     pub vault: VaultArgs,
-    /// What to look for: words, a name, a question.
+    /// What to look for: words, a name, a question. (Optional for clap only: the vault before it
+    /// is optional when `--vault` is given; a missing query is reported by `run`.)
     #[arg(value_name = "QUERY")]
-    pub query: String,
+    pub query: Option<String>,
     /// Retrievers: hybrid (dense + BM25, fused), dense or lexical.
     #[arg(long, default_value = "hybrid")]
     pub mode: SearchMode,
@@ -41,9 +42,12 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
+    let Some(query) = args.query.clone() else {
+        anyhow::bail!("no query given: vault-rag search VAULT \"QUERY\"");
+    };
     let engine = open_updated(&args.vault, &args.model)?;
     let req = SearchRequest {
-        query: args.query.clone(),
+        query: query.clone(),
         top_k: args.top_k,
         mode: args.mode,
         folder: args.folder.clone(),
@@ -56,7 +60,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         serde_json::to_writer(&mut out, &response)?;
         writeln!(out)?;
     } else {
-        let title = format!("{} search for {:?}", args.mode, args.query);
+        let title = format!("{} search for {query:?}", args.mode);
         print_table(&mut out, &title, &response, std::io::stdout().is_terminal())?;
     }
     Ok(())
@@ -71,10 +75,12 @@ pub fn open_updated(vault: &VaultArgs, model: &ModelArgs) -> anyhow::Result<Arc<
         .with_context(|| format!("loading the embedding model `{}`", spec.model))?;
     let engine = Engine::open(settings, Arc::new(embedder))?;
     let started = Instant::now();
+    // Live progress only on a terminal; scripts get the one summary line.
+    let terminal = std::io::stderr().is_terminal();
     let last_report = parking_lot::Mutex::new(0u64);
     let report = |p: &Progress| {
         let mut last = last_report.lock();
-        if p.chunks_embedded > *last {
+        if terminal && p.chunks_embedded > *last {
             *last = p.chunks_embedded;
             eprint!(
                 "\rupdating the index: {}/{} notes, {} chunks embedded",
@@ -83,9 +89,12 @@ pub fn open_updated(vault: &VaultArgs, model: &ModelArgs) -> anyhow::Result<Arc<
         }
     };
     let summary = engine.reconcile(&report)?;
+    if terminal && *last_report.lock() > 0 {
+        eprint!("\r");
+    }
     if summary.chunks_embedded > 0 || summary.notes_deleted > 0 {
         eprintln!(
-            "\rindex updated: {} notes indexed, {} deleted, {} chunks embedded in {:.1} s",
+            "index updated: {} notes indexed, {} deleted, {} chunks embedded in {:.1} s",
             summary.notes_indexed,
             summary.notes_deleted,
             summary.chunks_embedded,
@@ -185,7 +194,7 @@ mod tests {
                 line: 12,
                 end_line: 14,
                 block_id: None,
-                snippet: "orders a valve **XR**-**7741b** for".into(),
+                snippet: "orders a valve **XR-7741b** for".into(),
                 score: 0.0325,
                 retrievers: vec![Retriever::Dense, Retriever::Lexical],
             }],
@@ -203,7 +212,7 @@ mod tests {
             text,
             "hybrid search for \"x\": 1 notes in 3.2 ms\n  \
              1.  0.0325  Work/Meeting.md:12  › Meeting › Action items  [dense+lexical]\n      \
-             orders a valve **XR**-**7741b** for\n"
+             orders a valve **XR-7741b** for\n"
         );
     }
 

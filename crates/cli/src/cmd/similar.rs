@@ -13,9 +13,10 @@ use crate::settings::{ModelArgs, VaultArgs};
 pub struct Args {
     #[command(flatten)]
     pub vault: VaultArgs,
-    /// The note, relative to the vault (e.g. `Projects/Plan.md`).
+    /// The note, relative to the vault (e.g. `Projects/Plan.md`). (Optional for clap only, as
+    /// the query of `search`.)
     #[arg(value_name = "NOTE")]
-    pub note: String,
+    pub note: Option<String>,
     /// Number of notes to return (1-100).
     #[arg(long, short = 'k', default_value_t = 10)]
     pub top_k: usize,
@@ -30,8 +31,11 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let path = NotePath::new(&args.note)
-        .with_context(|| format!("`{}` is not a vault-relative note path", args.note))?;
+    let Some(note) = args.note.as_deref() else {
+        anyhow::bail!("no note given: vault-rag similar VAULT path/to/note.md");
+    };
+    let path = NotePath::new(note)
+        .with_context(|| format!("`{note}` is not a vault-relative note path"))?;
     let engine = open_updated(&args.vault, &args.model)?;
     let response = engine.similar(&SimilarRequest {
         path: path.clone(),

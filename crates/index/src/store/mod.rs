@@ -157,6 +157,38 @@ impl Store {
             })
     }
 
+    /// Records how notes are turned into chunks (`recipe`: settings and code version). When it
+    /// differs from the recorded one, every note is marked changed in the same transaction, so
+    /// that the next pass re-chunks them all, even across a crash. Returns whether it differed.
+    pub(crate) fn sync_chunking(&self, recipe: &str) -> Result<bool, IndexError> {
+        let path = self.path.as_path();
+        let e = || IndexError::sqlite(path, "recording the chunking settings");
+        let mut conn = self.writer()?;
+        let tx = conn.transaction().map_err(e())?;
+        let stored: Option<String> = tx
+            .query_row("SELECT value FROM meta WHERE key = 'chunking'", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(e())?;
+        let changed = stored.as_deref() != Some(recipe);
+        if changed {
+            tx.execute_batch(
+                "UPDATE notes SET mtime_ns = -1, content_hash = x'';
+                 UPDATE failures SET mtime_ns = NULL, size = NULL;",
+            )
+            .map_err(e())?;
+            tx.execute(
+                "INSERT INTO meta(key, value) VALUES ('chunking', ?1)
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                [recipe],
+            )
+            .map_err(e())?;
+        }
+        tx.commit().map_err(e())?;
+        Ok(changed && stored.is_some())
+    }
+
     /// Bytes on disk: the database plus its write-ahead log.
     pub fn size_bytes(&self) -> u64 {
         let wal = PathBuf::from(format!("{}-wal", self.path.display()));
