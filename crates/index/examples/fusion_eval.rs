@@ -230,6 +230,8 @@ fn main() -> Result<(), Error> {
         systems.push(format!("rrf-stop k={k}"));
         systems.push(format!("rrf-cov k={k}"));
         systems.push(format!("rrf-cov2 k={k}"));
+        systems.push(format!("rrf-rel k={k}"));
+        systems.push(format!("rrf-rel2 k={k}"));
     }
     let mut totals: HashMap<String, (f64, f64)> = HashMap::new();
     for (qid, text) in &queries {
@@ -261,6 +263,17 @@ fn main() -> Result<(), Error> {
             weights: &cov2,
             ..ls
         };
+        let top = dense.first().map_or(1.0, |h| h.score).max(1e-6);
+        let rel: Vec<f32> = dense.iter().map(|h| (h.score / top).clamp(0.0, 1.0)).collect();
+        let rel2: Vec<f32> = rel.iter().map(|r| r * r).collect();
+        let dr = RankedList {
+            weights: &rel,
+            ..dl
+        };
+        let dr2 = RankedList {
+            weights: &rel2,
+            ..dl
+        };
         for name in &systems {
             let ranked: Vec<i64> = if name == "dense" {
                 dn.iter().map(|n| n.note_id).collect()
@@ -278,6 +291,10 @@ fn main() -> Result<(), Error> {
                     .iter()
                     .map(|n| n.note_id)
                     .collect()
+            } else if let Some(k) = name.strip_prefix("rrf-rel k=") {
+                fuse(&[dr, lc], k.parse()?).iter().map(|n| n.note_id).collect()
+            } else if let Some(k) = name.strip_prefix("rrf-rel2 k=") {
+                fuse(&[dr2, lc], k.parse()?).iter().map(|n| n.note_id).collect()
             } else if let Some(k) = name.strip_prefix("rrf-cov2 k=") {
                 fuse(&[dl, lc2], k.parse()?)
                     .iter()

@@ -12,9 +12,13 @@ use vault_rag_core::Retriever;
 
 use crate::vectors::Scored;
 
-/// The usual RRF constant: large enough that the first few ranks of one list do not drown the
-/// other list.
-pub const RRF_K: f32 = 60.0;
+/// RRF constant. 60 is the usual choice; 20 measured better on Cranfield with MiniLM
+/// (`examples/fusion_eval.rs`, nDCG@10 0.4085 against 0.4056 for 60, recall@100 equal) and, with
+/// lexical hits weighted by their share of query terms, 0.4081 with recall@100 up from 0.7747 to
+/// 0.7832 (the same weights with k = 60 lost 1.3 points). A smaller k also lets the first ranks of
+/// one retriever outweigh a middling rank in both, which in a small vault (where every note is in
+/// the dense list) is what keeps a weak one-word lexical match from burying the best dense hit.
+pub const RRF_K: f32 = 20.0;
 
 /// One retriever's results, best first.
 #[derive(Debug, Clone, Copy)]

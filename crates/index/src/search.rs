@@ -8,7 +8,8 @@
 //!    that filtered searches still return `top_k` notes;
 //! 3. dense: scan the int8 [`VectorMatrix`] for `max(4 × top_k, 50)` chunks, re-score them
 //!    exactly from the f16 vectors in SQLite; lexical: FTS5 BM25 ([`crate::lexical`]);
-//! 4. hybrid: reciprocal-rank fusion at note level ([`crate::fusion`]); single modes group by note;
+//! 4. hybrid: reciprocal-rank fusion at note level ([`crate::fusion`]), each lexical hit weighted
+//!    by the share of query terms its chunk holds; single modes group by note;
 //! 5. load path, title, heading path, lines and a snippet for the best chunk of each note.
 
 mod filter;
@@ -194,13 +195,20 @@ pub fn run(ctx: &SearchContext<'_>, p: &PreparedSearch) -> Result<Vec<Hit>, Inde
     };
     let dense_list = RankedList::new(Retriever::Dense, &dense);
     let lexical_list = RankedList::new(Retriever::Lexical, &lexical);
+    let terms = SnippetTerms::from_query(&req.query);
     let mut notes = match req.mode {
         SearchMode::Dense => group_by_note(dense_list),
         SearchMode::Lexical => group_by_note(lexical_list),
-        SearchMode::Hybrid => fuse(&[dense_list, lexical_list], RRF_K),
+        SearchMode::Hybrid => {
+            let coverage = lexical_coverage(ctx.conn, &lexical, &terms)?;
+            let weighted = RankedList {
+                weights: &coverage,
+                ..lexical_list
+            };
+            fuse(&[dense_list, weighted], RRF_K)
+        }
     };
     notes.truncate(req.top_k);
-    let terms = SnippetTerms::from_query(&req.query);
     let hits = notes
         .iter()
         .map(|n| {
@@ -221,6 +229,40 @@ pub fn run(ctx: &SearchContext<'_>, p: &PreparedSearch) -> Result<Vec<Hit>, Inde
         "search"
     );
     Ok(hits.into_iter().flatten().collect())
+}
+
+/// For each lexical hit, the share of the query's terms its chunk holds (title, aliases, headings,
+/// text): the weight of its vote in fusion. A chunk that BM25 ranked first for one common word
+/// of a long question then counts for little, one holding the whole name or code fully.
+fn lexical_coverage(
+    conn: &Connection,
+    hits: &[Scored],
+    terms: &SnippetTerms,
+) -> Result<Vec<f32>, IndexError> {
+    let sql_err = |source| IndexError::Sqlite {
+        path: db_path(conn),
+        context: "weighing lexical results",
+        source,
+    };
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT n.title, n.aliases, c.heading_path, c.text FROM chunks c \
+             JOIN notes n ON n.id = c.note_id WHERE c.id = ?1",
+        )
+        .map_err(sql_err)?;
+    hits.iter()
+        .map(|hit| {
+            let texts: Option<[String; 4]> = stmt
+                .query_row([hit.chunk_id], |r| {
+                    Ok([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?])
+                })
+                .optional()
+                .map_err(sql_err)?;
+            Ok(texts.map_or(0.0, |t| {
+                terms.coverage(&[&t[0], &t[1], &t[2], &t[3]])
+            }))
+        })
+        .collect()
 }
 
 /// The `depth` chunks nearest to `query`: an int8 scan picks them, f16 vectors from SQLite
