@@ -201,6 +201,7 @@ fn refuses_bad_requests_and_keeps_serving() {
             .collect()
     };
 
+    #[allow(clippy::type_complexity)] // a table of (method, path, headers, body, status, code)
     let cases: Vec<(&str, &str, Vec<(String, String)>, String, u16, &str)> = vec![
         (
             "GET",

@@ -264,7 +264,10 @@ fn main() -> Result<(), Error> {
             ..ls
         };
         let top = dense.first().map_or(1.0, |h| h.score).max(1e-6);
-        let rel: Vec<f32> = dense.iter().map(|h| (h.score / top).clamp(0.0, 1.0)).collect();
+        let rel: Vec<f32> = dense
+            .iter()
+            .map(|h| (h.score / top).clamp(0.0, 1.0))
+            .collect();
         let rel2: Vec<f32> = rel.iter().map(|r| r * r).collect();
         let dr = RankedList {
             weights: &rel,
@@ -292,9 +295,15 @@ fn main() -> Result<(), Error> {
                     .map(|n| n.note_id)
                     .collect()
             } else if let Some(k) = name.strip_prefix("rrf-rel k=") {
-                fuse(&[dr, lc], k.parse()?).iter().map(|n| n.note_id).collect()
+                fuse(&[dr, lc], k.parse()?)
+                    .iter()
+                    .map(|n| n.note_id)
+                    .collect()
             } else if let Some(k) = name.strip_prefix("rrf-rel2 k=") {
-                fuse(&[dr2, lc], k.parse()?).iter().map(|n| n.note_id).collect()
+                fuse(&[dr2, lc], k.parse()?)
+                    .iter()
+                    .map(|n| n.note_id)
+                    .collect()
             } else if let Some(k) = name.strip_prefix("rrf-cov2 k=") {
                 fuse(&[dl, lc2], k.parse()?)
                     .iter()

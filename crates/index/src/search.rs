@@ -8,8 +8,9 @@
 //!    that filtered searches still return `top_k` notes;
 //! 3. dense: scan the int8 [`VectorMatrix`] for `max(4 × top_k, 50)` chunks, re-score them
 //!    exactly from the f16 vectors in SQLite; lexical: FTS5 BM25 ([`crate::lexical`]);
-//! 4. hybrid: reciprocal-rank fusion at note level ([`crate::fusion`]), each lexical hit weighted
-//!    by the share of query terms its chunk holds; single modes group by note;
+//! 4. hybrid: reciprocal-rank fusion at note level ([`crate::fusion`]), each dense hit weighted by
+//!    its similarity relative to the best one, each lexical hit by the share of query terms its
+//!    chunk holds; single modes group by note;
 //! 5. load path, title, heading path, lines and a snippet for the best chunk of each note.
 
 mod filter;
@@ -200,12 +201,21 @@ pub fn run(ctx: &SearchContext<'_>, p: &PreparedSearch) -> Result<Vec<Hit>, Inde
         SearchMode::Dense => group_by_note(dense_list),
         SearchMode::Lexical => group_by_note(lexical_list),
         SearchMode::Hybrid => {
+            let similarity = relative_similarity(&dense);
             let coverage = lexical_coverage(ctx.conn, &lexical, &terms)?;
-            let weighted = RankedList {
-                weights: &coverage,
-                ..lexical_list
-            };
-            fuse(&[dense_list, weighted], RRF_K)
+            fuse(
+                &[
+                    RankedList {
+                        weights: &similarity,
+                        ..dense_list
+                    },
+                    RankedList {
+                        weights: &coverage,
+                        ..lexical_list
+                    },
+                ],
+                RRF_K,
+            )
         }
     };
     notes.truncate(req.top_k);
@@ -229,6 +239,18 @@ pub fn run(ctx: &SearchContext<'_>, p: &PreparedSearch) -> Result<Vec<Hit>, Inde
         "search"
     );
     Ok(hits.into_iter().flatten().collect())
+}
+
+/// For each dense hit (best first), its similarity relative to the best one: the weight of its
+/// vote in fusion, so that a distant second does not count nearly as much as a clear first.
+fn relative_similarity(hits: &[Scored]) -> Vec<f32> {
+    let top = hits.first().map_or(1.0, |h| h.score);
+    if top <= 0.0 {
+        return vec![1.0; hits.len()];
+    }
+    hits.iter()
+        .map(|h| (h.score / top).clamp(0.0, 1.0))
+        .collect()
 }
 
 /// For each lexical hit, the share of the query's terms its chunk holds (title, aliases, headings,
@@ -258,9 +280,7 @@ fn lexical_coverage(
                 })
                 .optional()
                 .map_err(sql_err)?;
-            Ok(texts.map_or(0.0, |t| {
-                terms.coverage(&[&t[0], &t[1], &t[2], &t[3]])
-            }))
+            Ok(texts.map_or(0.0, |t| terms.coverage(&[&t[0], &t[1], &t[2], &t[3]])))
         })
         .collect()
 }

@@ -94,7 +94,7 @@ impl AccessPolicy {
             Some(p) => p == self.port,
             None => self.port == 80,
         };
-        if port_ok && self.hosts.iter().any(|h| *h == name) {
+        if port_ok && self.hosts.contains(&name) {
             Ok(())
         } else {
             Err(forbidden())
