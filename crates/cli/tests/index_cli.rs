@@ -75,13 +75,19 @@ fn write(root: &Path, rel: &str, bytes: impl AsRef<[u8]>) {
 /// Vectors are compared separately: int8 activations are quantised per batch, so the same text
 /// embedded in another batch differs in the last digits.
 fn rows(db: &Connection) -> Vec<String> {
+    // The full-text table is contentless: compare its terms (with positions) instead.
+    db.execute_batch(
+        "CREATE VIRTUAL TABLE IF NOT EXISTS temp.fts_terms USING fts5vocab(main, chunks_fts, instance)",
+    )
+    .unwrap();
     let mut out = Vec::new();
     for sql in [
         "SELECT path, mtime_ns, size, hex(content_hash), title, tags, aliases, links FROM notes ORDER BY path",
         "SELECT n.path, c.ord, c.heading_path, c.start_line, c.end_line, c.block_id, c.text, hex(c.content_hash)
          FROM chunks c JOIN notes n ON n.id = c.note_id ORDER BY n.path, c.ord",
-        "SELECT n.path, c.ord, f.title, f.headings, f.body FROM chunks_fts f
-         JOIN chunks c ON c.id = f.rowid JOIN notes n ON n.id = c.note_id ORDER BY n.path, c.ord",
+        "SELECT n.path, c.ord, v.col, v.offset, v.term FROM temp.fts_terms v
+       JOIN chunks c ON c.id = v.doc JOIN notes n ON n.id = c.note_id
+       ORDER BY n.path, c.ord, v.col, v.offset",
         "SELECT hex(content_hash), fingerprint FROM vectors ORDER BY 1, 2",
         "SELECT path, reason FROM failures ORDER BY path",
     ] {

@@ -99,6 +99,11 @@ pub(crate) fn count(db: &Connection, sql: &str) -> i64 {
 
 /// Every row that defines the index content, ids left out (they depend on history).
 pub(crate) fn content_rows(db: &Connection) -> Vec<String> {
+    // The full-text table is contentless: compare its terms (with positions) instead.
+    db.execute_batch(
+        "CREATE VIRTUAL TABLE IF NOT EXISTS temp.fts_terms USING fts5vocab(main, chunks_fts, instance)",
+    )
+    .unwrap();
     let mut out = Vec::new();
     let mut q = |sql: &str| {
         let mut stmt = db.prepare(sql).unwrap();
@@ -118,8 +123,9 @@ pub(crate) fn content_rows(db: &Connection) -> Vec<String> {
     q("SELECT n.path, c.ord, c.heading_path, c.start_line, c.end_line, c.block_id, c.text, hex(c.content_hash)
        FROM chunks c JOIN notes n ON n.id = c.note_id ORDER BY n.path, c.ord");
     q(
-        "SELECT n.path, c.ord, f.title, f.headings, f.body FROM chunks_fts f
-       JOIN chunks c ON c.id = f.rowid JOIN notes n ON n.id = c.note_id ORDER BY n.path, c.ord",
+        "SELECT n.path, c.ord, v.col, v.offset, v.term FROM temp.fts_terms v
+       JOIN chunks c ON c.id = v.doc JOIN notes n ON n.id = c.note_id
+       ORDER BY n.path, c.ord, v.col, v.offset",
     );
     q("SELECT hex(content_hash), fingerprint, hex(vec) FROM vectors ORDER BY 1, 2");
     q("SELECT path, reason FROM failures ORDER BY path");

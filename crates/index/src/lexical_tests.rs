@@ -233,14 +233,28 @@ fn filters_skip_disallowed_notes_before_the_limit() {
 
 #[test]
 fn query_terms() {
-    let t = fts_query_terms("XR-7741b  \"hello\" 机器学习 猫 AND and * title:x v1.2 don't");
+    let t = fts_query_terms("XR-7741b  \"hello\" 机器学习 猫 NEAR near * title:x v1.2 don't");
     let texts: Vec<&str> = t.iter().map(QueryTerm::text).collect();
     assert_eq!(
         texts,
         [
-            "XR-7741b", "hello", "机器", "器学", "学习", "猫", "AND", "title", "x", "v1.2", "don't"
+            "XR-7741b", "hello", "机器", "器学", "学习", "猫", "NEAR", "title", "x", "v1.2",
+            "don't"
         ]
     );
+    // Function words go, unless they are the whole query.
+    let texts = |q: &str| -> Vec<String> {
+        fts_query_terms(q)
+            .iter()
+            .map(|t| t.text().to_string())
+            .collect()
+    };
+    assert_eq!(
+        texts("What should I do when the yeast stops?"),
+        ["yeast", "stops"]
+    );
+    assert_eq!(texts("The Who"), ["The", "Who"]);
+    assert_eq!(texts("AND OR NOT"), ["AND", "OR", "NOT"]);
     assert_eq!(
         match_expression(&fts_query_terms("x\"y NEAR( o'\"")).unwrap(),
         "\"x\" OR \"y\" OR \"NEAR\" OR \"o'\""

@@ -305,6 +305,19 @@ pub fn rescore(
     query: &[f32],
     candidates: Vec<Scored>,
 ) -> Result<Vec<Scored>, IndexError> {
+    rescore_max(conn, fingerprint_id, &[query], candidates)
+}
+
+/// [`rescore`] against several queries: a candidate scores its best exact similarity to any.
+pub fn rescore_max(
+    conn: &Connection,
+    fingerprint_id: &str,
+    queries: &[&[f32]],
+    candidates: Vec<Scored>,
+) -> Result<Vec<Scored>, IndexError> {
+    let Some(dims) = queries.first().map(|q| q.len()) else {
+        return Ok(Vec::new());
+    };
     let sql_err = |source| IndexError::Sqlite {
         path: db_path(conn),
         context: "re-scoring vectors",
@@ -316,7 +329,7 @@ pub fn rescore(
              ON v.content_hash = c.content_hash AND v.fingerprint = ?2 WHERE c.id = ?1",
         )
         .map_err(sql_err)?;
-    let mut buf = vec![0f32; query.len()];
+    let mut buf = vec![0f32; dims];
     let mut out = Vec::with_capacity(candidates.len());
     for mut cand in candidates {
         let blob: Option<Vec<u8>> = stmt
@@ -329,7 +342,10 @@ pub fn rescore(
         if !decode_f16_into(&blob, &mut buf) {
             continue;
         }
-        cand.score = buf.iter().zip(query).map(|(a, b)| a * b).sum();
+        cand.score = queries
+            .iter()
+            .map(|q| buf.iter().zip(*q).map(|(a, b)| a * b).sum::<f32>())
+            .fold(f32::NEG_INFINITY, f32::max);
         out.push(cand);
     }
     out.sort_by(Scored::rank_cmp);

@@ -383,3 +383,52 @@ fn similar_ties_break_by_path() {
     let hits = similar(&ctx, &sim("d.md", 10, false)).unwrap();
     assert_eq!(hit_paths(&hits), ["a.md", "b.md", "c.md"]);
 }
+
+#[test]
+fn similar_matches_any_part_of_a_long_note() {
+    let db = TestDb::new();
+    let embedder = HashEmbedder::new(256);
+    let specs = [
+        NoteSpec {
+            path: "mixed.md",
+            tags: &[],
+            links: &[],
+            body: "tomatoes basil garden soil compost\n\nrust borrow checker lifetimes compiler",
+        },
+        NoteSpec {
+            path: "rust.md",
+            tags: &[],
+            links: &[],
+            body: "rust borrow checker lifetimes references",
+        },
+        NoteSpec {
+            path: "garden.md",
+            tags: &[],
+            links: &[],
+            body: "tomatoes basil garden soil watering",
+        },
+        NoteSpec {
+            path: "sailing.md",
+            tags: &[],
+            links: &[],
+            body: "sailing boat wind harbour knots",
+        },
+    ];
+    let vectors = db.index_notes(&embedder, &specs);
+    let fp = embedder.fingerprint().id();
+    let ctx = SearchContext {
+        conn: &db.conn,
+        vectors: &vectors,
+        embedder: &embedder,
+        fingerprint_id: &fp,
+    };
+    let hits = similar(&ctx, &sim("mixed.md", 10, false)).unwrap();
+    let mut first_two: Vec<&str> = hit_paths(&hits[..2]).to_vec();
+    first_two.sort();
+    assert_eq!(first_two, ["garden.md", "rust.md"]);
+    assert_eq!(hits[2].path, "sailing.md");
+    // Each related note is represented by the chunk that matched, with the pair's similarity.
+    let garden = hits.iter().find(|h| h.path == "garden.md").unwrap();
+    assert!(garden.score > 0.6, "{}", garden.score);
+    assert!(hits[2].score < 0.3, "{}", hits[2].score);
+}

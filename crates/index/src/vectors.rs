@@ -297,10 +297,19 @@ impl VectorMatrix {
     /// The `k` rows most similar to `query` (which should be unit length) among the notes that
     /// `filter` allows, best first. Scores are approximate (int8); see the module docs.
     pub fn top_k(&self, query: &[f32], k: usize, filter: &NoteFilter) -> Vec<Scored> {
-        if k == 0 || query.len() != self.dims || self.dims == 0 {
+        self.top_k_max(std::slice::from_ref(&query), k, filter)
+    }
+
+    /// Like [`VectorMatrix::top_k`] with several queries at once: a row scores its best
+    /// similarity to any of them (one pass over the matrix, whatever the number of queries).
+    pub fn top_k_max(&self, queries: &[&[f32]], k: usize, filter: &NoteFilter) -> Vec<Scored> {
+        if k == 0 || self.dims == 0 || queries.is_empty() {
             return Vec::new();
         }
-        let (q_scale, q_codes) = quantize(query);
+        if queries.iter().any(|q| q.len() != self.dims) {
+            return Vec::new();
+        }
+        let quantized: Vec<(f32, Vec<i8>)> = queries.iter().map(|q| quantize(q)).collect();
         let mut heap: BinaryHeap<HeapEntry> = BinaryHeap::with_capacity(k + 1);
         let rows = self.codes.chunks_exact(self.dims);
         for (pos, row) in rows.enumerate() {
@@ -308,7 +317,11 @@ impl VectorMatrix {
             if note == DEAD || !filter.allows(i64::from(note)) {
                 continue;
             }
-            let score = dot_i8(row, &q_codes) as f32 * self.scales[pos] * q_scale;
+            let score = quantized
+                .iter()
+                .map(|(q_scale, q_codes)| dot_i8(row, q_codes) as f32 * q_scale)
+                .fold(f32::NEG_INFINITY, f32::max)
+                * self.scales[pos];
             if heap.len() == k {
                 // The heap's top is the worst kept entry; skip rows that cannot enter.
                 let worst = heap.peek().map(|e| e.0).unwrap_or(f32::NEG_INFINITY);

@@ -197,3 +197,25 @@ fn load_skips_damaged_vectors() {
     // Another fingerprint sees nothing.
     assert!(VectorMatrix::load(&db.conn, "other", 8).unwrap().is_empty());
 }
+
+#[test]
+fn several_queries_score_their_best_match() {
+    let mut m = VectorMatrix::new(4);
+    m.upsert(1, 1, &unit(&[1.0, 0.0, 0.0, 0.0])).unwrap();
+    m.upsert(2, 2, &unit(&[0.0, 1.0, 0.0, 0.0])).unwrap();
+    m.upsert(3, 3, &unit(&[0.0, 0.0, 1.0, 0.0])).unwrap();
+    let a = unit(&[1.0, 0.0, 0.0, 0.0]);
+    let b = unit(&[0.0, 0.6, 0.0, 0.4]);
+    let top = m.top_k_max(&[&a, &b], 3, &NoteFilter::All);
+    let ids: Vec<i64> = top.iter().map(|s| s.chunk_id).collect();
+    assert_eq!(ids, [1, 2, 3]);
+    assert!((top[0].score - 1.0).abs() < 0.02);
+    assert!((top[1].score - b[1]).abs() < 0.02);
+    assert!(top[2].score.abs() < 0.02);
+    // One query gives what `top_k` gives.
+    assert_eq!(
+        m.top_k_max(&[&b], 2, &NoteFilter::All),
+        m.top_k(&b, 2, &NoteFilter::All)
+    );
+    assert!(m.top_k_max(&[], 2, &NoteFilter::All).is_empty());
+}

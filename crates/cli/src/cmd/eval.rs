@@ -102,7 +102,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     );
     let fp = embedder.fingerprint().clone();
     let chunk = chunk_config(args.chunk_tokens);
-    if chunk.max_tokens + 8 > fp.max_tokens {
+    if args.chunk_tokens.is_some_and(|n| n > fp.max_tokens) {
         eprintln!(
             "note: `{}` reads at most {} tokens: chunks are cut to fit",
             fp.model, fp.max_tokens

@@ -1,16 +1,20 @@
-//! Related notes: the notes whose chunks lie closest to a note's own vector.
+//! Related notes: the notes holding the chunks closest to any chunk of the note.
 //!
-//! A note is represented by the normalised mean of its chunk vectors (full precision, from
-//! SQLite), compared with every other chunk; chunks are grouped by note (best chunk). One scan per
-//! request, whatever the note's length. Ties break by path, and the scan order is the chunk id
-//! order, so the list is the same after a restart.
+//! A candidate note scores its best chunk pair: the highest similarity between one of its chunks
+//! and one of the note's (up to [`MAX_SOURCE_CHUNKS`], full precision from SQLite). Tried on the
+//! sample vault with links as the reference (`vault-rag` MiniLM index, 30 notes with links), this
+//! found linked notes better than one mean vector per note: recall@5 0.841 against 0.785, MRR
+//! 0.818 against 0.741 (a blend of both was in between). A long note thus relates to notes that
+//! share one of its topics, not only to those matching its average. All pairs are scored in one
+//! pass over the matrix. Ties break by path, and the scan order is the chunk id order, so the
+//! list is the same after a restart.
 
 use std::collections::HashMap;
 
 use rusqlite::OptionalExtension;
-use vault_rag_core::{l2_normalize, Retriever};
+use vault_rag_core::Retriever;
 
-use super::{load_hit, rescore, validate_top_k, SearchContext, SimilarRequest};
+use super::{load_hit, rescore_max, validate_top_k, SearchContext, SimilarRequest};
 use crate::error::IndexError;
 use crate::fusion::NoteResult;
 use crate::snippet::{Anchor, SnippetTerms};
@@ -20,6 +24,9 @@ use vault_rag_core::Hit;
 /// Chunks scanned per requested note: related notes often match with several chunks each.
 const CANDIDATES_PER_NOTE: usize = 8;
 const MIN_CANDIDATES: usize = 100;
+/// Most chunks of the note compared (evenly spread over a longer note), which bounds the cost of
+/// a request to that many dot products per chunk of the vault.
+pub const MAX_SOURCE_CHUNKS: usize = 32;
 
 /// The `top_k` notes most similar to `req.path`, never the note itself, best first.
 pub fn similar(ctx: &SearchContext<'_>, req: &SimilarRequest) -> Result<Vec<Hit>, IndexError> {
@@ -43,9 +50,11 @@ pub fn similar(ctx: &SearchContext<'_>, req: &SimilarRequest) -> Result<Vec<Hit>
             path: path.to_string(),
         });
     };
-    let Some(query) = note_vector(ctx, note_id)? else {
+    let sources = note_vectors(ctx, note_id)?;
+    if sources.is_empty() {
         return Ok(Vec::new());
-    };
+    }
+    let queries: Vec<&[f32]> = sources.iter().map(Vec::as_slice).collect();
     let mut excluded = NoteSet::new();
     excluded.insert(note_id);
     if req.exclude_linked {
@@ -55,8 +64,8 @@ pub fn similar(ctx: &SearchContext<'_>, req: &SimilarRequest) -> Result<Vec<Hit>
     }
     let filter = NoteFilter::Except(excluded);
     let depth = (req.top_k * CANDIDATES_PER_NOTE).max(MIN_CANDIDATES);
-    let candidates = ctx.vectors.top_k(&query, depth, &filter);
-    let scored = rescore(conn, ctx.fingerprint_id, &query, candidates)?;
+    let candidates = ctx.vectors.top_k_max(&queries, depth, &filter);
+    let scored = rescore_max(conn, ctx.fingerprint_id, &queries, candidates)?;
 
     let mut best: HashMap<i64, (i64, f32)> = HashMap::new();
     for s in &scored {
@@ -88,8 +97,9 @@ pub fn similar(ctx: &SearchContext<'_>, req: &SimilarRequest) -> Result<Vec<Hit>
     Ok(hits)
 }
 
-/// The normalised mean of a note's chunk vectors; `None` when none is embedded yet.
-fn note_vector(ctx: &SearchContext<'_>, note_id: i64) -> Result<Option<Vec<f32>>, IndexError> {
+/// A note's chunk vectors in order, at most [`MAX_SOURCE_CHUNKS`] (evenly spread); empty when
+/// none is embedded yet.
+fn note_vectors(ctx: &SearchContext<'_>, note_id: i64) -> Result<Vec<Vec<f32>>, IndexError> {
     let conn = ctx.conn;
     let sql_err = |source| IndexError::Sqlite {
         path: db_path(conn),
@@ -107,21 +117,21 @@ fn note_vector(ctx: &SearchContext<'_>, note_id: i64) -> Result<Option<Vec<f32>>
     let mut rows = stmt
         .query(rusqlite::params![note_id, ctx.fingerprint_id])
         .map_err(sql_err)?;
-    let mut sum = vec![0f32; dims];
-    let mut buf = vec![0f32; dims];
-    let mut n = 0usize;
+    let mut all = Vec::new();
     while let Some(row) = rows.next().map_err(sql_err)? {
         let blob = row.get_ref(0).map_err(sql_err)?;
-        if decode_f16_into(blob.as_blob().unwrap_or(&[]), &mut buf) {
-            sum.iter_mut().zip(&buf).for_each(|(s, x)| *s += x);
-            n += 1;
+        let mut v = vec![0f32; dims];
+        if decode_f16_into(blob.as_blob().unwrap_or(&[]), &mut v) {
+            all.push(v);
         }
     }
-    if n == 0 {
-        return Ok(None);
+    if all.len() <= MAX_SOURCE_CHUNKS {
+        return Ok(all);
     }
-    l2_normalize(&mut sum);
-    Ok(Some(sum))
+    let n = all.len();
+    Ok((0..MAX_SOURCE_CHUNKS)
+        .map(|i| all[i * n / MAX_SOURCE_CHUNKS].clone())
+        .collect())
 }
 
 /// Ids of the notes that the note at `path` links to (its stored link targets, resolved).

@@ -206,7 +206,9 @@ async fn run_embedding(
     texts: Vec<String>,
     kind: TextKind,
 ) -> Result<Embedded, ServerError> {
-    let _slot = state
+    // The slot moves into the blocking work: a request that timed out keeps its slot until
+    // its inference really ends, so the limit holds.
+    let slot = state
         .embed_slots
         .clone()
         .acquire_owned()
@@ -216,6 +218,7 @@ async fn run_embedding(
         })?;
     let backend = state.backend.clone();
     blocking(move || {
+        let _slot = slot;
         let embedder = backend.embedder();
         let vectors = match kind {
             TextKind::Query => {
