@@ -46,3 +46,11 @@ GEMMA_DIR ?= $(HOME)/.cache/vault-rag-dev/embeddinggemma-300m-onnx
 .PHONY: check-embeddinggemma
 check-embeddinggemma: setup
 	cargo run --release -p vault-rag-embed --example check_embeddinggemma -- "$(GEMMA_DIR)"
+
+# Memory, throughput and latency against the seed's Python plan and sentence-transformers, on a
+# generated 10,000-note vault (long on 2 cores: the full index is built once and cached; see
+# docs/benchmarks.md). Builds the EmbeddingGemma files with shared/tools/embeddinggemma/build.sh
+# when GEMMA_DIR lacks them.
+.PHONY: bench
+bench: setup venv
+	GEMMA_DIR="$(GEMMA_DIR)" bash bench/run.sh

@@ -1,4 +1,6 @@
-//! Arbitrary bytes through `parse` and `chunk_note`: no panic, and the chunk invariants hold.
+//! Arbitrary bytes through `parse` and `chunk_note`: no panic, the chunk invariants hold, and
+//! the output stays proportional to the input. Run with `-timeout=2` so that slow inputs count
+//! as failures, and `-dict=parse_chunk.dict` to reach Obsidian syntax sooner.
 //! The first byte picks the budget so that small budgets (every splitting level) are reached.
 
 #![no_main]
@@ -22,7 +24,9 @@ fuzz_target!(|data: &[u8]| {
     let counters: [&dyn Fn(&str) -> usize; 2] = [&words, &bytes];
     for count in counters {
         let mut prev_start = 0;
+        let mut out = 0;
         for c in chunk_note(&note, &cfg, count) {
+            out += c.text.len();
             assert!(!c.text.trim().is_empty(), "empty chunk");
             assert!(c.start_line >= prev_start, "chunks out of order");
             assert!(c.start_line <= c.end_line && c.end_line <= note.line_count, "bad lines");
@@ -31,5 +35,7 @@ fuzz_target!(|data: &[u8]| {
             assert!(single_char || c.text.chars().count() <= cfg.max_chars, "over the character cap");
             prev_start = c.start_line;
         }
+        // Overlap repeats part of a split section, never the whole note twice.
+        assert!(out <= 2 * text.len() + 64, "output out of proportion");
     }
 });

@@ -1,1 +1,1 @@
-target/eval/debug/vault-rag eval --dataset ../shared/datasets/cranfield --mode lexical --model all-minilm-l6-v2 --model-dir $VAULT_RAG_TEST_MODEL_DIR --data-dir /tmp/evq/data --run-file /tmp/evq/lex.trec
+target/release/vault-rag eval --dataset ../shared/datasets/cranfield --mode lexical --model all-minilm-l6-v2 --model-dir /root/.cache/vault-rag/models/all-MiniLM-L6-v2-int8

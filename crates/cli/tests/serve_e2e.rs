@@ -542,6 +542,36 @@ fn refuses_a_public_address_without_a_token() {
 }
 
 #[test]
+fn a_taken_port_fails_at_once_without_loading_the_model_or_opening_the_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let vault = fixture_vault(dir.path());
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let data = dir.path().join("data");
+    // A model folder that does not exist: binding comes first, so the port is what fails.
+    let out = Command::new(env!("CARGO_BIN_EXE_vault-rag"))
+        .args(["serve", "--port", &port, "--vault"])
+        .arg(&vault)
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["--model", "all-minilm-l6-v2", "--model-dir"])
+        .arg(dir.path().join("no-model"))
+        .env_remove("VAULT_RAG_TOKEN")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty(), "no listening line on a failed bind");
+    let message = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        message.contains(&format!("cannot listen on 127.0.0.1:{port}"))
+            && message.contains("in use"),
+        "{message}"
+    );
+    assert!(!message.contains("no-model"), "{message}");
+    assert!(!data.join("index.sqlite").exists());
+}
+
+#[test]
 fn mcp_tools_work_with_the_official_python_client() {
     let dir = tempfile::tempdir().unwrap();
     let vault = fixture_vault(dir.path());

@@ -95,7 +95,9 @@ impl ModelEntry {
             max_tokens: 2048,
             token_type_ids: false,
             pad_id: 0,
-            batch_tokens: 2048,
+            // Measured (docs/benchmarks.md): 512 is faster than 2,048 and holds less memory;
+            // 8,192 is 3× slower and grows the arena by 200 MB.
+            batch_tokens: 512,
             cache_dirs: strings(&["embeddinggemma-300m", "embeddinggemma-300m-onnx"]),
         }
     }
@@ -300,10 +302,13 @@ mod tests {
                 "{}",
                 e.name
             );
+            // An input longer than the budget runs as a batch of its own (batch::plan); the
+            // budget must still hold a chunk of the default size with its prompt.
             assert!(
-                e.batch_tokens >= e.max_tokens,
-                "{}: a longest input must fit a batch",
-                e.name
+                e.batch_tokens >= 384,
+                "{}: batch budget {}",
+                e.name,
+                e.batch_tokens
             );
             for p in [Precision::Fp32, Precision::Int8, Precision::Q4] {
                 assert!(!e.files_for(p).is_empty(), "{} {p}", e.name);

@@ -71,6 +71,7 @@ impl OnnxEmbedder {
         let started = std::time::Instant::now();
         let tokenizer = TextTokenizer::load(&files.tokenizer, entry.max_tokens)?;
         let tokenizer_ms = started.elapsed().as_millis();
+        let tokenizer_rss_mib = rss_mib();
         let threads = spec
             .threads
             .filter(|&t| t > 0)
@@ -82,6 +83,7 @@ impl OnnxEmbedder {
         let started = std::time::Instant::now();
         let runner = SessionRunner::load(&files.model, &entry, SessionSettings { threads, dim })?;
         let session_ms = started.elapsed().as_millis();
+        let session_rss_mib = rss_mib();
         let fingerprint = EmbedderFingerprint {
             model: entry.name.clone(),
             file: format!("{}#{}", files.model_rel, content_tag(&files.model)?),
@@ -93,6 +95,8 @@ impl OnnxEmbedder {
             max_tokens: entry.max_tokens,
         };
         let worker = Worker::spawn(runner, &entry.name)?;
+        release_free_memory();
+        let memory = crate::memory::ProcessMemory::current();
         tracing::info!(
             model = %entry.name,
             file = %files.model.display(),
@@ -102,6 +106,10 @@ impl OnnxEmbedder {
             batch_tokens,
             tokenizer_ms,
             session_ms,
+            tokenizer_rss_mib,
+            session_rss_mib,
+            rss_mib = memory.map(|m| m.rss_mib()),
+            peak_mib = memory.map(|m| m.peak_mib()),
             "embedding model loaded"
         );
         Ok(Self {
@@ -181,5 +189,24 @@ impl Embedder for OnnxEmbedder {
             .map(|d| self.entry.document_text(d.title, d.text))
             .collect();
         self.embed_texts(Priority::Document, &texts)
+    }
+}
+
+fn rss_mib() -> Option<f64> {
+    crate::memory::ProcessMemory::current().map(|m| m.rss_mib())
+}
+
+/// Loading parses a large `tokenizer.json` and the model graph; the parse buffers are freed but
+/// the C allocator keeps the pages. Handing them back to the OS lowers the resident memory of a
+/// long-running process by what loading needed transiently (`VAULT_RAG_MALLOC_TRIM=0` turns this
+/// off, for measurements).
+fn release_free_memory() {
+    if std::env::var("VAULT_RAG_MALLOC_TRIM").as_deref() == Ok("0") {
+        return;
+    }
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free memory of glibc's heaps; it has no preconditions.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }

@@ -36,6 +36,7 @@
 mod batch;
 mod catalog;
 mod embedder;
+mod memory;
 mod pool;
 mod runtime;
 mod session;
@@ -45,6 +46,7 @@ mod worker;
 
 pub use catalog::{catalogue, lookup, ModelEntry, Pooling, DEFAULT_MODEL};
 pub use embedder::{ModelSpec, OnnxEmbedder};
+pub use memory::ProcessMemory;
 pub use runtime::{cache_library, init_runtime, ORT_DYLIB_ENV, ORT_VERSION};
 pub use source::{locate, model_available_offline, vault_rag_cache, ModelFiles};
 pub use vault_rag_core::{DocumentText, EmbedError, Embedder, EmbedderFingerprint, Precision};

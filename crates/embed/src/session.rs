@@ -51,14 +51,62 @@ impl SessionRunner {
         let options = RunOptions::new()
             .map_err(|e| file_err(format!("cannot create run options: {e}")))?
             .with_outputs(OutputSelector::no_default().with(entry.pooling.output_name()));
-        Ok(Self {
+        let mut runner = Self {
             session,
             options,
             pooling: entry.pooling.clone(),
             token_type_ids: entry.token_type_ids,
             native_dim: entry.native_dim,
             dim: settings.dim,
-        })
+        };
+        // The first run re-lays weights out for the kernels (prepacking); doing it here keeps
+        // that cost out of the first search.
+        let pad = i64::from(entry.pad_id);
+        runner.run(&Batch {
+            rows: 1,
+            width: 4,
+            input_ids: vec![pad; 4],
+            attention_mask: vec![1; 4],
+            positions: vec![0],
+        })?;
+        Ok(runner)
+    }
+}
+
+/// ONNX Runtime settings that trade memory against speed, read once from the environment so that
+/// `make bench` can measure each of them (docs/benchmarks.md) without a rebuild. The defaults are
+/// the measured best on a 2-core CPU; `0`/`1` switch a setting, `VAULT_RAG_ORT_OPT` is 1, 2 or 3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Tuning {
+    /// `VAULT_RAG_ORT_ARENA`: ONNX Runtime's CPU arena. It keeps freed activation memory for the
+    /// next batch (faster) and never returns it; batches are capped by a token budget, so it stays
+    /// bounded.
+    pub arena: bool,
+    /// `VAULT_RAG_ORT_SPIN`: worker threads spin between operators instead of sleeping.
+    pub spin: bool,
+    /// `VAULT_RAG_ORT_PREPACK`: weights re-laid out for the matrix kernels (a second copy).
+    pub prepack: bool,
+    /// `VAULT_RAG_ORT_OPT`: graph optimisation level.
+    pub opt_level: u8,
+}
+
+impl Tuning {
+    pub fn from_env() -> Self {
+        let flag = |name: &str, default: bool| match std::env::var(name).as_deref() {
+            Ok("0") => false,
+            Ok("1") => true,
+            _ => default,
+        };
+        Self {
+            arena: flag("VAULT_RAG_ORT_ARENA", true),
+            spin: flag("VAULT_RAG_ORT_SPIN", true),
+            prepack: flag("VAULT_RAG_ORT_PREPACK", true),
+            opt_level: match std::env::var("VAULT_RAG_ORT_OPT").as_deref() {
+                Ok("1") => 1,
+                Ok("2") => 2,
+                _ => 3,
+            },
+        }
     }
 }
 
@@ -67,11 +115,17 @@ fn build(
     model: &Path,
     threads: usize,
 ) -> Result<Session, String> {
+    let tuning = Tuning::from_env();
+    tracing::debug!(?tuning, "ONNX Runtime session settings");
     let configure = |e: ort::Error<_>| format!("cannot configure the session: {e}");
     Session::builder(env)
         .map_err(|e| format!("cannot create a session: {e}"))?
         // Level3 adds layout rewrites for the CPU provider on top of the fusions of Level2.
-        .with_optimization_level(GraphOptimizationLevel::Level3)
+        .with_optimization_level(match tuning.opt_level {
+            1 => GraphOptimizationLevel::Level1,
+            2 => GraphOptimizationLevel::Level2,
+            _ => GraphOptimizationLevel::Level3,
+        })
         .map_err(configure)?
         .with_intra_threads(threads)
         .map_err(configure)?
@@ -81,17 +135,15 @@ fn build(
         .with_memory_pattern(false)
         .map_err(configure)?
         .with_execution_providers([ort::ep::CPU::default()
-            .with_arena_allocator(std::env::var("XARENA").map_or(true, |v| v == "1"))
+            .with_arena_allocator(tuning.arena)
             .build()])
         .map_err(configure)?
-        .with_intra_op_spinning(std::env::var("XSPIN").map_or(true, |v| v == "1"))
+        .with_intra_op_spinning(tuning.spin)
         .map_err(configure)?
-        .with_optimization_level(match std::env::var("XOPT").as_deref() {
-            Ok("1") => GraphOptimizationLevel::Level1,
-            Ok("2") => GraphOptimizationLevel::Level2,
-            _ => GraphOptimizationLevel::Level3,
-        })
+        .with_prepacking(tuning.prepack)
         .map_err(configure)?
+        // Weights stored as external data (`model.onnx_data`) are memory-mapped by ONNX Runtime:
+        // embedding rows of tokens never seen stay on disk instead of in resident memory.
         .commit_from_file(model)
         .map_err(|e| format!("ONNX Runtime cannot load it: {e}"))
 }

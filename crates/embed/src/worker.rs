@@ -1,12 +1,12 @@
-//! The inference worker: one thread owns the model session and takes batches from two bounded
-//! channels, queries before documents. A search typed while the vault is being indexed waits at
+//! The inference worker: one thread owns the model session and takes batches from two
+//! channels, queries (in arrival order) before documents (bounded). A search typed while the vault is being indexed waits at
 //! most for the batch in progress, never behind the queued re-index.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use crossbeam_channel::{bounded, select, Receiver, Sender, TryRecvError};
+use crossbeam_channel::{bounded, select, unbounded, Receiver, Sender, TryRecvError};
 use vault_rag_core::EmbedError;
 
 use crate::batch::Batch;
@@ -32,8 +32,8 @@ struct Job {
     reply: Reply,
 }
 
-/// Batches queued per channel. Small: a queued batch holds its tokens in memory, and callers
-/// block (back-pressure) rather than pile up work.
+/// Document batches queued. Small: a queued batch holds its tokens in memory, and the indexer
+/// blocks (back-pressure) rather than pile up work.
 const QUEUE: usize = 4;
 
 pub(crate) struct Worker {
@@ -43,7 +43,10 @@ pub(crate) struct Worker {
 
 impl Worker {
     pub fn spawn(runner: impl Runner, name: &str) -> Result<Self, EmbedError> {
-        let (query_tx, query_rx) = bounded(QUEUE);
+        // Queries queue without a bound, in arrival order: each caller waits for its own reply,
+        // so at most one job per waiting search is queued, and a bounded channel lets a newly
+        // arriving search take a freed slot ahead of one that has been waiting (tail latency).
+        let (query_tx, query_rx) = unbounded();
         let (doc_tx, doc_rx) = bounded(QUEUE);
         let handle = std::thread::Builder::new()
             .name(format!("embed-{name}"))
@@ -382,5 +385,51 @@ mod tests {
             .embed(Priority::Query, Vec::new(), 0)
             .unwrap()
             .is_empty());
+    }
+
+    /// A runner that takes a fixed time per batch.
+    struct Slow(std::time::Duration);
+
+    impl Runner for Slow {
+        fn run(&mut self, batch: &Batch) -> Result<Vec<Vec<f32>>, EmbedError> {
+            std::thread::sleep(self.0);
+            Ok(batch.positions.iter().map(|&p| vec![p as f32]).collect())
+        }
+    }
+
+    #[test]
+    fn waiting_queries_are_served_in_arrival_order() {
+        // 32 searches at once: each waits for the ones queued before it, none for much longer.
+        // (With a bounded query channel, a newly arriving search could take a freed slot ahead of
+        // one that had been waiting, again and again: waits of 30 times the median were seen.)
+        let worker =
+            Arc::new(Worker::spawn(Slow(std::time::Duration::from_millis(2)), "fair").unwrap());
+        let clients: Vec<_> = (0..32)
+            .map(|_| {
+                let worker = worker.clone();
+                std::thread::spawn(move || {
+                    (0..20)
+                        .map(|_| {
+                            let started = Instant::now();
+                            worker
+                                .embed(Priority::Query, plan(texts(&[5]), 3, 0), 1)
+                                .unwrap();
+                            started.elapsed().as_secs_f64() * 1e3
+                        })
+                        .collect::<Vec<f64>>()
+                })
+            })
+            .collect();
+        let mut waits: Vec<f64> = clients
+            .into_iter()
+            .flat_map(|c| c.join().unwrap())
+            .collect();
+        waits.sort_by(f64::total_cmp);
+        let median = waits[waits.len() / 2];
+        let max = waits[waits.len() - 1];
+        assert!(
+            max < 3.0 * median + 20.0,
+            "longest wait {max:.1} ms, median {median:.1} ms"
+        );
     }
 }

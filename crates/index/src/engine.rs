@@ -25,7 +25,7 @@ use crate::progress::{IndexState, IndexSummary, Progress};
 use crate::scan::VaultFilter;
 use crate::search::{self, SearchContext, SearchRequest, SearchResponse, SimilarRequest};
 use crate::settings::{clamp_chunk_config, IndexSettings, INDEX_FILE, LOCK_FILE};
-use crate::store::{notes, NoteFailure, Store};
+use crate::store::{damage, notes, NoteFailure, Store};
 use crate::vectors::VectorMatrix;
 use crate::watcher::{coalesce, Job, VaultWatcher};
 
@@ -70,7 +70,9 @@ pub struct Engine {
 
 impl Engine {
     /// Opens (or creates) the index of `settings.vault` and loads its vectors into memory.
-    /// Fails when another process holds the index, or the index file is of a newer version.
+    /// Fails when another process holds the index, or the index file is of a newer version or
+    /// another program's database. A damaged file (see [`damage::is_damage`]) is moved aside
+    /// with its log, never deleted, a warning names both paths, and a new index is started.
     pub fn open(
         mut settings: IndexSettings,
         embedder: Arc<dyn Embedder>,
@@ -86,23 +88,18 @@ impl Engine {
             fingerprint.max_tokens,
             prompt_tokens(embedder.as_ref()),
         );
-        let (store, previous) = Store::open(&index_path, &fingerprint)?;
-        if let Some(prev) = previous {
-            tracing::info!(
-                from = %prev.model, to = %fingerprint.model,
-                "the embedder changed: chunks are embedded again; old vectors are dropped once done"
-            );
-        }
-        if store.sync_chunking(&chunking_recipe(&settings))? {
-            tracing::info!("chunking settings changed: every note is chunked again (unchanged text keeps its vectors)");
-        }
-        let started = Instant::now();
-        let matrix = VectorMatrix::load(&*store.reader()?, &fingerprint.id(), fingerprint.dims)?;
-        tracing::info!(
-            vectors = matrix.len(),
-            ms = started.elapsed().as_millis() as u64,
-            "vectors loaded"
-        );
+        let recipe = chunking_recipe(&settings);
+        let (store, matrix) = match open_store(&index_path, &fingerprint, &recipe) {
+            Err(problem) if damage::is_damage(&problem) => {
+                let moved = damage::move_aside(&index_path)?;
+                tracing::warn!(
+                    file = %index_path.display(), moved_to = %moved.display(), %problem,
+                    "the index file could not be used: it was moved aside (not deleted) and a new index is built"
+                );
+                open_store(&index_path, &fingerprint, &recipe)?
+            }
+            other => other?,
+        };
         let filter = VaultFilter::load(&settings, &vault)?;
         let core = IndexCore::new(vault, settings, embedder, store, matrix, filter);
         core.refresh_counts()?;
@@ -359,6 +356,35 @@ impl Drop for Engine {
     }
 }
 
+/// Opens the index file and loads the active embedder's vectors: everything at open that reads
+/// enough of the file to find it damaged.
+fn open_store(
+    index_path: &Path,
+    fingerprint: &EmbedderFingerprint,
+    recipe: &str,
+) -> Result<(Store, VectorMatrix), IndexError> {
+    let (store, previous) = Store::open(index_path, fingerprint)?;
+    if let Some(prev) = previous {
+        // Vectors are keyed by fingerprint: the old ones stay (and are used again if the old
+        // embedder comes back) until the new set is complete, then they are dropped.
+        tracing::info!(
+            from = %prev.model, to = %fingerprint.model,
+            "the embedder changed: chunks are embedded again; old vectors are dropped once done"
+        );
+    }
+    if store.sync_chunking(recipe)? {
+        tracing::info!("chunking settings changed: every note is chunked again (unchanged text keeps its vectors)");
+    }
+    let started = Instant::now();
+    let matrix = VectorMatrix::load(&*store.reader()?, &fingerprint.id(), fingerprint.dims)?;
+    tracing::info!(
+        vectors = matrix.len(),
+        ms = started.elapsed().as_millis() as u64,
+        "vectors loaded"
+    );
+    Ok((store, matrix))
+}
+
 /// The indexing thread: runs queued jobs one at a time, merging bursts.
 fn run_jobs(core: &IndexCore, complete: &AtomicBool, rx: &Receiver<Job>) {
     while let Ok(first) = rx.recv() {
@@ -438,3 +464,7 @@ fn find_on_disk(vault: &Path, rel: &str) -> PathBuf {
     }
     current
 }
+
+#[cfg(test)]
+#[path = "recovery_tests.rs"]
+mod recovery_tests;

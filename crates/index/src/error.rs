@@ -32,6 +32,16 @@ pub enum IndexError {
     },
     #[error("index `{path}` is in use by another vault-rag process{}", pid_suffix(*.pid))]
     Locked { path: PathBuf, pid: Option<u32> },
+    #[error(
+        "index `{path}`: {context}: could not write (is the disk full, or the file over a size \
+         limit?): {source}"
+    )]
+    NoSpace {
+        path: PathBuf,
+        context: &'static str,
+        #[source]
+        source: rusqlite::Error,
+    },
     #[error("index `{path}`: {context}: {source}")]
     Sqlite {
         path: PathBuf,
@@ -39,10 +49,7 @@ pub enum IndexError {
         #[source]
         source: rusqlite::Error,
     },
-    #[error(
-        "index `{path}` has schema version {found}, but this build of vault-rag reads version {supported}; \
-         upgrade vault-rag, or move the index away (or pick another --data-dir) to build a new one"
-    )]
+    #[error("{}", schema_message(path, found, *supported))]
     SchemaVersion {
         path: PathBuf,
         found: String,
@@ -52,8 +59,16 @@ pub enum IndexError {
     NotAnIndex { path: PathBuf, reason: String },
     #[error("index `{path}` does not exist yet; run `vault-rag index` first")]
     NoIndex { path: PathBuf },
-    #[error("stored vector data in `{path}` is damaged: {reason}")]
+    /// The file is not a usable index (see `store::damage`); opening for writing moves it aside.
+    #[error("index `{path}` is damaged: {reason}")]
     Corrupt { path: PathBuf, reason: String },
+    #[error("could not move the damaged index `{from}` aside to `{to}`: {source}")]
+    MoveAside {
+        from: PathBuf,
+        to: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("{field}: invalid glob `{pattern}`: {source}")]
     Glob {
         field: &'static str,
@@ -116,6 +131,21 @@ pub enum IndexError {
     },
 }
 
+fn schema_message(path: &std::path::Path, found: &str, supported: u32) -> String {
+    let path = path.display();
+    match found.trim().parse::<u32>() {
+        Ok(v) if v > supported => format!(
+            "index `{path}` has schema version {found}, but this build of vault-rag reads version \
+             {supported}; upgrade vault-rag, or move the index away (or pick another --data-dir) \
+             to build a new one"
+        ),
+        _ => format!(
+            "index `{path}` has schema version {found}, which this build of vault-rag (version \
+             {supported}) cannot read; `vault-rag index` moves it aside and builds a new one"
+        ),
+    }
+}
+
 fn pid_suffix(pid: Option<u32>) -> String {
     match pid {
         Some(pid) => format!(" (pid {pid}); stop it or use another --data-dir"),
@@ -129,10 +159,25 @@ impl IndexError {
         path: &'a std::path::Path,
         context: &'static str,
     ) -> impl FnOnce(rusqlite::Error) -> IndexError + 'a {
-        move |source| IndexError::Sqlite {
-            path: path.to_path_buf(),
-            context,
-            source,
+        move |source| {
+            // SQLite reports ENOSPC as "full", and EFBIG (a file size limit) as a write error.
+            let no_space = source.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull)
+                || matches!(&source, rusqlite::Error::SqliteFailure(e, _)
+                    if e.extended_code == rusqlite::ffi::SQLITE_IOERR_WRITE);
+            let path = path.to_path_buf();
+            if no_space {
+                IndexError::NoSpace {
+                    path,
+                    context,
+                    source,
+                }
+            } else {
+                IndexError::Sqlite {
+                    path,
+                    context,
+                    source,
+                }
+            }
         }
     }
 }

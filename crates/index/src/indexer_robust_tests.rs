@@ -66,18 +66,9 @@ fn newer_schema_version_is_refused_with_the_file_named() {
 }
 
 #[test]
-fn foreign_file_and_second_process_are_refused() {
+fn second_process_is_refused() {
+    // A damaged or foreign file: see `recovery_tests`.
     let f = Fixture::new();
-    fs::write(
-        f.data.path().join("index.sqlite"),
-        b"definitely not sqlite, just text........",
-    )
-    .unwrap();
-    let err = Engine::open(f.settings(), TestEmbedder::new(16))
-        .err()
-        .unwrap();
-    assert!(err.to_string().contains("not an SQLite database"), "{err}");
-    fs::remove_file(f.data.path().join("index.sqlite")).unwrap();
     let first = open(&f, TestEmbedder::new(16));
     let err = Engine::open(f.settings(), TestEmbedder::new(16))
         .err()

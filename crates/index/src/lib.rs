@@ -25,7 +25,9 @@
 //!   happens before the write transaction, so a crash (even SIGKILL) loses at most the batch in
 //!   flight and the next run resumes. A vault that is missing or a folder that cannot be read
 //!   is never taken for deleted notes. An index of a newer schema version is refused, not
-//!   rewritten.
+//!   rewritten. A damaged file (cut short, garbage, failing `quick_check`, an older format) is
+//!   moved aside to `index.sqlite.corrupt-<unix time>` with its log, never deleted, and a new
+//!   index is built ([`store::damage`]). A clean close folds the log into the file.
 //! - **Bad notes are reported, never fatal.** Binary files named `.md`, invalid UTF-8, notes
 //!   over [`IndexSettings::max_note_bytes`], FIFOs, symlink loops and files vanishing mid-scan
 //!   go to the `failures` table with a reason; the rest of the vault is indexed.

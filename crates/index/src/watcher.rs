@@ -49,7 +49,9 @@ impl VaultWatcher {
                 let mut paths = Vec::new();
                 for event in events {
                     rescan |= event.need_rescan();
-                    paths.extend(event.event.paths);
+                    if changes_files(&event.event.kind) {
+                        paths.extend(event.event.paths);
+                    }
                 }
                 rescan |= paths.iter().any(|p| p == &app_json);
                 let job = if rescan {
@@ -78,6 +80,18 @@ impl VaultWatcher {
     }
 }
 
+/// Whether an event can mean a changed note. Reads are not changes: inotify reports every
+/// open and close, including the indexer's own reads, and counting them would make each pass
+/// that reads a note queue another one (forever, while a pass keeps failing).
+fn changes_files(kind: &notify::EventKind) -> bool {
+    use notify::event::{AccessKind, AccessMode, EventKind};
+    match kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) => false,
+        _ => true,
+    }
+}
+
 /// Merges queued jobs: a full pass makes path jobs redundant; a rebuild wins over everything.
 pub(crate) fn coalesce(first: Job, more: impl Iterator<Item = Job>) -> Job {
     let mut job = first;
@@ -97,6 +111,22 @@ pub(crate) fn coalesce(first: Job, more: impl Iterator<Item = Job>) -> Job {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_are_not_changes() {
+        use notify::event::{AccessKind, AccessMode, CreateKind, EventKind, ModifyKind};
+        assert!(!changes_files(&EventKind::Access(AccessKind::Open(
+            AccessMode::Any
+        ))));
+        assert!(!changes_files(&EventKind::Access(AccessKind::Close(
+            AccessMode::Read
+        ))));
+        assert!(changes_files(&EventKind::Access(AccessKind::Close(
+            AccessMode::Write
+        ))));
+        assert!(changes_files(&EventKind::Modify(ModifyKind::Any)));
+        assert!(changes_files(&EventKind::Create(CreateKind::File)));
+    }
 
     #[test]
     fn coalescing_keeps_the_strongest_job() {

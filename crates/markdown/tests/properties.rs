@@ -283,7 +283,8 @@ fn check_invariants(doc: &Doc, cfg: &ChunkConfig) -> Result<(), TestCaseError> {
         prop_assert!(leaked.is_none(), "{} leaked into {:?}", word, leaked);
     }
     for (fence, count) in &doc.fences {
-        if *count <= cfg.max_tokens / 2 && fence.chars().count() <= cfg.max_chars / 2 {
+        // The heading context takes at most half the budget; the two marker lines count too.
+        if *count + 2 <= cfg.max_tokens / 2 && fence.chars().count() <= cfg.max_chars / 2 {
             prop_assert!(
                 chunks.iter().any(|c| c.text.contains(fence.as_str())),
                 "fence split although it fits: {}",
@@ -340,5 +341,62 @@ proptest! {
         let text = String::from_utf8_lossy(&bytes);
         let note = parse(&text, "bytes");
         let _ = chunk_note(&note, &ChunkConfig::default(), &words);
+    }
+}
+
+/// Pieces of Obsidian syntax that open something (and may never close), line endings of every
+/// kind, NUL, right-to-left and combining characters.
+fn hostile_fragment() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("---\n".to_string()),
+        Just("```".to_string()),
+        Just("~~~\n".to_string()),
+        Just("%%".to_string()),
+        Just("[[".to_string()),
+        Just("]]".to_string()),
+        Just("![[".to_string()),
+        Just("|".to_string()),
+        Just("#".to_string()),
+        Just("> [!note] ".to_string()),
+        Just("^block ".to_string()),
+        Just("- ".to_string()),
+        Just("\r\n".to_string()),
+        Just("\r".to_string()),
+        Just("\n".to_string()),
+        Just("\0".to_string()),
+        Just("\u{202e}\u{200f}עברית ".to_string()),
+        Just("e\u{301}\u{302}\u{303} ".to_string()),
+        Just("tags: [a, \"b\n".to_string()),
+        (1usize..40).prop_map(|n| ">".repeat(n)),
+        (1usize..40).prop_map(|n| "  ".repeat(n)),
+        "[a-z ]{1,20}",
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Hostile syntax in any order: no panic, the chunk invariants hold, and the output stays
+    /// within a small multiple of the input.
+    #[test]
+    fn hostile_fragments_keep_the_invariants(
+        fragments in prop::collection::vec(hostile_fragment(), 0..200),
+        max_tokens in 4usize..64,
+    ) {
+        let text: String = fragments.concat();
+        let cfg = ChunkConfig { max_tokens, overlap_tokens: max_tokens / 4, min_tokens: 2, max_chars: 256 };
+        let note = parse(&text, "hostile");
+        let chunks = chunk_note(&note, &cfg, &words);
+        let mut prev_start = 0;
+        let mut out = 0;
+        for c in &chunks {
+            prop_assert!(!c.text.trim().is_empty());
+            prop_assert!(c.start_line >= prev_start && c.start_line <= c.end_line);
+            prop_assert!(c.end_line <= note.line_count);
+            prop_assert!(c.text.chars().count() <= cfg.max_chars);
+            prev_start = c.start_line;
+            out += c.text.len();
+        }
+        prop_assert!(out <= 2 * text.len() + 64, "{} bytes out of {}", out, text.len());
     }
 }

@@ -197,3 +197,125 @@ fn a_counter_that_adds_special_tokens_still_fits_the_budget() {
         .iter()
         .all(|c| with_specials(&c.embed_text()) <= cfg.max_tokens));
 }
+
+/// CPU time of this thread, so that a busy machine does not fail a time bound; wall time where
+/// the kernel does not say (outside Linux).
+fn cpu_time() -> std::time::Duration {
+    let from_proc = std::fs::read_to_string("/proc/thread-self/stat")
+        .ok()
+        .and_then(|stat| {
+            // Fields after the command name (which may hold spaces): utime and stime are the
+            // 12th and 13th, in clock ticks of 1/100 s.
+            let rest = &stat[stat.rfind(')')? + 1..];
+            let mut fields = rest.split_whitespace().skip(11);
+            let user: u64 = fields.next()?.parse().ok()?;
+            let system: u64 = fields.next()?.parse().ok()?;
+            Some(std::time::Duration::from_millis((user + system) * 10))
+        });
+    from_proc.unwrap_or_else(|| {
+        static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+        START.get_or_init(std::time::Instant::now).elapsed()
+    })
+}
+
+/// One megabyte (about) of `unit`, repeated.
+fn megabyte(unit: &str) -> String {
+    unit.repeat((1 << 20) / unit.len().max(1) + 1)
+}
+
+/// Adversarial notes of about 1 MB each: parse and chunk take under 2 s of CPU each (a debug
+/// build; linear work takes a fraction of that), and the output is bounded: chunk text, heading
+/// paths and links stay within a small multiple of the input.
+#[test]
+fn adversarial_megabyte_notes_are_fast_and_bounded() {
+    let rtl = "שָׁלוֹם עֲלֵיכֶם مرحبا بالعالم \u{202b}نص\u{202c} ";
+    let combining = format!("e{} a\u{300}\u{301}\u{302} ", "\u{301}".repeat(40));
+    let nested: String = (0..2000)
+        .map(|i| {
+            format!(
+                "{}- {}> [!note] {}\n",
+                "  ".repeat(i % 200),
+                "> ".repeat(i % 50),
+                "[[".repeat(i % 30)
+            )
+        })
+        .collect();
+    let notes: Vec<(&str, String)> = vec![
+        (
+            "unclosed frontmatter",
+            format!("---\n{}", megabyte("key: [value, \"open\n")),
+        ),
+        (
+            "frontmatter only",
+            format!("---\n{}---\n", megabyte("tags: [a, b]\n")),
+        ),
+        (
+            "unclosed fence",
+            format!("# T\n```rust\n{}", megabyte("let x = 1; # not a heading\n")),
+        ),
+        ("fences opening fences", megabyte("```\n~~~\n````\n")),
+        (
+            "unclosed comment",
+            format!("text %% {}", megabyte("hidden # words\n")),
+        ),
+        (
+            "mixed line endings",
+            megabyte("# H\r\nline one\rline two\n\r\n\n\rpara\r"),
+        ),
+        ("NUL bytes", megabyte("word\0\0 #tag\0[[li\0nk]]\0\n")),
+        ("RTL text", megabyte(rtl)),
+        ("combining marks", megabyte(&combining)),
+        ("deep nesting", megabyte(&nested)),
+        ("one line of links", megabyte("[[a|b]] ![[c#d]] [x](y) ")),
+        (
+            "heading ladder",
+            megabyte("# a\n## b\n### c\n#### d\n##### e\n###### f\n"),
+        ),
+        ("block ids", megabyte("text ^id1\n^id2\n")),
+    ];
+    let cfg = ChunkConfig::default();
+    for (what, source) in &notes {
+        let started = cpu_time();
+        let note = parse(source, "adversarial");
+        let chunks = chunk_note(&note, &cfg, &words);
+        let took = cpu_time() - started;
+        assert!(
+            took < std::time::Duration::from_secs(2),
+            "{what}: {took:?} of CPU for {} bytes",
+            source.len()
+        );
+        let text: usize = chunks.iter().map(|c| c.text.len()).sum();
+        let headings: usize = chunks
+            .iter()
+            .flat_map(|c| &c.heading_path)
+            .map(String::len)
+            .sum();
+        // Overlap repeats a little of each split section; headings repeat per chunk.
+        assert!(
+            text <= 2 * source.len(),
+            "{what}: {text} bytes of chunk text"
+        );
+        assert!(
+            headings <= 2 * source.len(),
+            "{what}: {headings} bytes of headings"
+        );
+        assert!(
+            note.links.len() <= source.len() / 4,
+            "{what}: {} links",
+            note.links.len()
+        );
+        assert!(
+            chunks.len() <= source.len() / 4,
+            "{what}: {} chunks",
+            chunks.len()
+        );
+        for c in &chunks {
+            assert!(!c.text.trim().is_empty(), "{what}: empty chunk");
+            assert!(c.start_line <= c.end_line && c.end_line <= note.line_count.max(1));
+            assert!(
+                c.text.chars().count() <= cfg.max_chars,
+                "{what}: over the cap"
+            );
+        }
+    }
+}

@@ -1,10 +1,11 @@
 //! Extractors whose rejections come out in the API's error shape with its codes, instead of
 //! axum's plain-text bodies.
 
+use axum::body::Bytes;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::StatusCode;
+use axum::http::{header, HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
 
 use crate::api::AppState;
@@ -21,28 +22,78 @@ where
     type Rejection = ServerError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
+        if !json_content_type(req.headers()) {
+            return Err(ServerError::UnsupportedMediaType);
+        }
+        let limit = state.limits.max_body_bytes;
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ServerError::PayloadTooLarge { limit }
+            } else {
+                ServerError::InvalidJson {
+                    message: rejection.body_text(),
+                }
+            }
+        })?;
+        match axum::Json::<T>::from_bytes(&bytes) {
             Ok(axum::Json(value)) => Ok(Self(value)),
-            Err(rejection) => Err(json_rejection(rejection, state.limits.max_body_bytes)),
+            Err(rejection) => Err(json_rejection::<T>(rejection, &bytes)),
         }
     }
 }
 
-fn json_rejection(rejection: JsonRejection, limit: usize) -> ServerError {
-    let message = rejection.body_text();
+/// `application/json` or `application/<anything>+json`, parameters allowed (axum's rule).
+fn json_content_type(headers: &HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or("").trim();
+    let Some((kind, subtype)) = essence.split_once('/') else {
+        return false;
+    };
+    kind.eq_ignore_ascii_case("application")
+        && (subtype.eq_ignore_ascii_case("json") || subtype.to_ascii_lowercase().ends_with("+json"))
+}
+
+fn json_rejection<T: DeserializeOwned>(rejection: JsonRejection, bytes: &[u8]) -> ServerError {
+    let message = strip_axum_prefix(&rejection.body_text());
     match rejection {
-        JsonRejection::JsonSyntaxError(_) => ServerError::InvalidJson { message },
-        JsonRejection::JsonDataError(_) => ServerError::InvalidRequest {
-            field: "body".into(),
-            message: strip_axum_prefix(&message),
-        },
-        JsonRejection::MissingJsonContentType(_) => ServerError::UnsupportedMediaType,
-        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            ServerError::PayloadTooLarge { limit }
+        // serde_json reports some type errors (a number where an enum is expected) as syntax
+        // errors; a body that parses as JSON is well-formed, so the client sent the wrong shape.
+        JsonRejection::JsonSyntaxError(_)
+            if serde_json::from_slice::<serde_json::Value>(bytes).is_ok() =>
+        {
+            ServerError::InvalidRequest {
+                field: "body".into(),
+                message: shape_error::<T>(bytes, &message),
+            }
         }
-        other => ServerError::InvalidJson {
-            message: other.body_text(),
+        JsonRejection::JsonSyntaxError(_) => ServerError::InvalidJson { message },
+        _ => ServerError::InvalidRequest {
+            field: "body".into(),
+            message,
         },
+    }
+}
+
+/// The field path from axum's message with serde's description of the value, which names the
+/// type it got instead of "expected value".
+fn shape_error<T: DeserializeOwned>(bytes: &[u8], axum_message: &str) -> String {
+    let path = axum_message
+        .split_once(": ")
+        .map(|(path, _)| path)
+        .filter(|path| !path.contains(' '));
+    let detail = serde_json::from_slice::<serde_json::Value>(bytes)
+        .ok()
+        .and_then(|value| serde_json::from_value::<T>(value).err())
+        .map(|err| err.to_string());
+    match (path, detail) {
+        (Some(path), Some(detail)) => format!("{path}: {detail}"),
+        (None, Some(detail)) => detail,
+        (_, None) => axum_message.to_string(),
     }
 }
 

@@ -118,6 +118,7 @@ fn paths() -> Value {
     })
 }
 
+/// Optional request fields also take `null`, which means the same as leaving them out.
 fn schemas() -> Value {
     let state =
         json!({ "type": "string", "enum": ["idle", "scanning", "indexing", "paused", "error"] });
@@ -144,10 +145,10 @@ fn schemas() -> Value {
             "additionalProperties": false,
             "properties": {
                 "query": { "type": "string", "minLength": 1, "maxLength": 32768 },
-                "top_k": { "type": "integer", "minimum": 1, "maximum": 100, "default": 10 },
-                "mode": { "type": "string", "enum": ["hybrid", "dense", "lexical"], "default": "hybrid" },
-                "folder": { "type": "string", "description": "Only notes in this vault folder." },
-                "tag": { "type": "string", "description": "Only notes with this tag (with or without `#`)." }
+                "top_k": { "type": ["integer", "null"], "minimum": 1, "maximum": 100, "default": 10 },
+                "mode": { "type": ["string", "null"], "enum": ["hybrid", "dense", "lexical", null], "default": "hybrid" },
+                "folder": { "type": ["string", "null"], "description": "Only notes in this vault folder." },
+                "tag": { "type": ["string", "null"], "description": "Only notes with this tag (with or without `#`)." }
             }
         },
         "SearchResponse": {
@@ -175,7 +176,7 @@ fn schemas() -> Value {
             "additionalProperties": false,
             "properties": {
                 "texts": { "type": "array", "minItems": 1, "maxItems": 256, "items": { "type": "string", "maxLength": 32768 } },
-                "kind": { "type": "string", "enum": ["query", "document"], "default": "document", "description": "Which prompt the model applies." }
+                "kind": { "type": ["string", "null"], "enum": ["query", "document", null], "default": "document", "description": "Which prompt the model applies." }
             }
         },
         "EmbedResponse": {
@@ -195,10 +196,10 @@ fn schemas() -> Value {
                     { "type": "string", "maxLength": 32768 },
                     { "type": "array", "minItems": 1, "maxItems": 256, "items": { "type": "string", "maxLength": 32768 } }
                 ]},
-                "model": { "type": "string", "description": "Accepted and ignored; the response names the server's model." },
-                "encoding_format": { "type": "string", "enum": ["float", "base64"], "default": "float" },
-                "dimensions": { "type": "integer", "description": "Must equal the model's dimensions when given." },
-                "kind": { "type": "string", "enum": ["query", "document"], "default": "document", "description": "Extension: which prompt the model applies." }
+                "model": { "type": ["string", "null"], "description": "Accepted and ignored; the response names the server's model." },
+                "encoding_format": { "type": ["string", "null"], "enum": ["float", "base64", null], "default": "float" },
+                "dimensions": { "type": ["integer", "null"], "description": "Must equal the model's dimensions when given." },
+                "kind": { "type": ["string", "null"], "enum": ["query", "document", null], "default": "document", "description": "Extension: which prompt the model applies." }
             }
         },
         "OpenAiEmbeddingResponse": {
@@ -242,7 +243,8 @@ fn schemas() -> Value {
                     "notes_total": { "type": "integer" },
                     "complete": { "type": "boolean" }
                 }},
-                "rss_mb": { "type": ["number", "null"], "description": "Resident memory, MiB." }
+                "rss_mb": { "type": ["number", "null"], "description": "Resident memory, MiB." },
+                "rss_peak_mb": { "type": ["number", "null"], "description": "Highest resident memory since start, MiB." }
             }
         },
         "IndexStatus": {

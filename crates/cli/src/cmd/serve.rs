@@ -80,13 +80,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             data_dir.join(TOKEN_FILE).display()
         );
     }
+    let runtime = runtime()?;
+    // Bind before loading the model: a taken port fails in milliseconds, without touching the index.
+    let listener = runtime.block_on(Listener::bind(serve_settings))?;
     let engine = open_engine(&args.vault, &args.model)?;
     engine
         .start_background()
         .context("starting background indexing")?;
-    let runtime = runtime()?;
     let served = runtime.block_on(async {
-        let listener = Listener::bind(serve_settings).await?;
         let port = listener.local_addr().port();
         // The one stdout line a supervisor waits for; logs go to stderr.
         let mut stdout = std::io::stdout().lock();

@@ -3,6 +3,8 @@
 
 use std::io::Write;
 
+use serde::Serialize;
+use vault_rag_embed::ProcessMemory;
 use vault_rag_index::status::{stored_status, StoredStatus};
 
 use crate::settings::VaultArgs;
@@ -16,19 +18,52 @@ pub struct Args {
     pub json: bool,
 }
 
+/// The status plus the memory of the process serving the index, when one does.
+#[derive(Serialize)]
+struct Report<'a> {
+    #[serde(flatten)]
+    status: &'a StoredStatus,
+    server_memory: Option<ServerMemory>,
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+struct ServerMemory {
+    pid: u32,
+    /// Resident now (`VmRSS`), MiB.
+    rss_mb: f64,
+    /// Highest resident since it started (`VmHWM`), MiB.
+    rss_peak_mb: f64,
+}
+
+impl ServerMemory {
+    /// Read from `/proc/<pid>/status`; `None` when the process is gone or `/proc` is missing.
+    fn of(pid: u32) -> Option<Self> {
+        ProcessMemory::of_process(pid).map(|m| Self {
+            pid,
+            rss_mb: m.rss_mib(),
+            rss_peak_mb: m.peak_mib(),
+        })
+    }
+}
+
 pub fn run(args: Args) -> anyhow::Result<()> {
     let status = stored_status(&args.vault.to_settings()?)?;
+    let server_memory = status.in_use_by.flatten().and_then(ServerMemory::of);
     if args.json {
         let mut out = std::io::stdout().lock();
-        serde_json::to_writer(&mut out, &status)?;
+        let report = Report {
+            status: &status,
+            server_memory,
+        };
+        serde_json::to_writer(&mut out, &report)?;
         writeln!(out)?;
     } else {
-        print_status(&status);
+        print_status(&status, server_memory.as_ref());
     }
     Ok(())
 }
 
-fn print_status(s: &StoredStatus) {
+fn print_status(s: &StoredStatus, memory: Option<&ServerMemory>) {
     println!("vault:   {}", s.vault.display());
     println!(
         "index:   {} ({:.1} MB, schema version {})",
@@ -61,7 +96,13 @@ fn print_status(s: &StoredStatus) {
         );
     }
     match s.in_use_by {
-        Some(Some(pid)) => println!("in use:  by vault-rag process {pid}"),
+        Some(Some(pid)) => match memory {
+            Some(m) => println!(
+                "in use:  by vault-rag process {pid} ({:.1} MiB resident, {:.1} MiB at peak)",
+                m.rss_mb, m.rss_peak_mb
+            ),
+            None => println!("in use:  by vault-rag process {pid}"),
+        },
         Some(None) => println!("in use:  by another vault-rag process"),
         None => {}
     }
@@ -70,5 +111,17 @@ fn print_status(s: &StoredStatus) {
         for f in &s.failures {
             println!("  {}: {}", f.path, f.reason);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ServerMemory;
+
+    #[test]
+    fn reads_the_memory_of_a_live_process_only() {
+        let me = ServerMemory::of(std::process::id()).expect("/proc on Linux");
+        assert!(me.rss_mb > 1.0 && me.rss_peak_mb >= me.rss_mb, "{me:?}");
+        assert_eq!(ServerMemory::of(u32::MAX), None);
     }
 }

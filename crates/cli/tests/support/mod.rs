@@ -238,6 +238,11 @@ impl Server {
         }
     }
 
+    /// Whether the server process is still running.
+    pub fn child_alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     pub fn stderr_text(&self) -> String {
         self.stderr.lock().unwrap().clone()
     }
@@ -311,6 +316,20 @@ pub fn raw(
     let mut bytes = Vec::new();
     let _ = stream.read_to_end(&mut bytes);
     parse_response(&bytes)
+}
+
+/// Sends `request` (a whole HTTP/1.x request, byte for byte, with `Connection: close`) on a fresh
+/// connection and reads the answer until the server closes. `None` when the server closed without answering.
+pub fn send_raw(port: u16, request: &[u8]) -> Option<Response> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    // The server may answer and close before reading everything: ignore write errors.
+    let _ = stream.write_all(request);
+    let mut bytes = Vec::new();
+    let _ = stream.read_to_end(&mut bytes);
+    (!bytes.is_empty()).then(|| parse_response(&bytes))
 }
 
 fn parse_response(bytes: &[u8]) -> Response {

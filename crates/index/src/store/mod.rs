@@ -4,6 +4,7 @@
 //! Searches never wait for indexing: WAL lets readers see the last committed state while the
 //! writer works, and the writer is a separate connection behind its own mutex.
 
+pub mod damage;
 pub(crate) mod embeddings;
 pub(crate) mod notes;
 
@@ -26,6 +27,9 @@ pub struct Store {
     path: PathBuf,
     writer: Option<Mutex<Connection>>,
     readers: Mutex<Vec<Connection>>,
+    /// Readers open the file as immutable: a read-only index in a directory where SQLite
+    /// cannot create the shared-memory file its log needs.
+    immutable: bool,
 }
 
 /// A pooled read connection; returns to the pool when dropped.
@@ -57,6 +61,8 @@ impl Store {
     /// Opens (creating when needed) the index at `path` for reading and writing, and records
     /// `fingerprint` as the active embedder. Returns the store and the previously recorded
     /// fingerprint when it differs (its vectors are kept until the new set is complete).
+    /// A damaged file gives [`IndexError::Corrupt`] (see [`damage::is_damage`]) and is left
+    /// as it is: moving it aside is the caller's decision.
     pub fn open(
         path: &Path,
         fingerprint: &EmbedderFingerprint,
@@ -67,56 +73,67 @@ impl Store {
                 source,
             })?;
         }
+        damage::check_header(path)?;
         let mut conn = Connection::open(path).map_err(IndexError::sqlite(path, "opening"))?;
         configure(&conn, path)?;
         conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
-            .map_err(|e| not_an_index(path, e))?;
+            .map_err(|e| damage::classify(path, "opening", e))?;
         init_schema(&mut conn, path)?;
+        damage::quick_check(&conn, path)?;
         let previous = read_fingerprint(&conn, path)?;
-        let json = serde_json::to_string(fingerprint).unwrap_or_default();
-        let tx = conn
-            .transaction()
-            .map_err(IndexError::sqlite(path, "recording the embedder"))?;
-        for (key, value) in [
-            ("fingerprint", json.as_str()),
-            ("fingerprint_id", fingerprint.id().as_str()),
-        ] {
-            tx.execute(
-                "INSERT INTO meta(key, value) VALUES (?1, ?2)
-                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                (key, value),
+        // Written only when it changed: opening an index as it is writes nothing, so that a
+        // server on a full disk still starts and answers from what it has.
+        let stored_id: Option<String> = conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'fingerprint_id'",
+                [],
+                |r| r.get(0),
             )
-            .map_err(IndexError::sqlite(path, "recording the embedder"))?;
+            .optional()
+            .map_err(IndexError::sqlite(path, "reading the embedder fingerprint"))?;
+        if previous.as_ref() != Some(fingerprint) || stored_id != Some(fingerprint.id()) {
+            record_fingerprint(&mut conn, path, fingerprint)?;
         }
-        tx.commit()
-            .map_err(IndexError::sqlite(path, "recording the embedder"))?;
         let changed = previous.filter(|p| p != fingerprint);
         Ok((
             Self {
                 path: path.to_path_buf(),
                 writer: Some(Mutex::new(conn)),
                 readers: Mutex::new(Vec::new()),
+                immutable: false,
             },
             changed,
         ))
     }
 
     /// Opens an existing index for reading only (no lock, no writes): for `status` while
-    /// another process indexes.
+    /// another process indexes. In a directory this process cannot write, the file is read as
+    /// immutable (nobody can be writing it through this directory either).
     pub fn open_read_only(path: &Path) -> Result<Self, IndexError> {
         if !path.exists() {
             return Err(IndexError::NoIndex {
                 path: path.to_path_buf(),
             });
         }
-        let store = Self {
+        damage::check_header(path)?;
+        let mut store = Self {
             path: path.to_path_buf(),
             writer: None,
             readers: Mutex::new(Vec::new()),
+            immutable: false,
         };
-        let conn = store.reader()?;
-        check_version(&conn, path)?;
-        drop(conn);
+        let first = store.reader().and_then(|c| check_version(&c, path));
+        if let Err(e) = first {
+            let cannot_share = matches!(&e, IndexError::Sqlite { source, .. }
+                if matches!(source.sqlite_error_code(),
+                    Some(rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::CannotOpen)));
+            if !cannot_share {
+                return Err(e);
+            }
+            store.readers.lock().clear();
+            store.immutable = true;
+            check_version(&*store.reader()?, path)?;
+        }
         Ok(store)
     }
 
@@ -134,8 +151,12 @@ impl Store {
                 let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
                     | OpenFlags::SQLITE_OPEN_NO_MUTEX
                     | OpenFlags::SQLITE_OPEN_URI;
-                let c = Connection::open_with_flags(&self.path, flags)
-                    .map_err(IndexError::sqlite(&self.path, "opening a reader"))?;
+                let opened = if self.immutable {
+                    Connection::open_with_flags(immutable_uri(&self.path), flags)
+                } else {
+                    Connection::open_with_flags(&self.path, flags)
+                };
+                let c = opened.map_err(IndexError::sqlite(&self.path, "opening a reader"))?;
                 configure(&c, &self.path)?;
                 c
             }
@@ -205,26 +226,63 @@ impl Store {
     }
 }
 
+impl Drop for Store {
+    /// Readers close first, so that the writer is the last connection: unless another process
+    /// has the file open, SQLite then copies the write-ahead log into the file and removes it,
+    /// and a cleanly closed index is one file. (A read-only connection closing last cannot, and
+    /// the data of a small index would stay in the log for good.)
+    fn drop(&mut self) {
+        self.readers.lock().clear();
+        if let Some(writer) = self.writer.take() {
+            let conn = writer.into_inner();
+            if let Err((_, e)) = conn.close() {
+                tracing::warn!(file = %self.path.display(), error = %e, "closing the index");
+            }
+        }
+    }
+}
+
+fn record_fingerprint(
+    conn: &mut Connection,
+    path: &Path,
+    fingerprint: &EmbedderFingerprint,
+) -> Result<(), IndexError> {
+    let e = || IndexError::sqlite(path, "recording the embedder");
+    let json = serde_json::to_string(fingerprint).unwrap_or_default();
+    let tx = conn.transaction().map_err(e())?;
+    for (key, value) in [
+        ("fingerprint", json.as_str()),
+        ("fingerprint_id", fingerprint.id().as_str()),
+    ] {
+        tx.execute(
+            "INSERT INTO meta(key, value) VALUES (?1, ?2)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+        .map_err(e())?;
+    }
+    tx.commit().map_err(e())
+}
+
+/// `file:` URI of `path` with `immutable=1`; bytes outside a safe set are percent-encoded.
+fn immutable_uri(path: &Path) -> String {
+    let mut uri = String::from("file:");
+    for &b in path.as_os_str().as_encoded_bytes() {
+        if b.is_ascii_alphanumeric() || b"/._-~".contains(&b) {
+            uri.push(char::from(b));
+        } else {
+            uri.push_str(&format!("%{b:02X}"));
+        }
+    }
+    uri.push_str("?immutable=1");
+    uri
+}
+
 /// Settings every connection needs. `busy_timeout` covers the short moments when a checkpoint
 /// or another process holds a lock.
 fn configure(conn: &Connection, path: &Path) -> Result<(), IndexError> {
     conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;")
-        .map_err(|e| not_an_index(path, e))
-}
-
-/// SQLite reports a foreign file only when it first reads it; say so in the user's words.
-fn not_an_index(path: &Path, source: rusqlite::Error) -> IndexError {
-    if source.sqlite_error_code() == Some(rusqlite::ErrorCode::NotADatabase) {
-        return IndexError::NotAnIndex {
-            path: path.to_path_buf(),
-            reason: "the file is not an SQLite database".into(),
-        };
-    }
-    IndexError::Sqlite {
-        path: path.to_path_buf(),
-        context: "opening",
-        source,
-    }
+        .map_err(|e| damage::classify(path, "opening", e))
 }
 
 fn init_schema(conn: &mut Connection, path: &Path) -> Result<(), IndexError> {
@@ -235,13 +293,13 @@ fn init_schema(conn: &mut Connection, path: &Path) -> Result<(), IndexError> {
             |r| r.get::<_, i64>(0),
         )
         .map(|n| n > 0)
-        .map_err(|e| not_an_index(path, e))?;
+        .map_err(|e| damage::classify(path, "opening", e))?;
     if has_meta {
         check_version(conn, path)?;
     } else {
         let tables: i64 = conn
             .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
-            .map_err(|e| not_an_index(path, e))?;
+            .map_err(|e| damage::classify(path, "opening", e))?;
         if tables > 0 {
             return Err(IndexError::NotAnIndex {
                 path: path.to_path_buf(),
@@ -273,10 +331,7 @@ fn check_version(conn: &Connection, path: &Path) -> Result<(), IndexError> {
             |r| r.get(0),
         )
         .optional()
-        .map_err(|e| match e {
-            rusqlite::Error::SqliteFailure(..) => not_an_index(path, e),
-            other => IndexError::sqlite(path, "reading the schema version")(other),
-        })?;
+        .map_err(|e| damage::classify(path, "reading the schema version", e))?;
     match version {
         Some(v) if v == SCHEMA_VERSION.to_string() => Ok(()),
         Some(v) => Err(IndexError::SchemaVersion {
@@ -284,7 +339,8 @@ fn check_version(conn: &Connection, path: &Path) -> Result<(), IndexError> {
             found: v,
             supported: SCHEMA_VERSION,
         }),
-        None => Err(IndexError::NotAnIndex {
+        // Our own tables without the version written with them: not a state we ever commit.
+        None => Err(IndexError::Corrupt {
             path: path.to_path_buf(),
             reason: "it has no schema version".into(),
         }),

@@ -137,3 +137,21 @@ fn notes_under_matches_whole_folders() {
         ["a/b/y.md", "a/x.md"]
     );
 }
+
+#[test]
+fn reopening_an_unchanged_index_writes_nothing() {
+    // A full disk must not stop a server from opening what it has.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("index.sqlite");
+    drop(Store::open(&path, &fp(8)).unwrap());
+    let wal = damage::with_suffix(&path, "-wal");
+    assert!(!wal.exists(), "a clean close folds the log into the file");
+    let (s, _) = Store::open(&path, &fp(8)).unwrap();
+    assert_eq!(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0), 0);
+    drop(s);
+    let (_s, _) = Store::open(&path, &fp(16)).unwrap();
+    assert!(
+        std::fs::metadata(&wal).unwrap().len() > 0,
+        "a new embedder is recorded"
+    );
+}

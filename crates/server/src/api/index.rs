@@ -22,6 +22,8 @@ pub(crate) struct HealthReply {
     index: HealthIndex,
     /// Resident memory of the process, in MiB (`None` where `/proc` is unavailable).
     rss_mb: Option<f64>,
+    /// Highest resident memory since the process started, in MiB.
+    rss_peak_mb: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -58,6 +60,7 @@ pub(crate) async fn health(
             complete: progress.complete,
         },
         rss_mb: rss_mb(),
+        rss_peak_mb: proc_status_mb("VmHWM:"),
     }))
 }
 
@@ -99,10 +102,15 @@ fn round2(x: f64) -> f64 {
 
 /// Resident set size from `/proc/self/status` (`VmRSS: N kB`).
 pub(crate) fn rss_mb() -> Option<f64> {
+    proc_status_mb("VmRSS:")
+}
+
+/// A memory line of `/proc/self/status` (`VmRSS:`, `VmHWM:`) in MiB.
+fn proc_status_mb(key: &str) -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let kb: f64 = status
         .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))?
+        .find_map(|line| line.strip_prefix(key))?
         .trim()
         .trim_end_matches("kB")
         .trim()
@@ -117,5 +125,8 @@ mod tests {
     fn reads_rss_on_linux() {
         let rss = super::rss_mb().expect("/proc/self/status has VmRSS on Linux");
         assert!(rss > 1.0 && rss < 100_000.0, "{rss}");
+        let peak = super::proc_status_mb("VmHWM:").expect("VmHWM on Linux");
+        assert!(peak >= rss, "peak {peak} < rss {rss}");
+        assert_eq!(super::proc_status_mb("NoSuchKey:"), None);
     }
 }

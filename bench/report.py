@@ -1,0 +1,187 @@
+#!/usr/bin/env python3
+"""Collects one `make bench` run into bench/out/results.json, bench/out/results.md (the targets
+table) and two plots: rss_indexing.png (RSS over time while indexing) and latency.png.
+
+    report.py OUT_DIR
+
+Reads what bench/run.sh left in OUT_DIR: *.json results, *.rss.csv series, load.txt.
+"""
+import json
+import os
+import sys
+
+
+def load(path, default=None):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return default
+
+
+def series(path):
+    out = []
+    try:
+        with open(path) as f:
+            next(f)
+            for line in f:
+                t, m = line.strip().split(",")
+                out.append((float(t), float(m)))
+    except (OSError, StopIteration, ValueError):
+        pass
+    return out
+
+
+def flatness(points):
+    """Peak RSS in each quarter of the run: a ratchet shows as a rising sequence."""
+    if len(points) < 8:
+        return None
+    end = points[-1][0]
+    quarters = []
+    for q in range(4):
+        lo, hi = end * q / 4, end * (q + 1) / 4
+        vals = [m for t, m in points if lo <= t <= hi]
+        quarters.append(round(max(vals), 1) if vals else None)
+    return quarters
+
+
+def verdict(ok):
+    return "met" if ok else "not met"
+
+
+def main():
+    out = sys.argv[1]
+    r = {"load": open(os.path.join(out, "load.txt")).read().strip() if os.path.exists(os.path.join(out, "load.txt")) else None}
+    r["vault"] = load(os.path.join(out, "manifest.json"))
+    tp = {k: load(os.path.join(out, f"{k}.json")) for k in ("vault_rag", "seed", "st")}
+    tp["check"] = load(os.path.join(out, "vector_check.json"))
+    if all(tp.get(k) for k in ("vault_rag", "seed")):
+        v = tp["vault_rag"]["tokens_per_second"]
+        tp["ratio_vs_seed"] = round(v / tp["seed"]["tokens_per_second"], 2)
+        if tp.get("st"):
+            tp["ratio_vs_st"] = round(v / tp["st"]["tokens_per_second"], 2)
+    r["throughput"] = tp
+    full = load(os.path.join(out, "index_full.json"), {})
+    full_series = series(os.path.join(out, "index-full.rss.csv"))
+    full["rss_quarters_mib"] = flatness(full_series)
+    r["full_index"] = full
+    serve = load(os.path.join(out, "serve.json"), {})
+    r["serve"] = {k: v for k, v in serve.items() if not k.endswith("latencies_ms")}
+    r["restart"] = load(os.path.join(out, "restart.json"))
+    r["serve_q4"] = load(os.path.join(out, "serve_q4.json"))
+    r["serve_sample"] = load(os.path.join(out, "serve_sample.json"))
+    r["levers"] = load(os.path.join(out, "levers.json"))
+    with open(os.path.join(out, "results.json"), "w") as f:
+        json.dump(r, f, indent=1)
+
+    rows = []
+    steady = None
+    if serve:
+        steady = max(x for x in (serve.get("rss_idle_mib"), serve.get("rss_after_queries_mib"),
+                                 (serve.get("health_at_end") or {}).get("rss_mb")) if x is not None)
+        rows.append(("steady RSS of `serve`, indexed 10k vault, int8", "< 200 MB", f"{steady:.0f} MiB", verdict(steady < 200)))
+    q4 = r.get("serve_q4") or {}
+    small = r.get("serve_sample") or {}
+    if q4.get("rss_idle_mib") and small.get("rss_idle_mib") and steady:
+        # No full q4 index: q4 on the sample, plus what the 10k index adds to int8 over the sample.
+        estimate = q4["rss_idle_mib"] + (steady - small["rss_idle_mib"])
+        rows.append(("steady RSS of `serve`, q4 (estimated, see notes)", "< 150 MB",
+                     f"≈ {estimate:.0f} MiB (q4 {q4['rss_idle_mib']:.0f} vs int8 {small['rss_idle_mib']:.0f} MiB on the sample)",
+                     verdict(estimate < 150)))
+    m = full.get("measure") or {}
+    if m.get("time_peak_mib") and steady:
+        ratio = m["time_peak_mib"] / steady
+        rows.append(("peak RSS while indexing the 10k vault", "< 1.5 × steady", f"{m['time_peak_mib']:.0f} MiB = {ratio:.2f} × steady", verdict(ratio < 1.5)))
+    if full.get("rss_quarters_mib"):
+        qs = full["rss_quarters_mib"]
+        flat = all(b is None or a is None or b <= a * 1.05 for a, b in zip(qs[1:], qs[2:]))
+        rows.append(("RSS flat over the indexing run (peak per quarter)", "no ratchet", " / ".join(f"{x:.0f}" for x in qs if x) + " MiB", verdict(flat)))
+    if tp.get("ratio_vs_seed"):
+        rows.append(("indexing throughput vs the seed's Python loop", "≥ 2 ×", f"{tp['ratio_vs_seed']:.2f} × ({tp['vault_rag']['tokens_per_second']:.0f} vs {tp['seed']['tokens_per_second']:.0f} tokens/s)", verdict(tp["ratio_vs_seed"] >= 2)))
+    if tp.get("ratio_vs_st"):
+        rows.append(("indexing throughput vs sentence-transformers", "≥ 3 ×", f"{tp['ratio_vs_st']:.2f} × ({tp['st']['tokens_per_second']:.0f} tokens/s)", verdict(tp["ratio_vs_st"] >= 3)))
+    seq, conc = serve.get("sequential"), serve.get("concurrent")
+    if seq:
+        rows.append(("query latency, sequential, p50", "< 25 ms", f"{seq['p50_ms']:.1f} ms", verdict(seq["p50_ms"] < 25)))
+        rows.append(("query latency, sequential, p99", "< 60 ms", f"{seq['p99_ms']:.1f} ms", verdict(seq["p99_ms"] < 60)))
+    if conc:
+        ok = conc["errors"] == 0 and conc["p99_ms"] < 250
+        rows.append(("8 concurrent clients: errors, p99", "0, < 250 ms", f"{conc['errors']}, {conc['p99_ms']:.1f} ms", verdict(ok)))
+    if serve.get("start_to_healthy_s") is not None:
+        s = serve["start_to_healthy_s"]
+        rows.append(("start to healthy, existing index", "< 1 s", f"{s:.2f} s", verdict(s < 1)))
+    rs = r.get("restart") or {}
+    if "chunks_embedded" in rs:
+        rows.append(("restart with no vault changes: embeddings", "0", f"{rs['chunks_embedded']} ({rs.get('elapsed_ms', 0) / 1e3:.1f} s)", verdict(rs["chunks_embedded"] == 0)))
+    md = ["| target | goal | measured | |", "| --- | --- | --- | --- |"]
+    md += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    md.append("")
+    md.append(f"Load while measuring: {r['load']}")
+    if r.get("levers"):
+        md += ["", "| setting | RSS after load (MiB) | RSS after embedding | peak | tokens/s |",
+               "| --- | --- | --- | --- | --- |"]
+        for lv in r["levers"]:
+            x = lv["result"]
+            md.append(f"| {lv['setting'].strip()} | {x['rss_after_load_mib']:.0f} | {x['rss_end_mib']:.0f} | "
+                      f"{x['peak_rss_mib']:.0f} | {x['tokens_per_second']:.0f} |")
+    with open(os.path.join(out, "results.md"), "w") as f:
+        f.write("\n".join(md) + "\n")
+    print("\n".join(md))
+    plots(out, full_series, serve)
+
+
+def plots(out, full_series, serve):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    ax = axes[0]
+    # A build that was stopped and resumed leaves its first part as index-part1.rss.csv.
+    part1 = series(os.path.join(out, "index-part1.rss.csv"))
+    offset = part1[-1][0] if part1 else 0.0
+    if part1:
+        ax.plot([t / 60 for t, _ in part1], [m for _, m in part1], lw=1, label="first part (batch budget 2,048)")
+    if full_series:
+        ax.plot([(offset + t) / 60 for t, _ in full_series], [m for _, m in full_series], lw=1,
+                label="vault-rag index (10k notes)" if not part1 else "resumed (batch budget 512)")
+    ax.set_xlabel("minutes")
+    ax.set_ylabel("RSS (MiB)")
+    ax.set_title("Indexing the 10,000-note vault (EmbeddingGemma int8, 2 threads)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    ax = axes[1]
+    for name, label in (("vault_rag", "vault-rag index"), ("seed", "seed Python loop (ORT int8)"), ("st", "sentence-transformers fp32")):
+        s = series(os.path.join(out, f"{name}.rss.csv"))
+        if s:
+            ax.plot([t for t, _ in s], [m for _, m in s], lw=1, label=label)
+    ax.set_xlabel("seconds")
+    ax.set_ylabel("RSS (MiB)")
+    ax.set_title("Same sample, three processes")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "rss_indexing.png"), dpi=110)
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    seq = serve.get("sequential_latencies_ms") or []
+    conc = serve.get("concurrent_latencies_ms") or []
+    if seq or conc:
+        top = max(seq + conc)
+        bins = [top * i / 60 for i in range(61)]
+        if seq:
+            ax.hist(seq, bins=bins, alpha=0.6, label=f"sequential (n={len(seq)})")
+        if conc:
+            ax.hist(conc, bins=bins, alpha=0.6, label=f"8 concurrent clients (n={len(conc)})")
+    ax.set_xlabel("POST /search latency (ms)")
+    ax.set_ylabel("queries")
+    ax.set_title("Hybrid search over HTTP, 10k-note index")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "latency.png"), dpi=110)
+
+
+if __name__ == "__main__":
+    main()

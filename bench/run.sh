@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# `make bench`: memory, throughput and latency of vault-rag against the seed's Python plan and
+# sentence-transformers, EmbeddingGemma int8 at 256 dimensions, 2 threads. Results in bench/out/
+# (results.json, results.md, rss_indexing.png, latency.png); docs/benchmarks.md explains them.
+#
+# Environment: GEMMA_DIR (EmbeddingGemma ONNX files; built by ../shared/tools/embeddinggemma/build.sh
+# when missing), BENCH_CACHE (generated vault, model layout, the full index; reused across runs),
+# ST_HOME (sentence-transformers venv + checkpoint, bench/quality/st_setup.sh), THREADS (2),
+# SKIP_ST=1 (leave out sentence-transformers), SKIP_BUILD=1 (use the binary as built), STEPS (below).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+dev_cache="${XDG_CACHE_HOME:-$HOME/.cache}/vault-rag-dev"
+GEMMA_DIR="${GEMMA_DIR:-$dev_cache/embeddinggemma-300m-onnx}"
+BENCH_CACHE="${BENCH_CACHE:-$dev_cache/bench}"
+ST_HOME="${ST_HOME:-$dev_cache/st-reference}"
+THREADS="${THREADS:-2}"
+OUT="$root/bench/out"
+BIN="$root/target/release/vault-rag"
+export ORT_DYLIB_PATH="${ORT_DYLIB_PATH:-${XDG_CACHE_HOME:-$HOME/.cache}/vault-rag/onnxruntime/1.31.1/libonnxruntime.so.1.31.1}"
+say() { printf '[bench] %s\n' "$*" >&2; }
+# STEPS picks steps (default all): full restart serve throughput q4 levers. Results of steps not
+# run are kept from the previous run in bench/out.
+STEPS="${STEPS:-full restart serve throughput q4 levers}"
+step() { [[ " $STEPS " == *" $1 "* ]]; }
+load() { printf '%s: %s\n' "$1" "$(uptime | sed 's/.*load average/load average/')" >> "$OUT/load.txt"; }
+
+mkdir -p "$OUT" "$BENCH_CACHE"
+[ "${STEPS}" = "full restart serve throughput q4 levers" ] && rm -f "$OUT"/*.json "$OUT"/*.csv "$OUT"/*.txt "$OUT"/*.png "$OUT"/*.md "$OUT"/*.log
+load "start ($STEPS)"
+
+# 1. Model files: the shared tool's single-file exports, re-laid out with external weights
+#    (model.onnx + model.onnx_data), which ONNX Runtime memory-maps.
+if [ ! -f "$GEMMA_DIR/onnx/model_quantized.onnx" ]; then
+  say "building EmbeddingGemma ONNX files into $GEMMA_DIR (about 8 minutes)"
+  bash "$root/../shared/tools/embeddinggemma/build.sh" "$GEMMA_DIR"
+fi
+venv="$BENCH_CACHE/venv"
+if [ ! -f "$venv/.done" ]; then
+  say "bench venv (matplotlib, onnx, onnxruntime; wheels only, pinned)"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check --only-binary=:all: \
+    matplotlib==3.11.2 numpy==2.3.5 onnx==1.19.1 onnxruntime==1.31.1 tokenizers==0.22.2
+  touch "$venv/.done"
+fi
+MODEL_DIR="$BENCH_CACHE/model-external"
+"$venv/bin/python" bench/externalize.py "$GEMMA_DIR" "$MODEL_DIR" >&2
+
+# 2. The binary and the vault.
+[ "${SKIP_BUILD:-0}" = 1 ] || nice -n 10 cargo build --release -p vault-rag >&2
+python3 bench/gen_vault.py "$BENCH_CACHE/gen" > "$OUT/manifest.json"
+hash=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["vault_hash"])' "$OUT/manifest.json")
+FULL="$BENCH_CACHE/index/$hash-int8"
+model_args=(--model-dir "$MODEL_DIR" --precision int8 --dim 256 --threads "$THREADS")
+
+# 3. The full index (long on 2 cores): built once per vault, RSS sampled over the whole run and
+#    kept with it. An interrupted build resumes where it stopped.
+if step full && [ ! -s "$FULL/run/index-full.json" ]; then
+  say "indexing the 10,000-note vault into $FULL (long; resumable)"
+  mkdir -p "$FULL/run"
+  nice -n 10 python3 bench/measure.py --name index-full --out "$FULL/run" --interval 1 \
+    --stdout "$FULL/run/index-full.json" -- "$BIN" index "$BENCH_CACHE/gen/vault" --data-dir "$FULL" \
+    "${model_args[@]}" --json > "$FULL/run/measure.json"
+fi
+if [ -s "$FULL/run/index-full.json" ]; then
+python3 - "$FULL/run" > "$FULL/done.json" <<'PY'
+import json, sys, os
+d = sys.argv[1]
+summary = json.load(open(os.path.join(d, "index-full.json")))
+print(json.dumps({"summary": {k: v for k, v in summary.items() if k != "failures"},
+                  "failures": len(summary.get("failures", [])),
+                  "measure": json.load(open(os.path.join(d, "measure.json")))}))
+PY
+cp "$FULL/done.json" "$OUT/index_full.json"
+cp "$FULL/run/index-full.rss.csv" "$FULL/run/index-full.time.txt" "$OUT/"
+load "after full index"
+fi
+
+# 4. Restart with no changes: nothing may be embedded.
+if step restart; then
+  "$BIN" index "$BENCH_CACHE/gen/vault" --data-dir "$FULL" "${model_args[@]}" --json > "$OUT/restart.json"
+fi
+
+# 5. Serve the full index: start to healthy, latency, steady memory.
+if step serve; then
+  python3 bench/serve_bench.py --bin "$BIN" --vault "$BENCH_CACHE/gen/vault" --data-dir "$FULL" \
+    --queries "$BENCH_CACHE/gen/queries.txt" --out "$OUT" --name serve -- "${model_args[@]}" >&2
+  load "after serve"
+fi
+
+# 6. Throughput on the fixed sample, three processes, identical texts, one after the other.
+sample_dir="$OUT/sample-index"
+if step throughput; then
+rm -rf "$sample_dir"
+python3 bench/measure.py --name vault_rag --out "$OUT" --stdout "$OUT/vault_rag.summary.json" -- \
+  "$BIN" index "$BENCH_CACHE/gen/sample" --data-dir "$sample_dir" "${model_args[@]}" --json > "$OUT/vault_rag.measure.json"
+python3 bench/texts_from_index.py "$sample_dir/index.sqlite" "$OUT/sample_texts.jsonl" >&2
+python3 bench/measure.py --name seed --out "$OUT" -- "$root/.venv/bin/python" bench/contender.py --kind seed \
+  --model-dir "$GEMMA_DIR" --texts "$OUT/sample_texts.jsonl" --threads "$THREADS" --out "$OUT/seed.json" \
+  --vectors "$OUT/seed.npy" >&2
+if [ "${SKIP_ST:-0}" != 1 ]; then
+  [ -x "$ST_HOME/venv/bin/python" ] || bash bench/quality/st_setup.sh
+  python3 bench/measure.py --name st --out "$OUT" -- "$ST_HOME/venv/bin/python" bench/contender.py --kind st \
+    --model-dir "$ST_HOME/checkpoint" --texts "$OUT/sample_texts.jsonl" --threads "$THREADS" --out "$OUT/st.json" \
+    --vectors "$OUT/st.npy" >&2
+fi
+"$venv/bin/python" bench/throughput.py "$OUT" >&2
+load "after throughput"
+fi
+
+# 7. q4: no full q4 index is built (another long run); its steady memory is measured on the
+#    sample, next to int8 on the same sample, which shows how much the 10k index adds.
+if step q4; then
+  "$BIN" index "$BENCH_CACHE/gen/sample" --data-dir "$OUT/sample-index-q4" --model-dir "$MODEL_DIR" \
+    --precision q4 --dim 256 --threads "$THREADS" --json > "$OUT/sample_q4.summary.json"
+  python3 bench/serve_bench.py --bin "$BIN" --vault "$BENCH_CACHE/gen/sample" --data-dir "$OUT/sample-index-q4" \
+    --queries "$BENCH_CACHE/gen/queries.txt" --out "$OUT" --name serve_q4 --no-latency -- \
+    --model-dir "$MODEL_DIR" --precision q4 --dim 256 --threads "$THREADS" >&2
+  python3 bench/serve_bench.py --bin "$BIN" --vault "$BENCH_CACHE/gen/sample" --data-dir "$sample_dir" \
+    --queries "$BENCH_CACHE/gen/queries.txt" --out "$OUT" --name serve_sample --no-latency -- "${model_args[@]}" >&2
+fi
+
+# 8. Memory and time levers, one process per setting.
+#    Without the step, the table of the last run that measured them (kept in BENCH_CACHE) is used.
+if step levers; then
+  nice -n 10 cargo build --release -p vault-rag-embed --example embed_timing >&2
+  bash bench/levers.sh "$MODEL_DIR" "$GEMMA_DIR" "$OUT" >&2
+  cp "$OUT/levers.json" "$BENCH_CACHE/levers.json"
+elif [ -f "$BENCH_CACHE/levers.json" ]; then
+  cp "$BENCH_CACHE/levers.json" "$OUT/levers.json"
+fi
+load end
+"$venv/bin/python" bench/report.py "$OUT"
