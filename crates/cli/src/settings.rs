@@ -21,7 +21,7 @@ pub struct ModelArgs {
     #[arg(long, env = "VAULT_RAG_PRECISION", default_value = "int8")]
     pub precision: Precision,
     /// Output dimensions, a Matryoshka width of the model (EmbeddingGemma: 768, 512, 256, 128).
-    /// Default: the model's (256 for EmbeddingGemma).
+    /// Default: the model's (768 for EmbeddingGemma).
     #[arg(long, env = "VAULT_RAG_DIM")]
     pub dim: Option<usize>,
     /// Inference threads. Default: all cores.
