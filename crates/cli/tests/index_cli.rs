@@ -1,6 +1,8 @@
 //! `vault-rag index` and `vault-rag status` as a user runs them: the real binary, ONNX Runtime
 //! with the MiniLM test model, SQLite files on disk, and processes killed with SIGKILL.
 
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -71,35 +73,10 @@ fn write(root: &Path, rel: &str, bytes: impl AsRef<[u8]>) {
     std::fs::write(p, bytes).unwrap();
 }
 
-/// Everything that defines an index's content, without ids (they depend on history).
-/// Vectors are compared separately: int8 activations are quantised per batch, so the same text
-/// embedded in another batch differs in the last digits.
+/// Everything that defines an index's content, without ids; vectors are compared separately.
 fn rows(db: &Connection) -> Vec<String> {
-    // The full-text table is contentless: compare its terms (with positions) instead.
-    db.execute_batch(
-        "CREATE VIRTUAL TABLE IF NOT EXISTS temp.fts_terms USING fts5vocab(main, chunks_fts, instance)",
-    )
-    .unwrap();
-    let mut out = Vec::new();
-    for sql in [
-        "SELECT path, mtime_ns, size, hex(content_hash), title, tags, aliases, links FROM notes ORDER BY path",
-        "SELECT n.path, c.ord, c.heading_path, c.start_line, c.end_line, c.block_id, c.text, hex(c.content_hash)
-         FROM chunks c JOIN notes n ON n.id = c.note_id ORDER BY n.path, c.ord",
-        "SELECT n.path, c.ord, v.col, v.offset, v.term FROM temp.fts_terms v
-       JOIN chunks c ON c.id = v.doc JOIN notes n ON n.id = c.note_id
-       ORDER BY n.path, c.ord, v.col, v.offset",
-        "SELECT hex(content_hash), fingerprint FROM vectors ORDER BY 1, 2",
-        "SELECT path, reason FROM failures ORDER BY path",
-    ] {
-        let mut stmt = db.prepare(sql).unwrap();
-        let n = stmt.column_count();
-        let mapped = stmt
-            .query_map([], |r| {
-                Ok((0..n).map(|i| format!("{:?}", r.get_ref(i).unwrap())).collect::<Vec<_>>().join("|"))
-            })
-            .unwrap();
-        out.extend(mapped.map(Result::unwrap));
-    }
+    let mut out = support::index_rows(db);
+    out.extend(support::vector_key_rows(db));
     out
 }
 

@@ -110,37 +110,6 @@ fn burst(vault: &Path) -> BTreeMap<usize, Option<usize>> {
     versions
 }
 
-/// Everything that defines an index's content, without ids (they depend on history).
-fn content(db: &Connection) -> Vec<String> {
-    db.execute_batch(
-        "CREATE VIRTUAL TABLE IF NOT EXISTS temp.fts_terms USING fts5vocab(main, chunks_fts, instance)",
-    )
-    .unwrap();
-    let mut out = Vec::new();
-    for sql in [
-        "SELECT path, mtime_ns, size, hex(content_hash), title, tags, aliases, links FROM notes ORDER BY path",
-        "SELECT n.path, c.ord, c.heading_path, c.start_line, c.end_line, c.block_id, c.text, hex(c.content_hash)
-         FROM chunks c JOIN notes n ON n.id = c.note_id ORDER BY n.path, c.ord",
-        "SELECT n.path, c.ord, v.col, v.offset, v.term FROM temp.fts_terms v
-         JOIN chunks c ON c.id = v.doc JOIN notes n ON n.id = c.note_id
-         ORDER BY n.path, c.ord, v.col, v.offset",
-        "SELECT path, reason FROM failures ORDER BY path",
-    ] {
-        let mut stmt = db.prepare(sql).unwrap();
-        let n = stmt.column_count();
-        let rows = stmt
-            .query_map([], |r| {
-                Ok((0..n)
-                    .map(|i| format!("{:?}", r.get_ref(i).unwrap()))
-                    .collect::<Vec<_>>()
-                    .join("|"))
-            })
-            .unwrap();
-        out.extend(rows.map(Result::unwrap));
-    }
-    out
-}
-
 fn chunks_without_vectors(db: &Connection) -> i64 {
     db.query_row(
         "SELECT count(*) FROM chunks c WHERE NOT EXISTS
@@ -362,7 +331,10 @@ fn fifty_clients_search_during_a_reindex_and_an_edit_burst() {
         "ok"
     );
     let reference = Connection::open(clean_index(&vault, &dir.path().join("clean"))).unwrap();
-    let (served_rows, reference_rows) = (content(&served), content(&reference));
+    let (served_rows, reference_rows) = (
+        support::index_rows(&served),
+        support::index_rows(&reference),
+    );
     let live = versions.values().filter(|v| v.is_some()).count();
     let notes: i64 = served
         .query_row("SELECT count(*) FROM notes", [], |r| r.get(0))

@@ -162,37 +162,11 @@ pub fn count(db: &Connection, sql: &str) -> i64 {
 }
 
 /// Everything that defines an index's content, without ids (they depend on history): notes,
-/// chunks, full-text terms with positions, vector keys, failures. Vector values are compared
-/// by [`assert_same_vectors`]: int8 activations are quantised per batch, so the same text
-/// embedded in another batch differs in the last digits.
+/// chunks, full-text terms with positions, failures and vector keys. Vector values are compared
+/// by [`assert_same_vectors`].
 pub fn rows(db: &Connection) -> Vec<String> {
-    db.execute_batch(
-        "CREATE VIRTUAL TABLE IF NOT EXISTS temp.fts_terms USING fts5vocab(main, chunks_fts, instance)",
-    )
-    .unwrap();
-    let mut out = Vec::new();
-    for sql in [
-        "SELECT path, mtime_ns, size, hex(content_hash), title, tags, aliases, links FROM notes ORDER BY path",
-        "SELECT n.path, c.ord, c.heading_path, c.start_line, c.end_line, c.block_id, c.text, hex(c.content_hash)
-         FROM chunks c JOIN notes n ON n.id = c.note_id ORDER BY n.path, c.ord",
-        "SELECT n.path, c.ord, v.col, v.offset, v.term FROM temp.fts_terms v
-         JOIN chunks c ON c.id = v.doc JOIN notes n ON n.id = c.note_id
-         ORDER BY n.path, c.ord, v.col, v.offset",
-        "SELECT hex(content_hash), fingerprint FROM vectors ORDER BY 1, 2",
-        "SELECT path, reason FROM failures ORDER BY path",
-    ] {
-        let mut stmt = db.prepare(sql).unwrap();
-        let n = stmt.column_count();
-        let mapped = stmt
-            .query_map([], |r| {
-                Ok((0..n)
-                    .map(|i| format!("{:?}", r.get_ref(i).unwrap()))
-                    .collect::<Vec<_>>()
-                    .join("|"))
-            })
-            .unwrap();
-        out.extend(mapped.map(Result::unwrap));
-    }
+    let mut out = server::index_rows(db);
+    out.extend(server::vector_key_rows(db));
     out
 }
 

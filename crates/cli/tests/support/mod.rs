@@ -372,3 +372,49 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
     }
     out
 }
+
+/// Everything that defines an index's content, without ids (they depend on history): notes,
+/// chunks, full-text terms with positions, failures. Vector keys are in [`vector_key_rows`].
+pub fn index_rows(db: &rusqlite::Connection) -> Vec<String> {
+    // The full-text table is contentless: compare its terms (with positions) instead.
+    db.execute_batch(
+        "CREATE VIRTUAL TABLE IF NOT EXISTS temp.fts_terms USING fts5vocab(main, chunks_fts, instance)",
+    )
+    .unwrap();
+    [
+        "SELECT path, mtime_ns, size, hex(content_hash), title, tags, aliases, links FROM notes ORDER BY path",
+        "SELECT n.path, c.ord, c.heading_path, c.start_line, c.end_line, c.block_id, c.text, hex(c.content_hash)
+         FROM chunks c JOIN notes n ON n.id = c.note_id ORDER BY n.path, c.ord",
+        "SELECT n.path, c.ord, v.col, v.offset, v.term FROM temp.fts_terms v
+         JOIN chunks c ON c.id = v.doc JOIN notes n ON n.id = c.note_id
+         ORDER BY n.path, c.ord, v.col, v.offset",
+        "SELECT path, reason FROM failures ORDER BY path",
+    ]
+    .into_iter()
+    .flat_map(|sql| query_rows(db, sql))
+    .collect()
+}
+
+/// The keys of the stored vectors (content hash, fingerprint), without their values: int8
+/// activations are quantised per batch, so the same text embedded in another batch differs in
+/// the last digits.
+pub fn vector_key_rows(db: &rusqlite::Connection) -> Vec<String> {
+    query_rows(
+        db,
+        "SELECT hex(content_hash), fingerprint FROM vectors ORDER BY 1, 2",
+    )
+}
+
+fn query_rows(db: &rusqlite::Connection, sql: &str) -> Vec<String> {
+    let mut stmt = db.prepare(sql).unwrap();
+    let n = stmt.column_count();
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((0..n)
+                .map(|i| format!("{:?}", r.get_ref(i).unwrap()))
+                .collect::<Vec<_>>()
+                .join("|"))
+        })
+        .unwrap();
+    rows.map(Result::unwrap).collect()
+}
