@@ -1,29 +1,14 @@
 //! `vault-rag embed` as a user runs it: the real binary, ONNX Runtime and the MiniLM test model,
 //! against the Python reference vectors of `crates/embed/tests/fixtures/minilm_reference.json`.
 
+mod support;
+
+use support::model_dir;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use serde_json::Value;
-
-fn model_dir() -> PathBuf {
-    let dir = std::env::var_os("VAULT_RAG_TEST_MODEL_DIR")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("XDG_CACHE_HOME")
-                .map(PathBuf::from)
-                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-                .map(|c| c.join("vault-rag/models/all-MiniLM-L6-v2-int8"))
-        })
-        .expect("no cache directory: set VAULT_RAG_TEST_MODEL_DIR");
-    assert!(
-        dir.join("model.onnx").is_file() && dir.join("tokenizer.json").is_file(),
-        "MiniLM test model missing in {}: run `make setup`",
-        dir.display()
-    );
-    dir
-}
 
 /// `vault-rag embed` with the MiniLM model flags and `extra` arguments.
 fn embed(extra: &[&str], env: &[(&str, &str)]) -> Output {

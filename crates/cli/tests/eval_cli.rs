@@ -2,27 +2,12 @@
 //! indexed through the real pipeline into a real SQLite index, searched, scored, and written as a run;
 //! then known-item queries on a small vault.
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use support::model_dir;
+
+use std::path::Path;
 use std::process::Command;
-
-fn model_dir() -> PathBuf {
-    let dir = std::env::var_os("VAULT_RAG_TEST_MODEL_DIR")
-        .map(PathBuf::from)
-        .or_else(|| dirs_cache().map(|c| c.join("vault-rag/models/all-MiniLM-L6-v2-int8")))
-        .expect("no cache directory: set VAULT_RAG_TEST_MODEL_DIR");
-    assert!(
-        dir.join("model.onnx").is_file() && dir.join("tokenizer.json").is_file(),
-        "MiniLM test model missing in {}: run `make setup`",
-        dir.display()
-    );
-    dir
-}
-
-fn dirs_cache() -> Option<PathBuf> {
-    std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-}
 
 const DOCS: &[(&str, &str, &str)] = &[
     ("d1", "Photosynthesis", "Green plants capture sunlight with chlorophyll and turn carbon dioxide and water into sugar and oxygen."),

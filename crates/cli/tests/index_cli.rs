@@ -3,31 +3,14 @@
 
 mod support;
 
+use support::model_dir;
+
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use rusqlite::Connection;
 use serde_json::Value;
-
-fn model_dir() -> PathBuf {
-    let dir = std::env::var_os("VAULT_RAG_TEST_MODEL_DIR")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("XDG_CACHE_HOME")
-                .map(PathBuf::from)
-                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-                .map(|c| c.join("vault-rag/models/all-MiniLM-L6-v2-int8"))
-        })
-        .expect("no cache directory: set VAULT_RAG_TEST_MODEL_DIR");
-    assert!(
-        dir.join("model.onnx").is_file() && dir.join("tokenizer.json").is_file(),
-        "MiniLM test model missing in {}: run `make setup`",
-        dir.display()
-    );
-    dir
-}
 
 /// `vault-rag <cmd> VAULT --data-dir DATA` with the MiniLM model flags when `cmd` embeds.
 fn command(cmd: &str, vault: &Path, data: &Path, extra: &[&str]) -> Command {

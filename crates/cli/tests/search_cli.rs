@@ -1,29 +1,14 @@
 //! `vault-rag search` and `vault-rag similar` as a user runs them: the real binary, ONNX Runtime,
 //! the MiniLM test model and a real index in a temporary data directory.
 
+mod support;
+
+use support::model_dir;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
-
-fn model_dir() -> PathBuf {
-    let dir = std::env::var_os("VAULT_RAG_TEST_MODEL_DIR")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("XDG_CACHE_HOME")
-                .map(PathBuf::from)
-                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-                .map(|c| c.join("vault-rag/models/all-MiniLM-L6-v2-int8"))
-        })
-        .expect("no cache directory: set VAULT_RAG_TEST_MODEL_DIR");
-    assert!(
-        dir.join("model.onnx").is_file() && dir.join("tokenizer.json").is_file(),
-        "MiniLM test model missing in {}: run `make setup`",
-        dir.display()
-    );
-    dir
-}
 
 fn vault() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/vaults/search")
