@@ -34,7 +34,9 @@ export interface HealthIndex {
 export interface HealthResponse {
 	status: "ok" | "indexing" | "error";
 	version: string;
+	/** False while the backend loads its model in the background (searches wait for it). */
 	model_loaded: boolean;
+	model: { state: "loading" | "ready" | "failed"; message?: string };
 	model_name: string;
 	embedding_dim: number;
 	cache_size_mb: number;
@@ -159,6 +161,7 @@ export const REQUIRED_FIELDS: Record<string, readonly string[]> = {
 		"status",
 		"version",
 		"model_loaded",
+		"model",
 		"model_name",
 		"embedding_dim",
 		"cache_size_mb",

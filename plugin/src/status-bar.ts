@@ -1,4 +1,4 @@
-/** The status bar item: starting / indexing N% / ready / error. */
+/** The status bar item: starting / loading model / indexing N% / ready / error. */
 import type { SupervisorState } from "./supervisor";
 
 export type StatusKind = "off" | "starting" | "indexing" | "ready" | "error";
@@ -31,6 +31,13 @@ export function describeState(state: SupervisorState): StatusView {
 					kind: "error",
 					text: "Vault RAG: error",
 					tooltip: "The index reported an error; see the log in the plugin settings.",
+				};
+			}
+			if (!health.model_loaded) {
+				return {
+					kind: "starting",
+					text: "Vault RAG: loading model",
+					tooltip: `Loading ${health.model_name}; searches answer once it is ready.`,
 				};
 			}
 			if (health.status === "indexing" || !health.index.complete) {

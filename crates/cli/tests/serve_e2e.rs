@@ -27,11 +27,13 @@ fn serves_the_http_api_with_the_real_model() {
     let vault = fixture_vault(dir.path());
     let server = start(&vault, &dir.path().join("data"), Some(TOKEN), &[]);
 
-    // Answered at once, even before indexing finished.
+    // Answered at once, even before indexing finished (and maybe before the model is loaded).
     let health = server.get("/health");
     assert_eq!(health.status, 200, "{}", health.text());
     let health = health.json();
-    assert_eq!(health["model_loaded"], true);
+    let model_state = health["model"]["state"].as_str().unwrap();
+    assert!(["loading", "ready"].contains(&model_state), "{health}");
+    assert_eq!(health["model_loaded"], model_state == "ready", "{health}");
     assert_eq!(health["embedding_dim"], 384);
     assert!(
         health["model_name"]
@@ -60,6 +62,8 @@ fn serves_the_http_api_with_the_real_model() {
     assert_eq!(status["fingerprint"].as_str().unwrap().len(), 16);
     let health = server.get("/health").json();
     assert_eq!(health["status"], "ok");
+    assert_eq!(health["model_loaded"], true, "{health}");
+    assert_eq!(health["model"], json!({"state": "ready"}));
     assert_eq!(health["cached_notes"], 7);
     assert_eq!(health["index"]["complete"], true);
 
@@ -602,6 +606,70 @@ fn mcp_tools_work_with_the_official_python_client() {
         json!(["read_note", "search_notes", "similar_notes"])
     );
     assert_eq!(report["search_top"][0], "Cooking/Sourdough.md");
+}
+
+#[test]
+fn a_restarted_server_answers_while_its_model_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let vault = fixture_vault(dir.path());
+    let data = dir.path().join("data");
+    let mut first = start(&vault, &data, None, &["--exit-on-stdin-close"]);
+    first.wait_indexed(INDEX_TIMEOUT);
+    drop(first.stdin.take());
+    assert!(first.wait_exit(Duration::from_secs(60)).success());
+
+    // The port opens before the model session is loaded: the first requests are answered, and
+    // a search that needs the model waits for it instead of failing.
+    let server = start(&vault, &data, None, &[]);
+    let health = server.get("/health");
+    assert_eq!(health.status, 200, "{}", health.text());
+    let health = health.json();
+    assert_eq!(health["cached_notes"], 7, "{health}");
+    let lexical = server.post("/search", &json!({"query": "aphids", "mode": "lexical"}));
+    assert_eq!(lexical.status, 200, "{}", lexical.text());
+    assert_eq!(paths(&lexical.json()["hits"])[0], "Garden/Tomatoes.md");
+    let dense = server.post(
+        "/search",
+        &json!({"query": "temples and shrines in Japan", "mode": "dense"}),
+    );
+    assert_eq!(dense.status, 200, "{}", dense.text());
+    assert_eq!(paths(&dense.json()["hits"])[0], "Travel/Kyoto.md");
+    let health = server.get("/health").json();
+    assert_eq!(health["model"], json!({"state": "ready"}), "{health}");
+    let status = server.wait_indexed(INDEX_TIMEOUT);
+    assert_eq!(status["notes_indexed"], 7, "{status}");
+}
+
+#[test]
+fn a_model_that_fails_to_load_stops_the_server_with_its_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let vault = fixture_vault(dir.path());
+    // The real tokenizer (it loads before the port opens) next to a model file that is not ONNX.
+    let model = dir.path().join("broken-model");
+    std::fs::create_dir_all(&model).unwrap();
+    std::fs::copy(
+        support::model_dir().join("tokenizer.json"),
+        model.join("tokenizer.json"),
+    )
+    .unwrap();
+    std::fs::write(model.join("model.onnx"), b"not an onnx graph").unwrap();
+    let mut server = support::start_with_model(&vault, &dir.path().join("data"), &model);
+    let status = server.wait_exit(Duration::from_secs(60));
+    assert!(!status.success());
+    // The stderr reader thread may still be copying the last lines.
+    let started = std::time::Instant::now();
+    let stderr = loop {
+        let text = server.stderr.lock().unwrap().clone();
+        if text.contains("loading the embedding model") || started.elapsed().as_secs() > 5 {
+            break text;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        stderr.contains("loading the embedding model `all-minilm-l6-v2`")
+            && stderr.contains("model.onnx"),
+        "{stderr}"
+    );
 }
 
 fn path_str(p: &Path) -> String {

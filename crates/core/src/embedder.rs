@@ -107,6 +107,17 @@ pub enum EmbedError {
     Inference { message: String },
     #[error("the embedding worker has stopped")]
     WorkerStopped,
+    #[error("the embedding model failed to load: {message}")]
+    NotLoaded { message: String },
+}
+
+/// Whether an embedder can embed yet: a server answers while its model loads in the background.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "lowercase")]
+pub enum ModelState {
+    Loading,
+    Ready,
+    Failed { message: String },
 }
 
 /// Turns texts into unit-length vectors. Implementations are cheap to share (`&self`, `Send + Sync`)
@@ -114,6 +125,11 @@ pub enum EmbedError {
 pub trait Embedder: Send + Sync {
     /// What identifies this embedder's vector space.
     fn fingerprint(&self) -> &EmbedderFingerprint;
+
+    /// Whether the model is loaded. Embedding calls made while it loads wait for it.
+    fn state(&self) -> ModelState {
+        ModelState::Ready
+    }
 
     /// Output dimensions.
     fn dim(&self) -> usize {

@@ -15,7 +15,7 @@ mod path;
 mod types;
 
 pub use embedder::{
-    l2_normalize, DocumentText, EmbedError, Embedder, EmbedderFingerprint, Precision,
+    l2_normalize, DocumentText, EmbedError, Embedder, EmbedderFingerprint, ModelState, Precision,
 };
 pub use path::{NotePath, PathError};
 pub use types::{Hit, Retriever, SearchMode};

@@ -2,15 +2,18 @@
 //! together behind the [`Embedder`] contract.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use vault_rag_core::{DocumentText, EmbedError, Embedder, EmbedderFingerprint, Precision};
+use vault_rag_core::{
+    DocumentText, EmbedError, Embedder, EmbedderFingerprint, ModelState, Precision,
+};
 
 use crate::batch;
 use crate::catalog::{lookup, ModelEntry, DEFAULT_MODEL};
 use crate::session::{SessionRunner, SessionSettings};
 use crate::source::{content_tag, locate, ModelFiles};
 use crate::tokenize::{TextTokenizer, Tokens};
-use crate::worker::{Priority, Worker};
+use crate::worker::{Priority, Readiness, Worker};
 
 /// Which model to load and how to run it. Every `None` means "the model's default".
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,10 +56,11 @@ pub struct OnnxEmbedder {
     batch_tokens: usize,
     threads: usize,
     worker: Worker,
+    readiness: Arc<Readiness>,
 }
 
 impl OnnxEmbedder {
-    /// Loads the catalogue model named in `spec`.
+    /// Loads the catalogue model named in `spec` and waits until it can embed.
     pub fn load(spec: &ModelSpec) -> Result<Self, EmbedError> {
         Self::load_entry(lookup(&spec.model)?, spec)
     }
@@ -64,6 +68,20 @@ impl OnnxEmbedder {
     /// Loads a model described by `entry` (a catalogue entry, possibly adjusted); `spec.model` is
     /// ignored.
     pub fn load_entry(entry: ModelEntry, spec: &ModelSpec) -> Result<Self, EmbedError> {
+        let embedder = Self::start_entry(entry, spec)?;
+        embedder.wait_ready()?;
+        Ok(embedder)
+    }
+
+    /// Like [`OnnxEmbedder::load`], but returns once the files are found and the tokenizer is
+    /// loaded; the model session loads on the inference thread. The fingerprint is known at once,
+    /// so an index can be opened and searched lexically meanwhile; embedding calls wait for the
+    /// model. [`Embedder::state`] tells where loading is, [`OnnxEmbedder::wait_ready`] waits.
+    pub fn start(spec: &ModelSpec) -> Result<Self, EmbedError> {
+        Self::start_entry(lookup(&spec.model)?, spec)
+    }
+
+    fn start_entry(entry: ModelEntry, spec: &ModelSpec) -> Result<Self, EmbedError> {
         // Cheap checks first: a wrong width should not wait for a model load.
         let dim = entry.resolve_dim(spec.dim)?;
         crate::runtime::init_runtime()?;
@@ -71,7 +89,6 @@ impl OnnxEmbedder {
         let started = std::time::Instant::now();
         let tokenizer = TextTokenizer::load(&files.tokenizer, entry.max_tokens)?;
         let tokenizer_ms = started.elapsed().as_millis();
-        let tokenizer_rss_mib = rss_mib();
         let threads = spec
             .threads
             .filter(|&t| t > 0)
@@ -80,10 +97,6 @@ impl OnnxEmbedder {
             .batch_tokens
             .filter(|&b| b > 0)
             .unwrap_or(entry.batch_tokens);
-        let started = std::time::Instant::now();
-        let runner = SessionRunner::load(&files.model, &entry, SessionSettings { threads, dim })?;
-        let session_ms = started.elapsed().as_millis();
-        let session_rss_mib = rss_mib();
         let fingerprint = EmbedderFingerprint {
             model: entry.name.clone(),
             file: format!("{}#{}", files.model_rel, content_tag(&files.model)?),
@@ -94,24 +107,33 @@ impl OnnxEmbedder {
             pooling: entry.pooling.describe(),
             max_tokens: entry.max_tokens,
         };
-        let worker = Worker::spawn(runner, &entry.name)?;
-        release_free_memory();
-        let memory = crate::memory::ProcessMemory::current();
-        tracing::info!(
-            model = %entry.name,
-            file = %files.model.display(),
-            from = %files.origin,
-            dim,
-            threads,
-            batch_tokens,
-            tokenizer_ms,
-            session_ms,
-            tokenizer_rss_mib,
-            session_rss_mib,
-            rss_mib = memory.map(|m| m.rss_mib()),
-            peak_mib = memory.map(|m| m.peak_mib()),
-            "embedding model loaded"
-        );
+        let readiness = Arc::new(Readiness::default());
+        let load = {
+            let (model, entry) = (files.model.clone(), entry.clone());
+            let origin = files.origin.to_string();
+            move || {
+                let started = std::time::Instant::now();
+                let runner = SessionRunner::load(&model, &entry, SessionSettings { threads, dim })?;
+                let session_ms = started.elapsed().as_millis();
+                release_free_memory();
+                let memory = crate::memory::ProcessMemory::current();
+                tracing::info!(
+                    model = %entry.name,
+                    file = %model.display(),
+                    from = %origin,
+                    dim,
+                    threads,
+                    batch_tokens,
+                    tokenizer_ms,
+                    session_ms,
+                    rss_mib = memory.map(|m| m.rss_mib()),
+                    peak_mib = memory.map(|m| m.peak_mib()),
+                    "embedding model loaded"
+                );
+                Ok(runner)
+            }
+        };
+        let worker = Worker::spawn_loading(load, &entry.name, readiness.clone())?;
         Ok(Self {
             entry,
             files,
@@ -120,7 +142,13 @@ impl OnnxEmbedder {
             batch_tokens,
             threads,
             worker,
+            readiness,
         })
+    }
+
+    /// Blocks until the model session has loaded; its load error otherwise.
+    pub fn wait_ready(&self) -> Result<(), EmbedError> {
+        self.readiness.wait()
     }
 
     /// The catalogue entry in use.
@@ -169,6 +197,10 @@ impl Embedder for OnnxEmbedder {
         &self.fingerprint
     }
 
+    fn state(&self) -> ModelState {
+        self.readiness.state()
+    }
+
     fn count_tokens(&self, text: &str) -> usize {
         // A text the tokenizer rejects cannot be embedded either; the embedding call reports the
         // error. Here a bound (no token is shorter than a byte) keeps a chunker's sizes safe.
@@ -190,10 +222,6 @@ impl Embedder for OnnxEmbedder {
             .collect();
         self.embed_texts(Priority::Document, &texts)
     }
-}
-
-fn rss_mib() -> Option<f64> {
-    crate::memory::ProcessMemory::current().map(|m| m.rss_mib())
 }
 
 /// Loading parses a large `tokenizer.json` and the model graph; the parse buffers are freed but

@@ -7,6 +7,9 @@
 //!    `task: search result | query: {q}` and `title: {title or "none"} | text: {text}`);
 //! 2. **tokenize** on the caller's thread with the model's own `tokenizer.json` (its
 //!    post-processor kept, padding and truncation decided here, at the model's token limit);
+//!    files shaped like Gemma's go through a compact BPE tokenizer that gives the same ids as
+//!    the `tokenizers` library in about a fifth of its memory, every other file through that
+//!    library ([`TextTokenizer`]);
 //! 3. **batch**: sort by length, group under a token budget (rows × padded width), so padding
 //!    stays small and ONNX Runtime's CPU arena, which grows to the largest batch and never
 //!    shrinks, stays bounded;
@@ -34,8 +37,10 @@
 //! `--precision fp32|int8|q4` picks the file.
 
 mod batch;
+mod bpe;
 mod catalog;
 mod embedder;
+mod mapped;
 mod memory;
 mod pool;
 mod runtime;
@@ -49,4 +54,5 @@ pub use embedder::{ModelSpec, OnnxEmbedder};
 pub use memory::ProcessMemory;
 pub use runtime::{cache_library, init_runtime, ORT_DYLIB_ENV, ORT_VERSION};
 pub use source::{locate, model_available_offline, vault_rag_cache, ModelFiles};
+pub use tokenize::{TextTokenizer, TokenizerBackend, Tokens};
 pub use vault_rag_core::{DocumentText, EmbedError, Embedder, EmbedderFingerprint, Precision};

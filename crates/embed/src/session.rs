@@ -10,6 +10,7 @@ use vault_rag_core::EmbedError;
 
 use crate::batch::Batch;
 use crate::catalog::{ModelEntry, Pooling};
+use crate::mapped::MappedWeights;
 use crate::pool;
 use crate::worker::Runner;
 
@@ -29,6 +30,7 @@ pub(crate) struct SessionRunner {
     token_type_ids: bool,
     native_dim: usize,
     dim: usize,
+    mapped: MappedWeights,
 }
 
 impl SessionRunner {
@@ -58,6 +60,7 @@ impl SessionRunner {
             token_type_ids: entry.token_type_ids,
             native_dim: entry.native_dim,
             dim: settings.dim,
+            mapped: MappedWeights::new(model),
         };
         // The first run re-lays weights out for the kernels (prepacking); doing it here keeps
         // that cost out of the first search.
@@ -216,6 +219,14 @@ fn inference(message: impl std::fmt::Display) -> EmbedError {
 }
 
 impl Runner for SessionRunner {
+    fn after_batch(&mut self) {
+        self.mapped.after_batch();
+    }
+
+    fn on_idle(&mut self) {
+        self.mapped.on_idle();
+    }
+
     fn run(&mut self, batch: &Batch) -> Result<Vec<Vec<f32>>, EmbedError> {
         let shape = [batch.rows, batch.width];
         let ids =

@@ -3,17 +3,24 @@
 //! most for the batch in progress, never behind the queued re-index.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
 use crossbeam_channel::{bounded, select, unbounded, Receiver, Sender, TryRecvError};
-use vault_rag_core::EmbedError;
+use vault_rag_core::{EmbedError, ModelState};
 
 use crate::batch::Batch;
 
 /// Runs one batch through a model; returns one finished vector per row, in row order.
 pub(crate) trait Runner: Send + 'static {
     fn run(&mut self, batch: &Batch) -> Result<Vec<Vec<f32>>, EmbedError>;
+
+    /// Housekeeping after each batch (see `mapped`).
+    fn after_batch(&mut self) {}
+
+    /// Housekeeping before the worker waits for work.
+    fn on_idle(&mut self) {}
 }
 
 /// Whose batch it is: queries jump the document queue.
@@ -32,6 +39,63 @@ struct Job {
     reply: Reply,
 }
 
+/// Whether the worker's model has loaded; waiters block on it.
+#[derive(Default)]
+pub(crate) struct Readiness {
+    state: Mutex<Loading>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+enum Loading {
+    #[default]
+    Pending,
+    Ready,
+    /// The load error, kept for the first caller that waits (it keeps its type), and its text.
+    Failed(Option<EmbedError>, String),
+}
+
+impl Readiness {
+    fn set_ready(&self) {
+        self.set(Loading::Ready);
+    }
+
+    fn set_failed(&self, err: EmbedError) {
+        let message = err.to_string();
+        self.set(Loading::Failed(Some(err), message));
+    }
+
+    fn set(&self, loading: Loading) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        *state = loading;
+        self.changed.notify_all();
+    }
+
+    pub fn state(&self) -> ModelState {
+        match &*self.state.lock().unwrap_or_else(|p| p.into_inner()) {
+            Loading::Pending => ModelState::Loading,
+            Loading::Ready => ModelState::Ready,
+            Loading::Failed(_, message) => ModelState::Failed {
+                message: message.clone(),
+            },
+        }
+    }
+
+    /// Blocks until the model has loaded or failed to.
+    pub fn wait(&self) -> Result<(), EmbedError> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        while matches!(*state, Loading::Pending) {
+            state = self.changed.wait(state).unwrap_or_else(|p| p.into_inner());
+        }
+        match &mut *state {
+            Loading::Pending | Loading::Ready => Ok(()),
+            Loading::Failed(err, message) => Err(err.take().unwrap_or(EmbedError::NotLoaded {
+                message: message.clone(),
+            })),
+        }
+    }
+}
+
 /// Document batches queued. Small: a queued batch holds its tokens in memory, and the indexer
 /// blocks (back-pressure) rather than pile up work.
 const QUEUE: usize = 4;
@@ -42,7 +106,19 @@ pub(crate) struct Worker {
 }
 
 impl Worker {
+    /// A worker around a runner that is already loaded.
+    #[cfg(test)]
     pub fn spawn(runner: impl Runner, name: &str) -> Result<Self, EmbedError> {
+        Self::spawn_loading(move || Ok(runner), name, Arc::new(Readiness::default()))
+    }
+
+    /// Starts the worker thread, which first runs `load` (the model session) and then serves.
+    /// Batches sent meanwhile wait in the queues; if loading fails, each gets the error.
+    pub fn spawn_loading<R: Runner>(
+        load: impl FnOnce() -> Result<R, EmbedError> + Send + 'static,
+        name: &str,
+        readiness: Arc<Readiness>,
+    ) -> Result<Self, EmbedError> {
         // Queries queue without a bound, in arrival order: each caller waits for its own reply,
         // so at most one job per waiting search is queued, and a bounded channel lets a newly
         // arriving search take a freed slot ahead of one that has been waiting (tail latency).
@@ -50,7 +126,24 @@ impl Worker {
         let (doc_tx, doc_rx) = bounded(QUEUE);
         let handle = std::thread::Builder::new()
             .name(format!("embed-{name}"))
-            .spawn(move || serve(runner, query_rx, doc_rx))
+            .spawn(move || {
+                let loaded = catch_unwind(AssertUnwindSafe(load)).unwrap_or_else(|panic| {
+                    Err(EmbedError::Inference {
+                        message: format!("loading the model panicked: {}", panic_text(&panic)),
+                    })
+                });
+                match loaded {
+                    Ok(runner) => {
+                        readiness.set_ready();
+                        serve(runner, query_rx, doc_rx);
+                    }
+                    Err(err) => {
+                        let message = err.to_string();
+                        readiness.set_failed(err);
+                        refuse(&message, &query_rx, &doc_rx);
+                    }
+                }
+            })
             .map_err(|e| EmbedError::Inference {
                 message: format!("cannot start the inference thread: {e}"),
             })?;
@@ -143,7 +236,11 @@ fn serve(mut runner: impl Runner, queries: Receiver<Job>, documents: Receiver<Jo
                 job
             }
             Err(TryRecvError::Disconnected) => return,
-            Err(TryRecvError::Empty) => select! {
+            Err(TryRecvError::Empty) => {
+                if documents.is_empty() {
+                    runner.on_idle();
+                }
+                select! {
                 recv(queries) -> job => match job {
                     Ok(job) => {
                         burst += 1;
@@ -168,23 +265,44 @@ fn serve(mut runner: impl Runner, queries: Receiver<Job>, documents: Receiver<Jo
                     }
                     Err(_) => return,
                 },
-            },
+                }
+            }
         };
         execute(&mut runner, job);
     }
+}
+
+/// After a failed load: every batch, now or later, gets the load error.
+fn refuse(message: &str, queries: &Receiver<Job>, documents: &Receiver<Job>) {
+    loop {
+        let job = select! {
+            recv(queries) -> job => job,
+            recv(documents) -> job => job,
+        };
+        let Ok(job) = job else { return };
+        let _ = job.reply.send((
+            job.index,
+            Err(EmbedError::NotLoaded {
+                message: message.to_string(),
+            }),
+        ));
+    }
+}
+
+fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "unknown panic".into())
 }
 
 fn execute(runner: &mut impl Runner, job: Job) {
     let started = Instant::now();
     let result =
         catch_unwind(AssertUnwindSafe(|| runner.run(&job.batch))).unwrap_or_else(|panic| {
-            let what = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "unknown panic".into());
             Err(EmbedError::Inference {
-                message: format!("inference panicked: {what}"),
+                message: format!("inference panicked: {}", panic_text(&panic)),
             })
         });
     tracing::debug!(
@@ -197,6 +315,7 @@ fn execute(runner: &mut impl Runner, job: Job) {
     );
     // The caller may have given up (an earlier batch failed); nothing to do then.
     let _ = job.reply.send((job.index, result));
+    runner.after_batch();
 }
 
 #[cfg(test)]
@@ -355,6 +474,79 @@ mod tests {
             doc_at <= QUERY_BURST,
             "the document batch waited behind {doc_at} query batches: {order:?}"
         );
+    }
+
+    #[test]
+    fn batches_sent_while_the_model_loads_wait_for_it() {
+        let readiness = Arc::new(Readiness::default());
+        let (open, gate) = bounded::<()>(1);
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let recorder = Recorder {
+            log: log.clone(),
+            started: None,
+            gate: None,
+        };
+        let worker = Arc::new(
+            Worker::spawn_loading(
+                move || {
+                    let _ = gate.recv();
+                    Ok(recorder)
+                },
+                "test",
+                readiness.clone(),
+            )
+            .unwrap(),
+        );
+        assert_eq!(readiness.state(), ModelState::Loading);
+        let waiting = {
+            let worker = worker.clone();
+            std::thread::spawn(move || worker.embed(Priority::Query, plan(texts(&[5]), 3, 0), 1))
+        };
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert!(
+            log.lock().unwrap().is_empty(),
+            "nothing runs before the load"
+        );
+        open.send(()).unwrap();
+        assert_eq!(waiting.join().unwrap().unwrap(), vec![vec![0.0]]);
+        readiness.wait().unwrap();
+        assert_eq!(readiness.state(), ModelState::Ready);
+        assert_eq!(*log.lock().unwrap(), vec![5]);
+    }
+
+    #[test]
+    fn a_failed_load_answers_every_batch_with_its_error() {
+        let readiness = Arc::new(Readiness::default());
+        let worker = Worker::spawn_loading(
+            || -> Result<Recorder, EmbedError> {
+                Err(EmbedError::ModelFile {
+                    path: "/m/model.onnx".into(),
+                    message: "not an ONNX graph".into(),
+                })
+            },
+            "test",
+            readiness.clone(),
+        )
+        .unwrap();
+        // The first waiter gets the load error itself, with its type; later ones its text.
+        assert!(matches!(
+            readiness.wait(),
+            Err(EmbedError::ModelFile { .. })
+        ));
+        let again = readiness.wait().unwrap_err().to_string();
+        assert!(again.contains("not an ONNX graph"), "{again}");
+        assert!(
+            matches!(readiness.state(), ModelState::Failed { message } if message.contains("/m/model.onnx"))
+        );
+        for priority in [Priority::Query, Priority::Document] {
+            let err = worker
+                .embed(priority, plan(texts(&[1, 2]), 3, 0), 2)
+                .unwrap_err();
+            assert!(
+                matches!(&err, EmbedError::NotLoaded { message } if message.contains("not an ONNX graph")),
+                "{err}"
+            );
+        }
     }
 
     #[test]

@@ -228,11 +228,15 @@ fn schemas() -> Value {
         },
         "Health": {
             "type": "object",
-            "required": ["status", "version", "model_loaded", "model_name", "embedding_dim", "cache_size_mb", "cached_notes", "index", "rss_mb"],
+            "required": ["status", "version", "model_loaded", "model", "model_name", "embedding_dim", "cache_size_mb", "cached_notes", "index", "rss_mb"],
             "properties": {
                 "status": { "type": "string", "enum": ["ok", "indexing", "error"] },
                 "version": { "type": "string" },
-                "model_loaded": { "type": "boolean" },
+                "model_loaded": { "type": "boolean", "description": "False while the model loads in the background: searches wait for it, lexical ones do not." },
+                "model": { "type": "object", "required": ["state"], "properties": {
+                    "state": { "type": "string", "enum": ["loading", "ready", "failed"] },
+                    "message": { "type": "string", "description": "Why loading failed (state `failed`)." }
+                }},
                 "model_name": { "type": "string" },
                 "embedding_dim": { "type": "integer" },
                 "cache_size_mb": { "type": "number", "description": "Index size on disk, MiB." },

@@ -6,6 +6,7 @@ export function healthAnswer(overrides: Partial<HealthResponse> = {}): HealthRes
 		status: "ok",
 		version: "0.1.0",
 		model_loaded: true,
+		model: { state: "ready" },
 		model_name: "all-minilm-l6-v2",
 		embedding_dim: 384,
 		cache_size_mb: 1,

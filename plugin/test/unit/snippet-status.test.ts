@@ -36,6 +36,11 @@ describe("status bar", () => {
 		const empty = healthAnswer({ status: "indexing", index: { state: "scanning", notes_done: 0, notes_total: 0, complete: false } });
 		expect(describeState({ kind: "running", health: empty }).text).toBe("Vault RAG: indexing 0%");
 		expect(describeState({ kind: "running", health: healthAnswer() }).text).toBe("Vault RAG: ready");
+		const loading = describeState({
+			kind: "running",
+			health: healthAnswer({ model_loaded: false, model: { state: "loading" }, status: "indexing" }),
+		});
+		expect(loading).toMatchObject({ kind: "starting", text: "Vault RAG: loading model" });
 		expect(describeState({ kind: "running", health: healthAnswer({ status: "error" }) }).kind).toBe("error");
 		const failed = describeState({ kind: "failed", reason: "exited with code 1. Last error: error: bad model" });
 		expect(failed.text).toBe("Vault RAG: error");

@@ -1,8 +1,9 @@
 //! `vault-rag serve --vault VAULT`: the HTTP API for the plugin, scripts and agents.
 //!
-//! Loads the model, opens the index (one server per index: the index lock), starts indexing and
-//! watching in the background, then prints `{"event":"listening","port":N}` on stdout once
-//! connections are accepted. Stops on SIGTERM/SIGINT (and on stdin EOF with
+//! Binds the port, opens the index (one server per index: the index lock) with the model loading
+//! in the background, starts indexing and watching, then prints `{"event":"listening","port":N}`
+//! on stdout once connections are accepted. A model that fails to load stops the server with
+//! its error. Stops on SIGTERM/SIGINT (and on stdin EOF with
 //! `--exit-on-stdin-close`): requests in flight finish, then the indexer commits its batch.
 
 use std::io::{Read, Write};
@@ -83,10 +84,33 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let runtime = runtime()?;
     // Bind before loading the model: a taken port fails in milliseconds, without touching the index.
     let listener = runtime.block_on(Listener::bind(serve_settings))?;
-    let engine = open_engine(&args.vault, &args.model)?;
+    // The model session loads in the background: the index opens and the port answers at once
+    // (`/health` says `model_loaded: false`, lexical search works, embedding calls wait).
+    let (engine, embedder) = start_engine(&args.vault, &args.model)?;
     engine
         .start_background()
         .context("starting background indexing")?;
+    let (failed_tx, failed_rx) = tokio::sync::oneshot::channel::<String>();
+    let model_name = engine.embedder().fingerprint().model.clone();
+    std::thread::Builder::new()
+        .name("vault-rag-model".into())
+        .spawn(move || {
+            if let Err(err) = embedder.wait_ready() {
+                let _ = failed_tx.send(err.to_string());
+            }
+        })
+        .context("starting the model loader")?;
+    let (failure_tx, failure) = std::sync::mpsc::channel::<String>();
+    let model_failed = async move {
+        match failed_rx.await {
+            Ok(message) => {
+                tracing::error!("the embedding model failed to load: {message}");
+                let _ = failure_tx.send(message);
+            }
+            // The loader finished without error: never stop for this reason.
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
     let served = runtime.block_on(async {
         let port = listener.local_addr().port();
         // The one stdout line a supervisor waits for; logs go to stderr.
@@ -97,7 +121,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         drop(stdout);
         tracing::info!(port, "listening");
         listener
-            .serve(engine.clone(), shutdown_signal(args.exit_on_stdin_close))
+            .serve(engine.clone(), async move {
+                tokio::select! {
+                    () = shutdown_signal(args.exit_on_stdin_close) => {}
+                    () = model_failed => {}
+                }
+            })
             .await?;
         anyhow::Ok(())
     });
@@ -105,7 +134,25 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     tracing::info!("stopping the indexer");
     engine.shutdown();
     runtime.shutdown_timeout(Duration::from_secs(5));
+    if let Ok(message) = failure.try_recv() {
+        anyhow::bail!("loading the embedding model `{model_name}`: {message}");
+    }
     served
+}
+
+/// Opens the index with a model that is still loading (see [`OnnxEmbedder::start`]).
+fn start_engine(
+    vault: &VaultArgs,
+    model: &ModelArgs,
+) -> anyhow::Result<(Arc<Engine>, Arc<OnnxEmbedder>)> {
+    let settings = vault.to_settings()?;
+    let spec = model.to_spec();
+    let embedder = Arc::new(
+        OnnxEmbedder::start(&spec)
+            .with_context(|| format!("loading the embedding model `{}`", spec.model))?,
+    );
+    let engine = Engine::open(settings, embedder.clone())?;
+    Ok((engine, embedder))
 }
 
 /// Loads the model and opens the index; a second process on the same index is refused here.

@@ -91,14 +91,33 @@ pub struct Server {
 
 /// Starts `vault-rag serve` and waits for its listening line.
 pub fn start(vault: &Path, data_dir: &Path, token: Option<&str>, extra: &[&str]) -> Server {
+    let mut args = model_args();
+    args.extend(extra.iter().map(|s| s.to_string()));
+    spawn_serve(vault, data_dir, token, &args)
+}
+
+/// Starts `vault-rag serve` with MiniLM's settings but the model files of `model_dir`.
+pub fn start_with_model(vault: &Path, data_dir: &Path, model_dir: &Path) -> Server {
+    let args = [
+        "--model",
+        "all-minilm-l6-v2",
+        "--threads",
+        "2",
+        "--model-dir",
+        &model_dir.display().to_string(),
+    ]
+    .map(String::from);
+    spawn_serve(vault, data_dir, None, &args)
+}
+
+fn spawn_serve(vault: &Path, data_dir: &Path, token: Option<&str>, args: &[String]) -> Server {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_vault-rag"));
     cmd.arg("serve")
         .arg("--vault")
         .arg(vault)
         .arg("--data-dir")
         .arg(data_dir)
-        .args(model_args())
-        .args(extra)
+        .args(args)
         .env("VAULT_RAG_LOG", "info")
         .env_remove("VAULT_RAG_TOKEN")
         .stdin(Stdio::piped())

@@ -3,6 +3,7 @@
 use axum::extract::State;
 use axum::Json;
 use serde::Serialize;
+use vault_rag_core::ModelState;
 
 use super::{blocking, AppState};
 use crate::{IndexProgress, IndexState, ServerError};
@@ -12,7 +13,10 @@ pub(crate) struct HealthReply {
     /// `ok`, `indexing` (searches work, results may be incomplete) or `error`.
     status: &'static str,
     version: &'static str,
+    /// False while the model loads in the background (searches wait for it; lexical ones do not).
     model_loaded: bool,
+    /// `loading`, `ready` or `failed` (with `message`).
+    model: ModelState,
     model_name: String,
     embedding_dim: usize,
     /// Size of the index on disk, in MiB.
@@ -40,6 +44,7 @@ pub(crate) async fn health(
     let backend = state.backend.clone();
     let progress = blocking(move || Ok(backend.status())).await?;
     let embedder = state.backend.embedder();
+    let model = embedder.state();
     Ok(Json(HealthReply {
         status: match progress.state {
             IndexState::Idle | IndexState::Paused => "ok",
@@ -47,8 +52,8 @@ pub(crate) async fn health(
             IndexState::Error => "error",
         },
         version: env!("CARGO_PKG_VERSION"),
-        // The backend exists only once its model has loaded.
-        model_loaded: true,
+        model_loaded: model == ModelState::Ready,
+        model,
         model_name: embedder.fingerprint().model.clone(),
         embedding_dim: embedder.dim(),
         cache_size_mb: round2(progress.index_size_bytes as f64 / (1024.0 * 1024.0)),
