@@ -115,7 +115,8 @@ impl OnnxEmbedder {
                 let started = std::time::Instant::now();
                 let runner = SessionRunner::load(&model, &entry, SessionSettings { threads, dim })?;
                 let session_ms = started.elapsed().as_millis();
-                release_free_memory();
+                crate::memory::release_free_memory();
+                crate::mapped::release_code_after_load();
                 let memory = crate::memory::ProcessMemory::current();
                 tracing::info!(
                     model = %entry.name,
@@ -221,20 +222,5 @@ impl Embedder for OnnxEmbedder {
             .map(|d| self.entry.document_text(d.title, d.text))
             .collect();
         self.embed_texts(Priority::Document, &texts)
-    }
-}
-
-/// Loading parses a large `tokenizer.json` and the model graph; the parse buffers are freed but
-/// the C allocator keeps the pages. Handing them back to the OS lowers the resident memory of a
-/// long-running process by what loading needed transiently (`VAULT_RAG_MALLOC_TRIM=0` turns this
-/// off, for measurements).
-fn release_free_memory() {
-    if std::env::var("VAULT_RAG_MALLOC_TRIM").as_deref() == Ok("0") {
-        return;
-    }
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only releases free memory of glibc's heaps; it has no preconditions.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }

@@ -14,8 +14,10 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// How often, at most, the worker drops mapped pages while it is busy.
-const EVERY: Duration = Duration::from_secs(2);
+/// How often, at most, the worker drops mapped pages while it is busy. Each new token's row
+/// fault maps up to 16 cached pages around it (the kernel's fault-around), so a busy second of
+/// searches can page in tens of MiB; a drop costs about a millisecond (reading smaps).
+const EVERY: Duration = Duration::from_millis(250);
 
 /// Drops the model's mapped weight pages from time to time (`VAULT_RAG_DROP_MAPPED=0`: never, for
 /// measurements).
@@ -47,10 +49,12 @@ impl MappedWeights {
         }
     }
 
-    /// When the worker runs out of work: drops what the last batches paged in.
+    /// When the worker runs out of work: drops what the last batches paged in, and returns the
+    /// heap memory they freed.
     pub fn on_idle(&mut self) {
         if self.dirty {
             self.drop_now();
+            crate::memory::release_free_memory();
         }
     }
 
@@ -58,20 +62,40 @@ impl MappedWeights {
         self.last = Instant::now();
         self.dirty = false;
         if let Some(dir) = &self.dir {
-            let bytes = release_mappings_under(dir);
+            let bytes = release_mappings(|path| path.starts_with(dir));
             tracing::trace!(bytes, "dropped mapped weight pages");
         }
     }
 }
 
-/// Drops resident pages of the unmodified file mappings under `dir`; returns the bytes advised.
+/// Once the model has loaded: drops the resident code pages of ONNX Runtime and of this
+/// executable. Loading runs much code that inference never needs again (model parsing, graph
+/// optimisation); the code inference does need faults back in from the page cache.
+pub(crate) fn release_code_after_load() {
+    if std::env::var("VAULT_RAG_DROP_MAPPED").as_deref() == Ok("0") {
+        return;
+    }
+    let files: Vec<PathBuf> = [
+        crate::runtime::init_runtime().ok().map(Path::to_path_buf),
+        std::env::current_exe().ok(),
+    ]
+    .into_iter()
+    .flatten()
+    .filter_map(|p| p.canonicalize().ok())
+    .collect();
+    let bytes = release_mappings(|path| files.iter().any(|f| f == path));
+    tracing::debug!(bytes, "dropped code pages used while loading");
+}
+
+/// Drops resident pages of the unmodified file mappings whose path `matches`; returns the bytes
+/// advised.
 #[cfg(target_os = "linux")]
-pub(crate) fn release_mappings_under(dir: &Path) -> usize {
+pub(crate) fn release_mappings(matches: impl Fn(&Path) -> bool) -> usize {
     let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
         return 0;
     };
     let mut advised = 0;
-    for (start, end) in clean_mappings_under(&smaps, dir) {
+    for (start, end) in clean_mappings(&smaps, matches) {
         // SAFETY: the range is a whole file mapping of this process with no privately written
         // page (so nothing can be lost), and nothing runs on the model meanwhile; DONTNEED only
         // discards its resident pages, which the kernel reloads from the file on the next access.
@@ -85,13 +109,13 @@ pub(crate) fn release_mappings_under(dir: &Path) -> usize {
 }
 
 #[cfg(not(target_os = "linux"))]
-pub(crate) fn release_mappings_under(_dir: &Path) -> usize {
+pub(crate) fn release_mappings(_matches: impl Fn(&Path) -> bool) -> usize {
     0
 }
 
-/// `(start, end)` of the mappings in a `/proc/<pid>/smaps` text whose file lies under `dir`,
-/// readable, not executable, and (when private) without privately written pages.
-fn clean_mappings_under(smaps: &str, dir: &Path) -> Vec<(usize, usize)> {
+/// `(start, end)` of the mappings in a `/proc/<pid>/smaps` text whose file `matches`, readable,
+/// and without privately written pages.
+fn clean_mappings(smaps: &str, matches: impl Fn(&Path) -> bool) -> Vec<(usize, usize)> {
     let mut found = Vec::new();
     // The mapping being read: its range, whether it qualifies so far.
     let mut current: Option<(usize, usize, bool)> = None;
@@ -104,9 +128,8 @@ fn clean_mappings_under(smaps: &str, dir: &Path) -> Vec<(usize, usize)> {
         if let Some(header) = mapping_header(line) {
             finish(current.take());
             let (start, end, perms, path) = header;
-            let wanted = perms.starts_with('r')
-                && perms.as_bytes().get(2) == Some(&b'-')
-                && Path::new(path).starts_with(dir);
+            let wanted =
+                perms.starts_with('r') && path.starts_with('/') && matches(Path::new(path));
             current = Some((start, end, wanted));
         } else if let Some(kb) = line.strip_prefix("Anonymous:") {
             // Private pages written by the process: never discard those.
@@ -131,8 +154,12 @@ fn mapping_header(line: &str) -> Option<(usize, usize, &str, &str)> {
     if perms.len() != 4 || end <= start {
         return None;
     }
-    // offset, device, inode, then the path (which may contain spaces).
-    let path = line.splitn(6, char::is_whitespace).nth(5)?.trim_start();
+    // offset, device, inode, then the path (which may contain spaces; none for anonymous memory).
+    let path = line
+        .splitn(6, char::is_whitespace)
+        .nth(5)
+        .unwrap_or("")
+        .trim_start();
     Some((start, end, perms, path))
 }
 
@@ -161,14 +188,15 @@ Anonymous:             0 kB
 Anonymous:            64 kB
 ";
         assert_eq!(
-            clean_mappings_under(smaps, Path::new("/models/gemma/onnx")),
+            clean_mappings(smaps, |p| p.starts_with("/models/gemma/onnx")),
             vec![
                 (0x7f00_0000_0000, 0x7f00_0010_0000),
                 (0x7f00_0010_0000, 0x7f00_0020_0000),
-                (0x7f00_0030_0000, 0x7f00_0040_0000)
+                (0x7f00_0030_0000, 0x7f00_0040_0000),
+                (0x7f00_0050_0000, 0x7f00_0060_0000)
             ]
         );
-        assert!(clean_mappings_under(smaps, Path::new("/models/other")).is_empty());
+        assert!(clean_mappings(smaps, |p| p.starts_with("/models/other")).is_empty());
     }
 
     #[cfg(target_os = "linux")]
@@ -225,7 +253,7 @@ Anonymous:            64 kB
         };
         let sum: u64 = mapped.iter().map(|&b| u64::from(b)).sum();
         assert!(rss_of_mapping() >= 7 * 1024, "all pages were read");
-        let advised = release_mappings_under(dir.path());
+        let advised = release_mappings(|p| p.starts_with(dir.path()));
         assert_eq!(advised, len);
         assert_eq!(rss_of_mapping(), 0, "pages left the resident set");
         assert!(resident() > 0, "the file stays in the page cache");
@@ -236,7 +264,7 @@ Anonymous:            64 kB
         // A privately written page would be lost: such a mapping is left alone.
         // SAFETY: the mapping is writable and `len` bytes long; no reference into it is alive.
         unsafe { *(ptr as *mut u8).add(4096) = 7 };
-        assert_eq!(release_mappings_under(dir.path()), 0);
+        assert_eq!(release_mappings(|p| p.starts_with(dir.path())), 0);
         // SAFETY: as above.
         assert_eq!(unsafe { *(ptr as *const u8).add(4096) }, 7);
         // SAFETY: unmapping the mapping made above.

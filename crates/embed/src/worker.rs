@@ -5,7 +5,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, select, unbounded, Receiver, Sender, TryRecvError};
 use vault_rag_core::{EmbedError, ModelState};
@@ -237,19 +237,21 @@ fn serve(mut runner: impl Runner, queries: Receiver<Job>, documents: Receiver<Jo
             }
             Err(TryRecvError::Disconnected) => return,
             Err(TryRecvError::Empty) => {
-                if documents.is_empty() {
-                    runner.on_idle();
-                }
-                select! {
-                recv(queries) -> job => match job {
-                    Ok(job) => {
+                // Housekeeping waits until no work has come for a moment: between the searches
+                // of someone typing it would delay the next one.
+                let next = match wait(&queries, &documents, Some(IDLE_AFTER)) {
+                    Waited::Timeout => {
+                        runner.on_idle();
+                        wait(&queries, &documents, None)
+                    }
+                    other => other,
+                };
+                match next {
+                    Waited::Query(job) => {
                         burst += 1;
                         job
                     }
-                    Err(_) => return,
-                },
-                recv(documents) -> job => match job {
-                    Ok(doc) => {
+                    Waited::Document(doc) => {
                         // A query that arrived while we were waiting still goes first.
                         while burst < QUERY_BURST {
                             match queries.try_recv() {
@@ -263,12 +265,40 @@ fn serve(mut runner: impl Runner, queries: Receiver<Job>, documents: Receiver<Jo
                         burst = 0;
                         doc
                     }
-                    Err(_) => return,
-                },
+                    Waited::Closed => return,
+                    Waited::Timeout => continue,
                 }
             }
         };
         execute(&mut runner, job);
+    }
+}
+
+/// How long the worker waits without work before its idle housekeeping.
+const IDLE_AFTER: Duration = Duration::from_millis(500);
+
+enum Waited {
+    Query(Job),
+    Document(Job),
+    /// A channel closed: the embedder is being dropped.
+    Closed,
+    Timeout,
+}
+
+/// The next job from either queue, waiting at most `timeout` (`None`: without limit).
+fn wait(queries: &Receiver<Job>, documents: &Receiver<Job>, timeout: Option<Duration>) -> Waited {
+    let query = |job: Result<Job, _>| job.map_or(Waited::Closed, Waited::Query);
+    let document = |job: Result<Job, _>| job.map_or(Waited::Closed, Waited::Document);
+    match timeout {
+        Some(timeout) => select! {
+            recv(queries) -> job => query(job),
+            recv(documents) -> job => document(job),
+            default(timeout) => Waited::Timeout,
+        },
+        None => select! {
+            recv(queries) -> job => query(job),
+            recv(documents) -> job => document(job),
+        },
     }
 }
 
@@ -474,6 +504,53 @@ mod tests {
             doc_at <= QUERY_BURST,
             "the document batch waited behind {doc_at} query batches: {order:?}"
         );
+    }
+
+    /// Counts batches and idle calls.
+    struct Housekeeping {
+        batches: Arc<Mutex<usize>>,
+        idles: Arc<Mutex<usize>>,
+    }
+
+    impl Runner for Housekeeping {
+        fn run(&mut self, batch: &Batch) -> Result<Vec<Vec<f32>>, EmbedError> {
+            *self.batches.lock().unwrap() += 1;
+            Ok(batch.positions.iter().map(|_| vec![0.0]).collect())
+        }
+
+        fn on_idle(&mut self) {
+            *self.idles.lock().unwrap() += 1;
+        }
+    }
+
+    #[test]
+    fn idle_housekeeping_waits_for_a_quiet_moment() {
+        let idles = Arc::new(Mutex::new(0));
+        let batches = Arc::new(Mutex::new(0));
+        let worker = Worker::spawn(
+            Housekeeping {
+                batches: batches.clone(),
+                idles: idles.clone(),
+            },
+            "test",
+        )
+        .unwrap();
+        // Back-to-back searches: no housekeeping between them.
+        for i in 0..20 {
+            worker
+                .embed(Priority::Query, plan(texts(&[i]), 3, 0), 1)
+                .unwrap();
+        }
+        assert_eq!(*batches.lock().unwrap(), 20);
+        assert_eq!(*idles.lock().unwrap(), 0);
+        // Then a pause: housekeeping once, not again while nothing happens.
+        std::thread::sleep(IDLE_AFTER * 3);
+        assert_eq!(*idles.lock().unwrap(), 1);
+        worker
+            .embed(Priority::Document, plan(texts(&[1]), 3, 0), 1)
+            .unwrap();
+        std::thread::sleep(IDLE_AFTER * 3);
+        assert_eq!(*idles.lock().unwrap(), 2);
     }
 
     #[test]
