@@ -88,22 +88,29 @@ if step serve; then
   load "after serve"
 fi
 
-# 6. Throughput on the fixed sample, three processes, identical texts, one after the other.
+# 6. Throughput on the fixed sample, three processes, identical texts, one after the other, in
+#    ROUNDS rounds (default 3): the machine's speed drifts, so each ratio uses the medians.
 sample_dir="$OUT/sample-index"
 if step throughput; then
-rm -rf "$sample_dir"
-python3 bench/measure.py --name vault_rag --out "$OUT" --stdout "$OUT/vault_rag.summary.json" -- \
-  "$BIN" index "$BENCH_CACHE/gen/sample" --data-dir "$sample_dir" "${model_args[@]}" --json > "$OUT/vault_rag.measure.json"
-python3 bench/texts_from_index.py "$sample_dir/index.sqlite" "$OUT/sample_texts.jsonl" >&2
-python3 bench/measure.py --name seed --out "$OUT" -- "$root/.venv/bin/python" bench/contender.py --kind seed \
-  --model-dir "$GEMMA_DIR" --texts "$OUT/sample_texts.jsonl" --threads "$THREADS" --out "$OUT/seed.json" \
-  --vectors "$OUT/seed.npy" >&2
-if [ "${SKIP_ST:-0}" != 1 ]; then
-  [ -x "$ST_HOME/venv/bin/python" ] || bash bench/quality/st_setup.sh
-  python3 bench/measure.py --name st --out "$OUT" -- "$ST_HOME/venv/bin/python" bench/contender.py --kind st \
-    --model-dir "$ST_HOME/checkpoint" --texts "$OUT/sample_texts.jsonl" --threads "$THREADS" --out "$OUT/st.json" \
-    --vectors "$OUT/st.npy" >&2
-fi
+rm -f "$OUT"/*.r[0-9]*.json
+for round in $(seq 1 "${ROUNDS:-3}"); do
+  rm -rf "$sample_dir"
+  python3 bench/measure.py --name vault_rag --out "$OUT" --stdout "$OUT/vault_rag.summary.json" -- \
+    "$BIN" index "$BENCH_CACHE/gen/sample" --data-dir "$sample_dir" "${model_args[@]}" --json > "$OUT/vault_rag.measure.json"
+  cp "$OUT/vault_rag.summary.json" "$OUT/vault_rag.r$round.summary.json"
+  python3 bench/texts_from_index.py "$sample_dir/index.sqlite" "$OUT/sample_texts.jsonl" >&2
+  python3 bench/measure.py --name seed --out "$OUT" -- "$root/.venv/bin/python" bench/contender.py --kind seed \
+    --model-dir "$GEMMA_DIR" --texts "$OUT/sample_texts.jsonl" --threads "$THREADS" --out "$OUT/seed.json" \
+    --vectors "$OUT/seed.npy" >&2
+  cp "$OUT/seed.json" "$OUT/seed.r$round.json"
+  if [ "${SKIP_ST:-0}" != 1 ]; then
+    [ -x "$ST_HOME/venv/bin/python" ] || bash bench/quality/st_setup.sh
+    python3 bench/measure.py --name st --out "$OUT" -- "$ST_HOME/venv/bin/python" bench/contender.py --kind st \
+      --model-dir "$ST_HOME/checkpoint" --texts "$OUT/sample_texts.jsonl" --threads "$THREADS" --out "$OUT/st.json" \
+      --vectors "$OUT/st.npy" >&2
+    cp "$OUT/st.json" "$OUT/st.r$round.json"
+  fi
+done
 "$venv/bin/python" bench/throughput.py "$OUT" >&2
 load "after throughput"
 fi

@@ -7,11 +7,15 @@ re-normalised, as vault-rag does), chunk by chunk.
 
 vault-rag's tokens/s is the baselines' token count (same texts, same tokenizer) over the whole
 `vault-rag index` pass minus model loading: scanning, parsing, chunking, SQLite and FTS included.
+With several rounds (run.sh's ROUNDS: *.rN.json), each process's tokens/s is the median of its
+rounds (the per-round values are kept next to it).
 Writes OUT_DIR/vault_rag.json and OUT_DIR/vector_check.json.
 """
+import glob
 import json
 import os
 import sqlite3
+import statistics
 import sys
 
 import numpy as np
@@ -25,6 +29,18 @@ def main():
     seed = json.load(open(os.path.join(out, "seed.json")))
     tokens = seed["tokens"]
     secs = summary["elapsed_ms"] / 1e3
+    rounds = sorted(glob.glob(os.path.join(out, "vault_rag.r*.summary.json")))
+    own = [tokens / (json.load(open(p))["elapsed_ms"] / 1e3) for p in rounds]
+    for kind in ("seed", "st"):
+        per_round = [json.load(open(p))["tokens_per_second"]
+                     for p in sorted(glob.glob(os.path.join(out, f"{kind}.r*.json")))]
+        if per_round and os.path.exists(os.path.join(out, f"{kind}.json")):
+            last = json.load(open(os.path.join(out, f"{kind}.json")))
+            last["tokens_per_second"] = round(statistics.median(per_round), 1)
+            last["rounds_tokens_per_second"] = per_round
+            json.dump(last, open(os.path.join(out, f"{kind}.json"), "w"), indent=1)
+    if own:
+        secs = tokens / statistics.median(own)
     json.dump({
         "kind": "vault-rag",
         "texts": len(texts),
@@ -32,6 +48,7 @@ def main():
         "tokens": tokens,
         "embed_seconds": round(secs, 2),
         "tokens_per_second": round(tokens / secs, 1),
+        "rounds_tokens_per_second": [round(x, 1) for x in own],
         "wall_seconds_with_load": measure.get("wall_seconds"),
         "peak_rss_mib": measure.get("time_peak_mib"),
     }, open(os.path.join(out, "vault_rag.json"), "w"), indent=1)
