@@ -22,6 +22,9 @@ pub use notes::{ChunkRecord, NoteFailure, NoteRecord, NoteState, WrittenNote};
 /// Read connections kept open for reuse; more are opened on demand and closed after use.
 const READER_POOL: usize = 4;
 
+/// Page cache of each reader connection (negative: KiB), against SQLite's default 2 MiB.
+const READER_CACHE: &str = "PRAGMA cache_size = -512";
+
 /// An open index file.
 pub struct Store {
     path: PathBuf,
@@ -158,6 +161,10 @@ impl Store {
                 };
                 let c = opened.map_err(IndexError::sqlite(&self.path, "opening a reader"))?;
                 configure(&c, &self.path)?;
+                // Pooled readers each keep a page cache; the OS caches the file anyway, so a
+                // small one per reader saves resident memory at no measurable search cost.
+                c.execute_batch(READER_CACHE)
+                    .map_err(IndexError::sqlite(&self.path, "opening a reader"))?;
                 c
             }
         };
