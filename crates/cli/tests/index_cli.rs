@@ -63,34 +63,6 @@ fn rows(db: &Connection) -> Vec<String> {
     out
 }
 
-fn vectors(db: &Connection) -> Vec<(String, Vec<f32>)> {
-    db.prepare("SELECT hex(content_hash), vec FROM vectors ORDER BY 1")
-        .unwrap()
-        .query_map([], |r| {
-            let blob: Vec<u8> = r.get(1)?;
-            let v = blob
-                .chunks_exact(2)
-                .map(|b| half_to_f32(u16::from_le_bytes([b[0], b[1]])))
-                .collect();
-            Ok((r.get(0)?, v))
-        })
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
-}
-
-/// IEEE half to f32, without a dependency for one test.
-fn half_to_f32(h: u16) -> f32 {
-    let sign = if h & 0x8000 != 0 { -1.0 } else { 1.0 };
-    let exp = i32::from((h >> 10) & 0x1f);
-    let frac = f32::from(h & 0x3ff);
-    match exp {
-        0 => sign * frac * 2f32.powi(-24),
-        31 => sign * f32::INFINITY,
-        e => sign * (1.0 + frac / 1024.0) * 2f32.powi(e - 15),
-    }
-}
-
 fn integrity(db: &Path) -> String {
     Connection::open(db)
         .unwrap()
@@ -194,7 +166,10 @@ fn sigkill_at_any_commit_loses_nothing_committed_and_resumes_to_the_same_index()
 
     let crashed_db = Connection::open(&db_path).unwrap();
     assert_eq!(rows(&crashed_db), rows(&clean_db));
-    let (a, b) = (vectors(&crashed_db), vectors(&clean_db));
+    let (a, b) = (
+        support::stored_vectors(&crashed_db),
+        support::stored_vectors(&clean_db),
+    );
     assert_eq!(a.len(), b.len());
     for ((ha, va), (hb, vb)) in a.iter().zip(&b) {
         assert_eq!(ha, hb);

@@ -10,15 +10,13 @@
 
 mod reliability_support;
 
-use std::io::{BufRead, BufReader, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use reliability_support::server::Server;
+use reliability_support::server::{self, Server};
 use reliability_support::{
     command, count, generate_vault, index_file, index_json, integrity, note_text, rows, Rng,
 };
@@ -122,40 +120,8 @@ fn disk_full_during_index_fails_clearly_and_keeps_the_index() {
 
 /// Starts `serve` from a prepared command and waits for its listening line.
 fn start_server(mut cmd: Command) -> Server {
-    cmd.env("VAULT_RAG_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("start vault-rag serve");
-    let stderr = Arc::new(Mutex::new(String::new()));
-    let sink = stderr.clone();
-    let mut err = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = err.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            sink.lock()
-                .unwrap()
-                .push_str(&String::from_utf8_lossy(&buf[..n]));
-        }
-    });
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = match lines.next() {
-        Some(Ok(line)) => line,
-        other => panic!("no listening line ({other:?}): {}", stderr.lock().unwrap()),
-    };
-    let event: serde_json::Value = serde_json::from_str(&line).unwrap();
-    let port = event["port"].as_u64().expect("port") as u16;
-    Server {
-        stdin: child.stdin.take(),
-        child,
-        port,
-        token: None,
-        stderr,
-        extra_stdout: Arc::new(Mutex::new(Vec::new())),
-    }
+    cmd.env("VAULT_RAG_LOG", "warn");
+    server::start_command(cmd, None)
 }
 
 #[test]

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 use serde_json::json;
-use support::{model_dir, start, Server};
+use support::{start, Server};
 
 const CLIENTS: usize = 50;
 const SEARCHES_PER_CLIENT: usize = 100;
@@ -127,14 +127,7 @@ fn clean_index(vault: &Path, data: &Path) -> PathBuf {
         .arg(vault)
         .arg("--data-dir")
         .arg(data)
-        .args([
-            "--model",
-            "all-minilm-l6-v2",
-            "--threads",
-            "2",
-            "--model-dir",
-        ])
-        .arg(model_dir())
+        .args(support::model_args())
         .env("VAULT_RAG_LOG", "warn")
         .output()
         .expect("run vault-rag index");

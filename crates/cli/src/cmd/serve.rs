@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use vault_rag_core::ModelState;
 use vault_rag_embed::OnnxEmbedder;
 use vault_rag_index::engine::Engine;
 use vault_rag_server::{
@@ -91,7 +92,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .start_background()
         .context("starting background indexing")?;
     let (failed_tx, failed_rx) = tokio::sync::oneshot::channel::<String>();
-    let model_name = engine.embedder().fingerprint().model.clone();
     std::thread::Builder::new()
         .name("vault-rag-model".into())
         .spawn(move || {
@@ -100,13 +100,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             }
         })
         .context("starting the model loader")?;
-    let (failure_tx, failure) = std::sync::mpsc::channel::<String>();
     let model_failed = async move {
         match failed_rx.await {
-            Ok(message) => {
-                tracing::error!("the embedding model failed to load: {message}");
-                let _ = failure_tx.send(message);
-            }
+            Ok(message) => tracing::error!("the embedding model failed to load: {message}"),
             // The loader finished without error: never stop for this reason.
             Err(_) => std::future::pending::<()>().await,
         }
@@ -134,8 +130,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     tracing::info!("stopping the indexer");
     engine.shutdown();
     runtime.shutdown_timeout(Duration::from_secs(5));
-    if let Ok(message) = failure.try_recv() {
-        anyhow::bail!("loading the embedding model `{model_name}`: {message}");
+    if let ModelState::Failed { message } = engine.embedder().state() {
+        let model = &engine.embedder().fingerprint().model;
+        anyhow::bail!("loading the embedding model `{model}`: {message}");
     }
     served
 }

@@ -119,13 +119,19 @@ fn spawn_serve(vault: &Path, data_dir: &Path, token: Option<&str>, args: &[Strin
         .arg(data_dir)
         .args(args)
         .env("VAULT_RAG_LOG", "info")
-        .env_remove("VAULT_RAG_TOKEN")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .env_remove("VAULT_RAG_TOKEN");
     if let Some(token) = token {
         cmd.env("VAULT_RAG_TOKEN", token);
     }
+    start_command(cmd, token)
+}
+
+/// Spawns a prepared `serve` command and waits for its listening line; `token` is what the
+/// returned [`Server`] sends with its requests.
+pub fn start_command(mut cmd: Command, token: Option<&str>) -> Server {
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("start vault-rag serve");
     let stderr = Arc::new(Mutex::new(String::new()));
     let sink = stderr.clone();
@@ -422,6 +428,35 @@ pub fn vector_key_rows(db: &rusqlite::Connection) -> Vec<String> {
         db,
         "SELECT hex(content_hash), fingerprint FROM vectors ORDER BY 1, 2",
     )
+}
+
+/// Every stored vector of the index, by content hash (hex), decoded from f16.
+pub fn stored_vectors(db: &rusqlite::Connection) -> Vec<(String, Vec<f32>)> {
+    db.prepare("SELECT hex(content_hash), vec FROM vectors ORDER BY 1")
+        .unwrap()
+        .query_map([], |r| {
+            let blob: Vec<u8> = r.get(1)?;
+            let v = blob
+                .chunks_exact(2)
+                .map(|b| half_to_f32(u16::from_le_bytes([b[0], b[1]])))
+                .collect();
+            Ok((r.get(0)?, v))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// IEEE half to f32, without a dependency for one test.
+fn half_to_f32(h: u16) -> f32 {
+    let sign = if h & 0x8000 != 0 { -1.0 } else { 1.0 };
+    let exp = i32::from((h >> 10) & 0x1f);
+    let frac = f32::from(h & 0x3ff);
+    match exp {
+        0 => sign * frac * 2f32.powi(-24),
+        31 => sign * f32::INFINITY,
+        e => sign * (1.0 + frac / 1024.0) * 2f32.powi(e - 15),
+    }
 }
 
 fn query_rows(db: &rusqlite::Connection, sql: &str) -> Vec<String> {
