@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cmd;
+mod model;
 mod settings;
 
 #[derive(Parser)]
@@ -35,7 +36,8 @@ enum Command {
     Search(Box<cmd::search::Args>),
     /// List the notes most similar to a note.
     Similar(Box<cmd::similar::Args>),
-    /// Serve the HTTP API (loopback, token-protected) while indexing in the background.
+    /// Serve the HTTP API on loopback (with a bearer token when one is set) while indexing in the
+    /// background.
     Serve(Box<cmd::serve::Args>),
     /// Serve MCP tools (search_notes, similar_notes, read_note) on stdio.
     Mcp(Box<cmd::mcp::Args>),
@@ -44,6 +46,9 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(&cli.log);
+    if !matches!(cli.command, Command::Serve(_) | Command::Mcp(_)) {
+        restore_sigpipe();
+    }
     let result = match cli.command {
         Command::Embed(args) => cmd::embed::run(args),
         Command::Eval(args) => cmd::eval::run(*args),
@@ -58,8 +63,24 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
-            ExitCode::FAILURE
+            if err.downcast_ref::<model::ConfigError>().is_some() {
+                ExitCode::from(model::EXIT_CONFIG)
+            } else if err.downcast_ref::<model::DownloadNeeded>().is_some() {
+                ExitCode::from(model::EXIT_DOWNLOAD_NEEDED)
+            } else {
+                ExitCode::FAILURE
+            }
         }
+    }
+}
+
+/// Output piped into `head` ends quietly, as with other command-line tools, instead of a panic
+/// on the closed pipe. Not for the servers, whose sockets must never end the process.
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called before any other thread exists; SIG_DFL is a valid disposition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

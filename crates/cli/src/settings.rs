@@ -9,17 +9,19 @@ use vault_rag_embed::{ModelSpec, DEFAULT_MODEL};
 /// (`#[command(flatten)]`), so the flags and environment variables are the same everywhere.
 #[derive(clap::Args, Debug, Clone, PartialEq, Eq)]
 pub struct ModelArgs {
-    /// Embedding model: embeddinggemma-300m or all-minilm-l6-v2.
-    #[arg(long, env = "VAULT_RAG_MODEL", default_value = DEFAULT_MODEL)]
-    pub model: String,
+    /// Embedding model: embeddinggemma-300m or all-minilm-l6-v2. Default: the model the index
+    /// was built with, else embeddinggemma-300m.
+    #[arg(long, env = "VAULT_RAG_MODEL")]
+    pub model: Option<String>,
     /// Directory with the model files, laid out like the model's Hugging Face repository
     /// (tokenizer.json, onnx/model_quantized.onnx, ...). Default: the vault-rag cache, then the
-    /// Hugging Face cache, then a download.
+    /// Hugging Face cache.
     #[arg(long, env = "VAULT_RAG_MODEL_DIR")]
     pub model_dir: Option<PathBuf>,
-    /// Weight precision, which picks the model file: fp32, int8 or q4.
-    #[arg(long, env = "VAULT_RAG_PRECISION", default_value = "int8")]
-    pub precision: Precision,
+    /// Weight precision, which picks the model file: fp32, int8 or q4. Default: the index's,
+    /// else int8.
+    #[arg(long, env = "VAULT_RAG_PRECISION")]
+    pub precision: Option<Precision>,
     /// Output dimensions, a Matryoshka width of the model (EmbeddingGemma: 768, 512, 256, 128).
     /// Default: the model's (768 for EmbeddingGemma).
     #[arg(long, env = "VAULT_RAG_DIM")]
@@ -30,14 +32,23 @@ pub struct ModelArgs {
     /// Token budget of one inference batch (rows × padded length). Default: the model's.
     #[arg(long, env = "VAULT_RAG_BATCH_TOKENS")]
     pub batch_tokens: Option<usize>,
+    /// Download the model from Hugging Face when it is not on this machine (without it, a
+    /// terminal asks first and anything else stops with a message).
+    #[arg(long, env = "VAULT_RAG_DOWNLOAD")]
+    pub download: bool,
 }
 
 impl ModelArgs {
+    /// The spec from the flags alone (defaults for what is not given); commands on an index go
+    /// through [`crate::model::check`], which also reads what the index records.
     pub fn to_spec(&self) -> ModelSpec {
         ModelSpec {
-            model: self.model.clone(),
+            model: self
+                .model
+                .clone()
+                .unwrap_or_else(|| DEFAULT_MODEL.to_string()),
             model_dir: self.model_dir.clone(),
-            precision: self.precision,
+            precision: self.precision.unwrap_or(Precision::Int8),
             dim: self.dim,
             threads: self.threads,
             batch_tokens: self.batch_tokens,

@@ -552,14 +552,14 @@ fn a_taken_port_fails_at_once_without_loading_the_model_or_opening_the_index() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port().to_string();
     let data = dir.path().join("data");
-    // A model folder that does not exist: binding comes first, so the port is what fails.
+    // Settings are checked first (without loading anything); then binding fails, before the
+    // model loads or the index opens.
     let out = Command::new(env!("CARGO_BIN_EXE_vault-rag"))
         .args(["serve", "--port", &port, "--vault"])
         .arg(&vault)
         .arg("--data-dir")
         .arg(&data)
-        .args(["--model", "all-minilm-l6-v2", "--model-dir"])
-        .arg(dir.path().join("no-model"))
+        .args(support::model_args())
         .env_remove("VAULT_RAG_TOKEN")
         .output()
         .unwrap();
@@ -571,7 +571,7 @@ fn a_taken_port_fails_at_once_without_loading_the_model_or_opening_the_index() {
             && message.contains("in use"),
         "{message}"
     );
-    assert!(!message.contains("no-model"), "{message}");
+    assert!(!message.contains("model loaded"), "{message}");
     assert!(!data.join("index.sqlite").exists());
 }
 

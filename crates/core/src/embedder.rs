@@ -103,6 +103,8 @@ pub enum EmbedError {
     UnknownModel { name: String, known: String },
     #[error("model `{model}` is not available offline: {message}")]
     NotAvailable { model: String, message: String },
+    #[error("downloading model `{model}` failed: {message}")]
+    Download { model: String, message: String },
     #[error("inference failed: {message}")]
     Inference { message: String },
     #[error("the embedding worker has stopped")]
@@ -115,9 +117,19 @@ pub enum EmbedError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "state", rename_all = "lowercase")]
 pub enum ModelState {
+    /// The model's files are being fetched (before the model can load).
+    Downloading {
+        /// The file being fetched, relative to the model repository.
+        file: String,
+        bytes_done: u64,
+        /// Bytes of all files, as known so far (it grows once the graph names its weight files).
+        bytes_total: u64,
+    },
     Loading,
     Ready,
-    Failed { message: String },
+    Failed {
+        message: String,
+    },
 }
 
 /// Turns texts into unit-length vectors. Implementations are cheap to share (`&self`, `Send + Sync`)

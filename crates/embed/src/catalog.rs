@@ -66,6 +66,13 @@ pub struct ModelEntry {
     /// Directory names under `<vault-rag cache>/models/` that hold this model (`make setup` puts
     /// the test model there).
     pub cache_dirs: Vec<String>,
+    /// Approximate download size in MB per precision (fp32, int8, q4), tokenizer included:
+    /// estimated from the parameter count, for the question asked before a download. The exact
+    /// size comes from the hub once the download starts.
+    pub approx_mb: [u32; 3],
+    /// The licence the weights come under, and where to read it.
+    pub licence: String,
+    pub licence_url: String,
 }
 
 /// Name of the product's default model.
@@ -101,6 +108,10 @@ impl ModelEntry {
             // 8,192 is 3× slower and grows the arena by 200 MB.
             batch_tokens: 512,
             cache_dirs: strings(&["embeddinggemma-300m", "embeddinggemma-300m-onnx"]),
+            // 308M parameters: 4 bytes, 1 byte or about half a byte each, plus a 33 MB tokenizer.
+            approx_mb: [1270, 345, 210],
+            licence: "Gemma Terms of Use".into(),
+            licence_url: "https://ai.google.dev/gemma/terms".into(),
         }
     }
 
@@ -125,6 +136,10 @@ impl ModelEntry {
             pad_id: 0,
             batch_tokens: 4096,
             cache_dirs: strings(&["all-MiniLM-L6-v2-int8", "all-minilm-l6-v2"]),
+            // 22.7M parameters.
+            approx_mb: [91, 24, 16],
+            licence: "Apache-2.0".into(),
+            licence_url: "https://www.apache.org/licenses/LICENSE-2.0".into(),
         }
     }
 
@@ -134,6 +149,15 @@ impl ModelEntry {
             Precision::Fp32 => &self.fp32_files,
             Precision::Int8 => &self.int8_files,
             Precision::Q4 => &self.q4_files,
+        }
+    }
+
+    /// Approximate download size in MB of the files `precision` needs.
+    pub fn approx_download_mb(&self, precision: Precision) -> u32 {
+        match precision {
+            Precision::Fp32 => self.approx_mb[0],
+            Precision::Int8 => self.approx_mb[1],
+            Precision::Q4 => self.approx_mb[2],
         }
     }
 

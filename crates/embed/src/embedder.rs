@@ -85,7 +85,7 @@ impl OnnxEmbedder {
         // Cheap checks first: a wrong width should not wait for a model load.
         let dim = entry.resolve_dim(spec.dim)?;
         crate::runtime::init_runtime()?;
-        let files = locate(&entry, spec, true)?;
+        let files = locate(&entry, spec)?;
         let started = std::time::Instant::now();
         let tokenizer = TextTokenizer::load(&files.tokenizer, entry.max_tokens)?;
         let tokenizer_ms = started.elapsed().as_millis();

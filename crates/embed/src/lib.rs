@@ -30,9 +30,11 @@
 //! # Finding models
 //!
 //! [`ModelSpec::model_dir`] (`--model-dir`) names a directory laid out like the model's Hugging
-//! Face repository (`tokenizer.json`, `onnx/model_quantized.onnx`, ...; MiniLM's flat
-//! `model.onnx` also works). Without it: `<vault-rag cache>/models/<name>`, the Hugging Face cache
-//! (`HF_HOME`), then a download from huggingface.co (skipped with `HF_HUB_OFFLINE=1`).
+//! Face repository (`tokenizer.json`, `onnx/model_quantized.onnx` and the weight files the graph
+//! refers to, ...; MiniLM's flat `model.onnx` also works). Without it:
+//! `<vault-rag cache>/models/<name>`, then the Hugging Face cache (`HF_HUB_CACHE`, `HF_HOME`).
+//! Loading never downloads: [`download`] fetches a model from the hub (`HF_ENDPOINT`) into that
+//! cache, resumable and checked, once the caller has the user's consent.
 //! [`model_available_offline`] says whether a model can load without a network.
 //! `--precision fp32|int8|q4` picks the file.
 
@@ -40,8 +42,11 @@ mod batch;
 mod bpe;
 mod catalog;
 mod embedder;
+mod hub;
+mod hub_error;
 mod mapped;
 mod memory;
+mod onnx_refs;
 mod pool;
 mod runtime;
 mod session;
@@ -51,8 +56,10 @@ mod worker;
 
 pub use catalog::{catalogue, lookup, ModelEntry, Pooling, DEFAULT_MODEL};
 pub use embedder::{ModelSpec, OnnxEmbedder};
+pub use hub::{DownloadError, DownloadProgress, HubCache};
 pub use memory::ProcessMemory;
+pub use onnx_refs::external_files;
 pub use runtime::{cache_library, init_runtime, ORT_DYLIB_ENV, ORT_VERSION};
-pub use source::{locate, model_available_offline, vault_rag_cache, ModelFiles};
+pub use source::{download, locate, model_available_offline, vault_rag_cache, ModelFiles};
 pub use tokenize::{TextTokenizer, TokenizerBackend, Tokens};
 pub use vault_rag_core::{DocumentText, EmbedError, Embedder, EmbedderFingerprint, Precision};

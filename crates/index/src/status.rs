@@ -48,6 +48,18 @@ pub struct StoredStatus {
     pub in_use_by: Option<Option<u32>>,
 }
 
+/// The embedder recorded in the index of `settings.vault`, without scanning the vault; `None`
+/// when there is no index yet (or it records none).
+pub fn recorded_embedder(
+    settings: &IndexSettings,
+) -> Result<Option<EmbedderFingerprint>, IndexError> {
+    let index_path = settings.resolve_data_dir()?.join(INDEX_FILE);
+    if !index_path.exists() {
+        return Ok(None);
+    }
+    Store::open_read_only(&index_path)?.fingerprint()
+}
+
 /// Reads the status of the index of `settings.vault` and compares it with the files on disk.
 pub fn stored_status(settings: &IndexSettings) -> Result<StoredStatus, IndexError> {
     let vault = settings.canonical_vault()?;

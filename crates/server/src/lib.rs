@@ -7,7 +7,8 @@
 //! - [`router`]: the axum API (`/health`, `/search`, `/similar`, `/embed`, `/v1/embeddings`,
 //!   `/index/*`, `/openapi.json`) behind the access rules of [`security`](AccessSettings):
 //!   loopback `Host` with the served port, allow-listed `Origin`, optional bearer token.
-//! - [`Listener`]: binds (loopback unless a token is set), then serves until a shutdown signal.
+//! - [`Listener`]: binds (loopback unless a token is set), then serves until a shutdown signal;
+//!   [`PendingBackend`] answers on the same port while the model is still downloading.
 //! - [`ServerError`]: the one error type; [`ServerError::status_and_code`] is the one mapping to
 //!   HTTP status and stable `error.code` strings.
 //! - [`openapi::document`]: the OpenAPI 3.1 document of the API.
@@ -21,6 +22,7 @@ mod error;
 mod extract;
 pub mod mcp;
 pub mod openapi;
+mod pending;
 mod section;
 mod security;
 mod serve;
@@ -32,6 +34,7 @@ pub use backend::{
 };
 pub use error::{ErrorBody, ErrorDetail, ServerError};
 pub use mcp::VaultMcp;
+pub use pending::PendingBackend;
 pub use section::extract_section;
 pub use security::{AccessSettings, OBSIDIAN_ORIGIN};
 pub use serve::{listening_line, Listener, ServeSettings};

@@ -36,9 +36,10 @@ pub fn listening_line(port: u16) -> String {
     serde_json::json!({ "event": "listening", "port": port }).to_string()
 }
 
-/// A bound socket, ready to serve.
+/// A bound socket, ready to serve: first, optionally, a stand-in backend for a while
+/// ([`Listener::serve_for`]), then the real one ([`Listener::serve`]), on the same port.
 pub struct Listener {
-    listener: TcpListener,
+    listener: std::net::TcpListener,
     addr: SocketAddr,
     settings: ServeSettings,
 }
@@ -62,6 +63,9 @@ impl Listener {
         let addr = listener
             .local_addr()
             .map_err(|source| ServerError::Io { source })?;
+        let listener = listener
+            .into_std()
+            .map_err(|source| ServerError::Io { source })?;
         Ok(Self {
             listener,
             addr,
@@ -74,6 +78,36 @@ impl Listener {
         self.addr
     }
 
+    fn api(&self) -> ApiSettings {
+        let mut api = self.settings.api.clone();
+        if !self.settings.host.is_loopback() && !self.settings.host.is_unspecified() {
+            api.access.extra_hosts.push(self.settings.host.to_string());
+        }
+        api
+    }
+
+    fn tokio_listener(&self) -> Result<TcpListener, ServerError> {
+        let io = |source| ServerError::Io { source };
+        let clone = self.listener.try_clone().map_err(io)?;
+        clone.set_nonblocking(true).map_err(io)?;
+        TcpListener::from_std(clone).map_err(io)
+    }
+
+    /// Serves `backend` (with the same access rules) until `until` completes, then stops
+    /// accepting and lets the requests in flight finish; the socket stays bound for the next
+    /// backend, so clients only see a short queue between the two.
+    pub async fn serve_for(
+        &self,
+        backend: Arc<dyn Backend>,
+        until: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServerError> {
+        let app = router(backend, &self.api(), self.addr.port());
+        axum::serve(self.tokio_listener()?, app)
+            .with_graceful_shutdown(until)
+            .await
+            .map_err(|source| ServerError::Io { source })
+    }
+
     /// Serves `backend` until `shutdown` completes, then lets in-flight requests finish (up to
     /// the drain timeout) and returns.
     pub async fn serve(
@@ -81,11 +115,8 @@ impl Listener {
         backend: Arc<dyn Backend>,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
-        let mut api = self.settings.api.clone();
-        if !self.settings.host.is_loopback() && !self.settings.host.is_unspecified() {
-            api.access.extra_hosts.push(self.settings.host.to_string());
-        }
-        let app = router(backend, &api, self.addr.port());
+        let app = router(backend, &self.api(), self.addr.port());
+        let listener = self.tokio_listener()?;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
             shutdown.await;
@@ -102,7 +133,7 @@ impl Listener {
             let _ = deadline_rx.wait_for(|stop| *stop).await;
             tokio::time::sleep(drain).await;
         };
-        let server = axum::serve(self.listener, app).with_graceful_shutdown(graceful);
+        let server = axum::serve(listener, app).with_graceful_shutdown(graceful);
         tokio::select! {
             result = server => result.map_err(|source| ServerError::Io { source }),
             () = deadline => {

@@ -36,7 +36,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             texts.push(line.context("reading texts from standard input")?);
         }
     }
-    let spec = args.model.to_spec();
+    let spec = crate::model::ready(&args.model, None)?;
     let embedder = OnnxEmbedder::load(&spec)
         .with_context(|| format!("loading the embedding model `{}`", spec.model))?;
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();

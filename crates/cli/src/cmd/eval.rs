@@ -96,7 +96,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         bail!("no judged queries to evaluate in {}", task.dataset);
     }
 
-    let spec = args.model.to_spec();
+    let spec = crate::model::ready(&args.model, None)?;
     let embedder: Arc<dyn Embedder> = Arc::new(
         vault_rag_embed::OnnxEmbedder::load(&spec).context("loading the embedding model")?,
     );

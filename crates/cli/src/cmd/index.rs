@@ -30,7 +30,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let settings = args.vault.to_settings()?;
-    let spec = args.model.to_spec();
+    let spec = crate::model::ready(&args.model, Some(&settings))?;
     let embedder = OnnxEmbedder::load(&spec)
         .with_context(|| format!("loading the embedding model `{}`", spec.model))?;
     let engine = Engine::open(settings, Arc::new(embedder))?;

@@ -70,7 +70,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 /// embedded; otherwise progress and a summary go to stderr (stdout stays the result).
 pub fn open_updated(vault: &VaultArgs, model: &ModelArgs) -> anyhow::Result<Arc<Engine>> {
     let settings = vault.to_settings()?;
-    let spec = model.to_spec();
+    let spec = crate::model::ready(model, Some(&settings))?;
     let embedder = OnnxEmbedder::load(&spec)
         .with_context(|| format!("loading the embedding model `{}`", spec.model))?;
     let engine = Engine::open(settings, Arc::new(embedder))?;

@@ -1,9 +1,11 @@
 //! `vault-rag serve --vault VAULT`: the HTTP API for the plugin, scripts and agents.
 //!
-//! Binds the port, opens the index (one server per index: the index lock) with the model loading
-//! in the background, starts indexing and watching, then prints `{"event":"listening","port":N}`
-//! on stdout once connections are accepted. A model that fails to load stops the server with
-//! its error. Stops on SIGTERM/SIGINT (and on stdin EOF with
+//! Checks the settings (a bad one prints `{"event":"config_error",...}` and exits with code 78; a
+//! model that is not here and may not be downloaded prints `{"event":"download_required",...}`
+//! and exits with 77), binds the port and prints `{"event":"listening","port":N}`. With
+//! `--download` and no model yet, `/health` reports the download while it runs. Then it opens
+//! the index (one server per index: the index lock) with the model loading in the background and
+//! starts indexing and watching. A model that fails to load stops the server with its error. Stops on SIGTERM/SIGINT (and on stdin EOF with
 //! `--exit-on-stdin-close`): requests in flight finish, then the indexer commits its batch.
 
 use std::io::{Read, Write};
@@ -13,13 +15,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use vault_rag_core::ModelState;
-use vault_rag_embed::OnnxEmbedder;
+use vault_rag_core::{EmbedderFingerprint, ModelState};
+use vault_rag_embed::{DownloadProgress, ModelSpec, OnnxEmbedder};
 use vault_rag_index::engine::Engine;
 use vault_rag_server::{
-    listening_line, AccessSettings, ApiSettings, Limits, Listener, ServeSettings,
+    listening_line, AccessSettings, ApiSettings, Limits, Listener, PendingBackend, ServeSettings,
 };
 
+use crate::model::{Checked, ConfigError, DownloadNeeded};
 use crate::settings::{ModelArgs, VaultArgs};
 
 #[derive(clap::Args, Debug)]
@@ -53,6 +56,21 @@ const TOKEN_FILE: &str = "token";
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let settings = args.vault.to_settings()?;
+    // Settings first: a supervisor must learn of a bad one at once, and not retry it.
+    let checked = match crate::model::check(&args.model, Some(&settings)) {
+        Ok(checked) => checked,
+        Err(err) => {
+            if let Some(config) = err.downcast_ref::<ConfigError>() {
+                print_event(&config.event())?;
+            }
+            return Err(err);
+        }
+    };
+    if !checked.available && !args.model.download {
+        let needed = DownloadNeeded::new(&checked.entry, &checked.spec);
+        print_event(&needed.event())?;
+        return Err(needed.into());
+    }
     let data_dir = settings.resolve_data_dir()?;
     let token = load_token(&data_dir)?;
     let serve_settings = ServeSettings {
@@ -85,9 +103,30 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let runtime = runtime()?;
     // Bind before loading the model: a taken port fails in milliseconds, without touching the index.
     let listener = runtime.block_on(Listener::bind(serve_settings))?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let watch_stdin = args.exit_on_stdin_close;
+    runtime.spawn(async move {
+        shutdown_signal(watch_stdin).await;
+        let _ = stop_tx.send(true);
+    });
+    let port = listener.local_addr().port();
+    if !checked.available {
+        // The one stdout line a supervisor waits for (logs go to stderr): before the download,
+        // so that it sees the progress on `/health`.
+        print_event(&listening_line(port))?;
+        tracing::info!(port, "listening; downloading the model first");
+        let stopped = runtime.block_on(serve_while_downloading(
+            &listener,
+            &checked,
+            stop_rx.clone(),
+        ))?;
+        if stopped {
+            return Ok(());
+        }
+    }
     // The model session loads in the background: the index opens and the port answers at once
     // (`/health` says `model_loaded: false`, lexical search works, embedding calls wait).
-    let (engine, embedder) = start_engine(&args.vault, &args.model)?;
+    let (engine, embedder) = start_engine(settings, &checked.spec)?;
     engine
         .start_background()
         .context("starting background indexing")?;
@@ -107,19 +146,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             Err(_) => std::future::pending::<()>().await,
         }
     };
-    let served = runtime.block_on(async {
-        let port = listener.local_addr().port();
-        // The one stdout line a supervisor waits for; logs go to stderr.
-        let mut stdout = std::io::stdout().lock();
-        writeln!(stdout, "{}", listening_line(port))
-            .and_then(|()| stdout.flush())
-            .context("writing the listening line to stdout")?;
-        drop(stdout);
+    if checked.available {
+        // After the index opened: a second server on the same index fails before this line.
+        print_event(&listening_line(port))?;
         tracing::info!(port, "listening");
+    }
+    let mut stop = stop_rx;
+    let served = runtime.block_on(async {
         listener
             .serve(engine.clone(), async move {
                 tokio::select! {
-                    () = shutdown_signal(args.exit_on_stdin_close) => {}
+                    _ = stop.wait_for(|s| *s) => {}
                     () = model_failed => {}
                 }
             })
@@ -137,15 +174,117 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     served
 }
 
+fn print_event(line: &str) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{line}")
+        .and_then(|()| stdout.flush())
+        .context("writing to stdout")
+}
+
+/// Fetches the model while a stand-in backend answers `/health` with the download's progress.
+/// Returns true when a shutdown came first; a failed download is the error.
+async fn serve_while_downloading(
+    listener: &Listener,
+    checked: &Checked,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<bool> {
+    let progress = Arc::new(DownloadProgress::default());
+    let failure = Arc::new(parking_lot::Mutex::new(None::<String>));
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    {
+        let (entry, spec, progress) = (
+            checked.entry.clone(),
+            checked.spec.clone(),
+            progress.clone(),
+        );
+        std::thread::Builder::new()
+            .name("vault-rag-download".into())
+            .spawn(move || {
+                let _ = done_tx.send(vault_rag_embed::download(&entry, &spec, &progress));
+            })
+            .context("starting the download")?;
+    }
+    let state = {
+        let (progress, failure) = (progress.clone(), failure.clone());
+        move || match failure.lock().clone() {
+            Some(message) => ModelState::Failed { message },
+            None => {
+                let (file, bytes_done, bytes_total) = progress.snapshot();
+                ModelState::Downloading {
+                    file,
+                    bytes_done,
+                    bytes_total,
+                }
+            }
+        }
+    };
+    let backend = Arc::new(PendingBackend::new(pending_fingerprint(checked), state));
+    let (phase_tx, phase_rx) = tokio::sync::oneshot::channel::<()>();
+    let serving = listener.serve_for(backend, async move {
+        let _ = phase_rx.await;
+    });
+    tokio::pin!(serving);
+    let mut last_line = std::time::Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut done_rx = done_rx;
+    let outcome = loop {
+        tokio::select! {
+            result = &mut serving => {
+                result?;
+                anyhow::bail!("the server stopped while the model was downloading");
+            }
+            _ = stop.wait_for(|s| *s) => break None,
+            result = &mut done_rx => break Some(result),
+            _ = tick.tick() => {
+                // Periodic lines in the log, which the plugin shows.
+                if last_line.elapsed() >= Duration::from_secs(10) {
+                    last_line = std::time::Instant::now();
+                    let (file, done, total) = progress.snapshot();
+                    tracing::info!("{}", crate::model::progress_line(&file, done, total));
+                }
+            }
+        }
+    };
+    let _ = phase_tx.send(());
+    serving.await?;
+    match outcome {
+        None => Ok(true),
+        Some(Ok(Ok(files))) => {
+            tracing::info!(from = %files.origin, "model downloaded");
+            Ok(false)
+        }
+        Some(Ok(Err(err))) => {
+            *failure.lock() = Some(err.to_string());
+            Err(err.into())
+        }
+        Some(Err(_)) => anyhow::bail!("the download thread stopped without a result"),
+    }
+}
+
+/// What `/health` shows of the model before its files are here.
+fn pending_fingerprint(checked: &Checked) -> EmbedderFingerprint {
+    let entry = &checked.entry;
+    EmbedderFingerprint {
+        model: entry.name.clone(),
+        file: String::new(),
+        precision: checked.spec.precision,
+        dims: entry
+            .resolve_dim(checked.spec.dim)
+            .unwrap_or(entry.default_dim),
+        query_prompt: entry.query_prompt.clone(),
+        document_prompt: entry.document_prompt.clone(),
+        pooling: entry.pooling.describe(),
+        max_tokens: entry.max_tokens,
+    }
+}
+
 /// Opens the index with a model that is still loading (see [`OnnxEmbedder::start`]).
 fn start_engine(
-    vault: &VaultArgs,
-    model: &ModelArgs,
+    settings: vault_rag_index::IndexSettings,
+    spec: &ModelSpec,
 ) -> anyhow::Result<(Arc<Engine>, Arc<OnnxEmbedder>)> {
-    let settings = vault.to_settings()?;
-    let spec = model.to_spec();
     let embedder = Arc::new(
-        OnnxEmbedder::start(&spec)
+        OnnxEmbedder::start(spec)
             .with_context(|| format!("loading the embedding model `{}`", spec.model))?,
     );
     let engine = Engine::open(settings, embedder.clone())?;
@@ -155,7 +294,7 @@ fn start_engine(
 /// Loads the model and opens the index; a second process on the same index is refused here.
 pub fn open_engine(vault: &VaultArgs, model: &ModelArgs) -> anyhow::Result<Arc<Engine>> {
     let settings = vault.to_settings()?;
-    let spec = model.to_spec();
+    let spec = crate::model::ready(model, Some(&settings))?;
     let embedder = OnnxEmbedder::load(&spec)
         .with_context(|| format!("loading the embedding model `{}`", spec.model))?;
     Ok(Engine::open(settings, Arc::new(embedder))?)
