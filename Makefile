@@ -40,8 +40,8 @@ plugin-test: build
 	@VAULT_RAG_BIN="$(CURDIR)/$(BIN)" bash plugin/scripts/ci.sh
 
 # Model-card check of EmbeddingGemma through the Rust embedder (not part of `make test`: the
-# model is 1.7 GB). GEMMA_DIR holds the files in the Hugging Face layout, e.g. the output of
-# shared/tools/embeddinggemma/build.sh.
+# model is 1.7 GB). GEMMA_DIR holds the files in the Hugging Face layout, e.g. the snapshot
+# folder of the Hugging Face cache after `vault-rag embed --precision fp32 --download x`.
 GEMMA_DIR ?= $(HOME)/.cache/vault-rag-dev/embeddinggemma-300m-onnx
 .PHONY: check-embeddinggemma
 check-embeddinggemma: setup
@@ -49,8 +49,8 @@ check-embeddinggemma: setup
 
 # Memory, throughput and latency against the seed's Python plan and sentence-transformers, on a
 # generated 10,000-note vault (long on 2 cores: the full index is built once and cached; see
-# docs/benchmarks.md). Builds the EmbeddingGemma files with shared/tools/embeddinggemma/build.sh
-# when GEMMA_DIR lacks them.
+# docs/benchmarks.md). GEMMA_DIR holds the EmbeddingGemma files (see bench/run.sh for how they
+# are found or built).
 .PHONY: bench
 bench: setup venv
 	GEMMA_DIR="$(GEMMA_DIR)" bash bench/run.sh

@@ -43,7 +43,7 @@ for d in "${candidates[@]}"; do
 done
 if [[ -n "$gemma_dir" ]]; then
     MODEL_ARGS=(--model embeddinggemma-300m --precision int8 --model-dir "$gemma_dir")
-    echo "Model: EmbeddingGemma-300m, int8, 256 dimensions (files: $gemma_dir)"
+    echo "Model: EmbeddingGemma-300m, int8, 768 dimensions (files: $gemma_dir)"
 elif [[ -f "$MINILM_DIR/model.onnx" && -f "$MINILM_DIR/tokenizer.json" ]]; then
     MODEL_ARGS=(--model all-minilm-l6-v2 --precision int8 --model-dir "$MINILM_DIR")
     echo "Model: all-MiniLM-L6-v2, int8, 384 dimensions (files: $MINILM_DIR)"

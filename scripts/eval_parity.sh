@@ -12,14 +12,14 @@ cd "$(dirname "$0")/.."
 fail() { echo "eval parity: $*" >&2; exit 1; }
 
 BIN="${1:-target/release/vault-rag}"
-DS="${VAULT_RAG_DATASETS:-../shared/datasets}/cranfield"
+DS="${VAULT_RAG_DATASETS:-fixtures/beir}/cranfield"
 MODEL="${VAULT_RAG_TEST_MODEL_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/vault-rag/models/all-MiniLM-L6-v2-int8}"
 DATA="${VAULT_RAG_EVAL_DATA:-target/eval-data}"
 PY=.venv/bin/python
 
 [ -x "$BIN" ] || fail "binary $BIN is missing: build it with 'cargo build --release -p vault-rag'"
 for f in corpus.jsonl queries.jsonl qrels/test.tsv; do
-  [ -f "$DS/$f" ] || fail "$DS/$f is missing: set VAULT_RAG_DATASETS or run 'make setup'"
+  [ -f "$DS/$f" ] || fail "$DS/$f is missing (set VAULT_RAG_DATASETS to a folder of BEIR-layout collections)"
 done
 [ -f "$MODEL/model.onnx" ] || fail "MiniLM test model missing in $MODEL: run 'make setup'"
 "$PY" -c 'import pytrec_eval' 2>/dev/null || fail "pytrec_eval missing in .venv: run 'make venv'"

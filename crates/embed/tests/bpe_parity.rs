@@ -1,8 +1,9 @@
 //! The compact BPE tokenizer against the `tokenizers` library, id for id. The tokenizer.json is
 //! built here the way Gemma's is shaped (a BPE model trained by `tokenizers`' own trainer on
-//! SciFact abstracts, byte fallback, `<unk>` fusing, the `Replace(" " -> "▁")` normalizer, a
+//! Cranfield abstracts (`fixtures/beir/cranfield`), byte fallback, `<unk>` fusing, the `Replace(" " -> "▁")` normalizer, a
 //! `Split(" ")` pre-tokenizer, `<bos> $A <eos>`, special and non-special added tokens matched in
-//! the raw text), then compared on held-out SciFact and Cranfield text and on adversarial strings,
+//! the raw text), then compared on held-out Cranfield text, the sample vault's notes and on
+//! adversarial strings,
 //! with and without truncation; plus the files and settings it must leave to `tokenizers`.
 
 mod common;
@@ -21,19 +22,42 @@ use tokenizers::{
 };
 use vault_rag_embed::{TextTokenizer, TokenizerBackend};
 
-/// Documents used for training; the rest of SciFact is held out.
-const TRAIN_DOCS: usize = 2500;
+/// Documents used for training; the rest of Cranfield is held out.
+const TRAIN_DOCS: usize = 600;
 
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The BEIR-layout collections of the repository (`VAULT_RAG_DATASETS` points elsewhere).
 fn datasets() -> PathBuf {
     let dir = std::env::var_os("VAULT_RAG_DATASETS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets"));
+        .unwrap_or_else(|| repo_root().join("fixtures/beir"));
     assert!(
-        dir.join("scifact/corpus.jsonl").is_file(),
-        "the SciFact and Cranfield corpora are missing under {} (set VAULT_RAG_DATASETS)",
+        dir.join("cranfield/corpus.jsonl").is_file(),
+        "the Cranfield corpus is missing under {}",
         dir.display()
     );
     dir
+}
+
+/// The text of every note of the sample vault.
+fn sample_notes() -> Vec<String> {
+    fn walk(dir: &Path, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).expect("sample vault readable") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "md") {
+                out.push(std::fs::read_to_string(&path).expect("note readable"));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&repo_root().join("examples/sample-vault"), &mut out);
+    out.sort();
+    out
 }
 
 /// (title, text) of each record of a BEIR-style corpus.
@@ -90,7 +114,7 @@ fn gemma_like() -> &'static (String, Value) {
         .expect("tokenizer");
         // Words with their leading space, as SentencePiece sees them; whole documents as single
         // words would make training slow for nothing.
-        let docs = corpus("scifact");
+        let docs = corpus("cranfield");
         let words = docs[..TRAIN_DOCS]
             .iter()
             .flat_map(|(t, x)| t.split(' ').chain(x.split(' ')))
@@ -170,7 +194,7 @@ fn assert_same(compact: &TextTokenizer, hf: &TextTokenizer, texts: &[String]) ->
 }
 
 fn adversarial() -> Vec<String> {
-    let docs = corpus("scifact");
+    let docs = corpus("cranfield");
     let long: String = docs[TRAIN_DOCS..TRAIN_DOCS + 40]
         .iter()
         .map(|(t, x)| format!("{t}\n\n{x}\n"))
@@ -251,16 +275,14 @@ fn adversarial() -> Vec<String> {
 fn same_ids_as_tokenizers_on_held_out_corpus_text() {
     let json = &gemma_like().0;
     let (compact, hf, _dir) = both(json, 2048);
-    let scifact = corpus("scifact");
     let mut texts = Vec::new();
-    for (title, text) in &scifact[TRAIN_DOCS..TRAIN_DOCS + 900] {
+    for (title, text) in &corpus("cranfield")[TRAIN_DOCS..] {
         texts.push(format!("title: {title} | text: {text}"));
-        texts.push(title.clone());
-    }
-    for (title, text) in &corpus("cranfield")[..900] {
         texts.push(text.clone());
         texts.push(title.clone());
     }
+    // Notes in another domain, with markdown, names and Japanese.
+    texts.extend(sample_notes());
     let tokens = assert_same(&compact, &hf, &texts);
     assert!(tokens > 300_000, "only {tokens} tokens compared");
     // Truncation at a small limit keeps `<bos>` and `<eos>` around the first tokens.

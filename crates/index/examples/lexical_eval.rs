@@ -2,7 +2,7 @@
 //! OR of all terms (what [`vault_rag_index::lexical`] does) against AND-then-OR (chunks with every
 //! term first, then the OR list), and a few column weightings. Prints nDCG@10 and recall@100.
 //!
-//! Run: `cargo run --release -p vault-rag-index --example lexical_eval -- /work/shared/datasets/cranfield`
+//! Run: `cargo run --release -p vault-rag-index --example lexical_eval -- fixtures/beir/cranfield`
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -131,7 +131,7 @@ fn and_then_or(conn: &Connection, query: &str, w: Bm25Weights) -> rusqlite::Resu
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = std::env::args()
         .nth(1)
-        .unwrap_or_else(|| "/work/shared/datasets/cranfield".into());
+        .unwrap_or_else(|| "fixtures/beir/cranfield".into());
     let dir = Path::new(&dir);
     let conn = Connection::open_in_memory()?;
     let ids = load(dir, &conn)?;

@@ -2,7 +2,7 @@
 //! `{"_id","title","text"}` per line), each document written as a note `# title\n\ntext`.
 //!
 //! ```sh
-//! cargo run --release -p vault-rag-markdown --example throughput -- ../shared/datasets/scifact/corpus.jsonl
+//! cargo run --release -p vault-rag-markdown --example throughput -- fixtures/beir/cranfield/corpus.jsonl
 //! ```
 //!
 //! Tokens are whitespace-separated words; the report also gives the bytes handed to the counter
