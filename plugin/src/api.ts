@@ -31,12 +31,18 @@ export interface HealthIndex {
 	complete: boolean;
 }
 
+/** Where the backend's model is: `downloading` reports bytes of all files as known so far. */
+export type ModelState =
+	| { state: "downloading"; file: string; bytes_done: number; bytes_total: number }
+	| { state: "loading" | "ready" }
+	| { state: "failed"; message: string };
+
 export interface HealthResponse {
 	status: "ok" | "indexing" | "error";
 	version: string;
 	/** False while the backend loads its model in the background (searches wait for it). */
 	model_loaded: boolean;
-	model: { state: "loading" | "ready" | "failed"; message?: string };
+	model: ModelState;
 	model_name: string;
 	embedding_dim: number;
 	cache_size_mb: number;

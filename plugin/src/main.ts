@@ -2,13 +2,14 @@
 import * as path from "node:path";
 import { debounce, FileSystemAdapter, Notice, Plugin, type WorkspaceLeaf } from "obsidian";
 import { findBinary } from "./binary";
+import { DownloadModal } from "./download-modal";
 import { RelatedView, RELATED_VIEW_TYPE } from "./related-view";
 import { SearchModal } from "./search-modal";
 import { supervisedService, type SearchService } from "./service";
-import { loadSettings, needsRestart, serveArgs, type VaultRagSettings } from "./settings";
+import { consentKey, loadSettings, needsRestart, serveArgs, type VaultRagSettings } from "./settings";
 import { VaultRagSettingTab, type SettingsHost } from "./settings-tab";
 import { StatusBar } from "./status-bar";
-import { Supervisor } from "./supervisor";
+import { Supervisor, type DownloadRequired } from "./supervisor";
 
 /** Text settings are saved on every keystroke; the backend restarts once typing pauses. */
 const RESTART_DEBOUNCE_MS = 1_500;
@@ -17,6 +18,8 @@ export default class VaultRagPlugin extends Plugin {
 	declare settings: VaultRagSettings;
 	supervisor!: Supervisor;
 	private service!: SearchService;
+	/** The consent question is asked once per session; the settings can ask again. */
+	private downloadAsked = false;
 	private readonly scheduleRestart = debounce(() => void this.supervisor.restart(), RESTART_DEBOUNCE_MS, true);
 
 	override async onload(): Promise<void> {
@@ -39,6 +42,14 @@ export default class VaultRagPlugin extends Plugin {
 		const statusBar = new StatusBar(this.addStatusBarItem());
 		statusBar.update(this.supervisor.state);
 		this.register(this.supervisor.onChange((state) => statusBar.update(state)));
+		this.register(
+			this.supervisor.onChange((state) => {
+				if (state.kind === "needs-download" && !this.downloadAsked) {
+					this.downloadAsked = true;
+					this.askDownload(state.download);
+				}
+			}),
+		);
 
 		this.registerView(
 			RELATED_VIEW_TYPE,
@@ -102,6 +113,18 @@ export default class VaultRagPlugin extends Plugin {
 		return leaf;
 	}
 
+	/** Asks before the model is downloaded; a yes is remembered and the service restarts with it. */
+	askDownload(download: DownloadRequired): DownloadModal {
+		const modal = new DownloadModal(this.app, download, (agreed) => {
+			if (!agreed) return;
+			const key = consentKey(download.model, download.precision);
+			const consent = [...new Set([...this.settings.downloadConsent, key])];
+			void this.updateSettings({ downloadConsent: consent });
+		});
+		modal.open();
+		return modal;
+	}
+
 	async updateSettings(patch: Partial<VaultRagSettings>): Promise<void> {
 		const before = this.settings;
 		this.settings = { ...before, ...patch };
@@ -119,6 +142,7 @@ export default class VaultRagPlugin extends Plugin {
 			serviceState: () => this.supervisor.state,
 			serviceLog: () => this.supervisor.logTail,
 			restartService: () => void this.supervisor.restart(),
+			askDownload: (download) => void this.askDownload(download),
 		};
 	}
 

@@ -33,6 +33,10 @@ function describeUnavailable(state: SupervisorState): string {
 		case "missing":
 		case "failed":
 			return `The search service is not running: ${state.reason}`;
+		case "config-error":
+			return `The search service cannot start: ${state.message}`;
+		case "needs-download":
+			return `The search service needs the model ${state.download.model}: agree to its download first.`;
 		default:
 			return "The search service is not running.";
 	}

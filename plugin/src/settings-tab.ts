@@ -1,9 +1,19 @@
 /** The settings tab: backend and model options, search options, service status and its log. */
+import * as fs from "node:fs";
 import { PluginSettingTab, Setting, type App, type Plugin } from "obsidian";
 import type { SearchMode } from "./api";
 import { describeState } from "./status-bar";
-import { MAX_RESULTS, parseFolderList, PRECISIONS, SEARCH_MODES, type VaultRagSettings } from "./settings";
-import type { SupervisorState } from "./supervisor";
+import {
+	DEFAULT_MODEL,
+	MAX_RESULTS,
+	MODELS,
+	parseFolderList,
+	PRECISIONS,
+	SEARCH_MODES,
+	validateModelSettings,
+	type VaultRagSettings,
+} from "./settings";
+import type { DownloadRequired, SupervisorState } from "./supervisor";
 
 /** What the tab needs from the plugin. */
 export interface SettingsHost {
@@ -13,7 +23,13 @@ export interface SettingsHost {
 	serviceState(): SupervisorState;
 	serviceLog(): readonly string[];
 	restartService(): void;
+	/** Opens the question before the model's download. */
+	askDownload(download: DownloadRequired): void;
+	/** Whether a folder exists (the model folder is checked before the service starts). */
+	folderExists?(path: string): boolean;
 }
+
+type SettingKey = "model" | "dim" | "modelDir" | "precision";
 
 const PRECISION_LABELS: Record<(typeof PRECISIONS)[number], string> = {
 	"": "Model default",
@@ -33,6 +49,10 @@ export class VaultRagSettingTab extends PluginSettingTab {
 	}
 
 	override display(): void {
+		this.render();
+	}
+
+	private render(): void {
 		const { containerEl } = this;
 		containerEl.empty();
 		const s = this.host.settings;
@@ -76,31 +96,57 @@ export class VaultRagSettingTab extends PluginSettingTab {
 					void this.host.updateSettings({ excludedFolders: parseFolderList(value) });
 				}),
 			);
-		this.textSetting("Index folder", "Where the index is stored. Empty: the per-user data folder (not in the vault).", "dataDir");
+		this.textSetting(
+			"Index folder",
+			"Where the index is stored. Empty: the per-user data folder (not in the vault).",
+			"dataDir",
+		);
 
 		new Setting(containerEl).setName("Model").setHeading();
-		this.textSetting("Model", "Embedding model name. Empty: the default (embeddinggemma-300m).", "model");
-		this.textSetting("Model folder", "A local folder holding the model files. Empty: the model cache.", "modelDir");
-		new Setting(containerEl)
+		const modelName = (s.model.trim() || DEFAULT_MODEL).toLowerCase();
+		const known = MODELS[modelName];
+		const model = new Setting(containerEl)
+			.setName("Model")
+			.setDesc("The embedding model. Changing it embeds every note again.")
+			.addDropdown((dropdown) => {
+				dropdown.addOption("", `Default (${MODELS[DEFAULT_MODEL]?.label ?? DEFAULT_MODEL})`);
+				for (const [name, info] of Object.entries(MODELS)) {
+					if (name !== DEFAULT_MODEL) dropdown.addOption(name, info.label);
+				}
+				if (s.model.trim() && !known) dropdown.addOption(s.model, s.model);
+				dropdown.setValue(s.model.trim().toLowerCase() === DEFAULT_MODEL ? "" : s.model).onChange((value) => {
+					// Another model has other widths: go back to its default.
+					void this.host.updateSettings({ model: value, dim: 0 }).then(() => this.render());
+				});
+			});
+		const precision = new Setting(containerEl)
 			.setName("Precision")
 			.setDesc("Weight precision of the model file.")
 			.addDropdown((dropdown) => {
-				for (const precision of PRECISIONS) dropdown.addOption(precision, PRECISION_LABELS[precision]);
+				for (const p of PRECISIONS) dropdown.addOption(p, PRECISION_LABELS[p]);
 				dropdown.setValue(s.precision).onChange((value) => {
 					void this.host.updateSettings({ precision: value });
 				});
 			});
-		new Setting(containerEl)
+		const dim = new Setting(containerEl)
 			.setName("Dimensions")
-			.setDesc("Vector size (a smaller size means a smaller index). 0: the model's default.")
-			.addText((text) =>
-				text.setValue(String(s.dim)).onChange((value) => {
-					const dim = Number(value);
-					if (Number.isInteger(dim) && dim >= 0 && dim <= 8192) void this.host.updateSettings({ dim });
-				}),
-			);
+			.setDesc("Vector size: a smaller size means a smaller index and slightly lower quality.")
+			.addDropdown((dropdown) => {
+				dropdown.addOption("0", "Model default");
+				for (const d of known?.dims ?? []) dropdown.addOption(String(d), String(d));
+				if (s.dim !== 0 && !known?.dims.includes(s.dim)) dropdown.addOption(String(s.dim), String(s.dim));
+				dropdown.setValue(String(s.dim)).onChange((value) => {
+					void this.host.updateSettings({ dim: Number(value) });
+				});
+			});
+		const modelDir = this.textSetting(
+			"Model folder",
+			"A local folder laid out like the model's Hugging Face repository. Empty: the model cache (downloaded once, after you agree).",
+			"modelDir",
+		);
+		this.showProblems({ model, precision, dim, modelDir });
 
-		new Setting(containerEl).setName("Search service").setHeading();
+		new Setting(containerEl).setName("Search service").setHeading();		new Setting(containerEl).setName("Search service").setHeading();
 		this.textSetting(
 			"Binary path",
 			"Full path of the vault-rag program. Empty: the plugin folder's bin/ folder, then PATH.",
@@ -112,6 +158,15 @@ export class VaultRagSettingTab extends PluginSettingTab {
 				this.refreshStatus();
 			}),
 		);
+		const state = this.host.serviceState();
+		if (state.kind === "needs-download") {
+			status.addButton((button) =>
+				button
+					.setButtonText("Download model")
+					.setCta()
+					.onClick(() => this.host.askDownload(state.download)),
+			);
+		}
 		this.statusEl = status.descEl;
 		new Setting(containerEl)
 			.setName("Log")
@@ -133,8 +188,22 @@ export class VaultRagSettingTab extends PluginSettingTab {
 		this.logEl?.setText(this.host.serviceLog().join("\n"));
 	}
 
-	private textSetting(name: string, desc: string, key: "dataDir" | "model" | "modelDir" | "binaryPath"): void {
-		new Setting(this.containerEl)
+	/** Shows, under each setting, what the plugin sees wrong with it or what the service refused. */
+	private showProblems(rows: Record<SettingKey, Setting>): void {
+		const exists = (path: string): boolean =>
+			this.host.folderExists ? this.host.folderExists(path) : fs.existsSync(path);
+		const problems: Partial<Record<SettingKey, string>> = validateModelSettings(this.host.settings, exists);
+		const state = this.host.serviceState();
+		if (state.kind === "config-error" && state.setting in rows) {
+			problems[state.setting as SettingKey] ??= state.message;
+		}
+		for (const [key, message] of Object.entries(problems)) {
+			rows[key as SettingKey].descEl.createDiv({ cls: "vault-rag-setting-error", text: message });
+		}
+	}
+
+	private textSetting(name: string, desc: string, key: "dataDir" | "modelDir" | "binaryPath"): Setting {
+		return new Setting(this.containerEl)
 			.setName(name)
 			.setDesc(desc)
 			.addText((text) =>

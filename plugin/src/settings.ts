@@ -20,6 +20,8 @@ export interface VaultRagSettings {
 	resultsCount: number;
 	/** Whether the related-notes view leaves out notes the active note already links to. */
 	relatedExcludeLinked: boolean;
+	/** Models the user agreed to download (`model/precision`, e.g. `embeddinggemma-300m/int8`). */
+	downloadConsent: string[];
 }
 
 export const DEFAULT_SETTINGS: VaultRagSettings = {
@@ -33,7 +35,42 @@ export const DEFAULT_SETTINGS: VaultRagSettings = {
 	searchMode: "hybrid",
 	resultsCount: 20,
 	relatedExcludeLinked: false,
+	downloadConsent: [],
 };
+
+/** The backend's default model, used when the model setting is empty. */
+export const DEFAULT_MODEL = "embeddinggemma-300m";
+
+/** What each model of the backend's catalogue accepts (checked again by the backend). */
+export const MODELS: Record<string, { label: string; dims: readonly number[] }> = {
+	"embeddinggemma-300m": { label: "EmbeddingGemma 300M (multilingual, best quality)", dims: [768, 512, 256, 128] },
+	"all-minilm-l6-v2": { label: "all-MiniLM-L6-v2 (English, small and fast)", dims: [384] },
+};
+
+/** Problems with the model settings that the plugin can see before starting the backend. */
+export function validateModelSettings(
+	settings: VaultRagSettings,
+	folderExists: (path: string) => boolean,
+): Partial<Record<"model" | "dim" | "modelDir", string>> {
+	const problems: Partial<Record<"model" | "dim" | "modelDir", string>> = {};
+	const name = settings.model.trim() || DEFAULT_MODEL;
+	const model = MODELS[name.toLowerCase()];
+	if (!model) {
+		problems.model = `Unknown model "${name}". Known: ${Object.keys(MODELS).join(", ")}.`;
+	} else if (settings.dim !== 0 && !model.dims.includes(settings.dim)) {
+		problems.dim = `${name} supports ${model.dims.join(", ")} dimensions, not ${settings.dim}.`;
+	}
+	const folder = settings.modelDir.trim();
+	if (folder.length > 0 && !folderExists(folder)) {
+		problems.modelDir = `The folder ${folder} does not exist.`;
+	}
+	return problems;
+}
+
+/** The consent key of a model and precision. */
+export function consentKey(model: string, precision: string): string {
+	return `${model.trim().toLowerCase() || DEFAULT_MODEL}/${precision || "int8"}`;
+}
 
 export const PRECISIONS = ["", "int8", "fp32", "q4"] as const;
 export const SEARCH_MODES: readonly SearchMode[] = ["hybrid", "dense", "lexical"];
@@ -48,6 +85,7 @@ export const RESTART_KEYS: readonly (keyof VaultRagSettings)[] = [
 	"dim",
 	"dataDir",
 	"excludedFolders",
+	"downloadConsent",
 ];
 
 /** Reads stored data, keeping valid fields and replacing anything malformed by its default. */
@@ -82,6 +120,9 @@ export function loadSettings(data: unknown): VaultRagSettings {
 			typeof stored.relatedExcludeLinked === "boolean"
 				? stored.relatedExcludeLinked
 				: DEFAULT_SETTINGS.relatedExcludeLinked,
+		downloadConsent: Array.isArray(stored.downloadConsent)
+			? stored.downloadConsent.filter((c): c is string => typeof c === "string")
+			: [],
 	};
 }
 
@@ -132,6 +173,10 @@ export function serveArgs(settings: VaultRagSettings, target: ServeTarget): stri
 	}
 	for (const folder of settings.excludedFolders) {
 		args.push("--exclude", `${folder}/**`);
+	}
+	// Only a model the user agreed to fetch may be downloaded; otherwise the backend asks first.
+	if (settings.modelDir.trim().length === 0 && settings.downloadConsent.includes(consentKey(settings.model, settings.precision))) {
+		args.push("--download");
 	}
 	return args;
 }

@@ -24,6 +24,14 @@ export function describeState(state: SupervisorState): StatusView {
 		case "failed":
 		case "missing":
 			return { kind: "error", text: "Vault RAG: error", tooltip: state.reason };
+		case "config-error":
+			return { kind: "error", text: "Vault RAG: check settings", tooltip: state.message };
+		case "needs-download":
+			return {
+				kind: "starting",
+				text: "Vault RAG: model needed",
+				tooltip: `The model ${state.download.model} (about ${state.download.approx_mb} MB) must be downloaded once.`,
+			};
 		case "running": {
 			const { health } = state;
 			if (health.status === "error" || health.index.state === "error") {
@@ -31,6 +39,15 @@ export function describeState(state: SupervisorState): StatusView {
 					kind: "error",
 					text: "Vault RAG: error",
 					tooltip: "The index reported an error; see the log in the plugin settings.",
+				};
+			}
+			if (health.model.state === "downloading") {
+				const { bytes_done: done, bytes_total: total } = health.model;
+				const percent = total > 0 ? Math.min(100, Math.floor((done / total) * 100)) : 0;
+				return {
+					kind: "starting",
+					text: `Vault RAG: downloading model ${percent}%`,
+					tooltip: `Downloading ${health.model_name}: ${formatMb(done)} of ${formatMb(total)} MB (${health.model.file}).`,
 				};
 			}
 			if (!health.model_loaded) {
@@ -56,6 +73,10 @@ export function describeState(state: SupervisorState): StatusView {
 			};
 		}
 	}
+}
+
+function formatMb(bytes: number): string {
+	return (bytes / 1e6).toFixed(0);
 }
 
 export class StatusBar {

@@ -12,13 +12,31 @@ import type { BinaryResult } from "./binary";
 import { BackendClient } from "./client";
 import { nodeTimers, spawnProcess, type ProcessLike, type SpawnFn, type Timers } from "./process";
 
+/** What the backend says before it exits when the model must be downloaded and no one agreed yet. */
+export interface DownloadRequired {
+	model: string;
+	precision: string;
+	repo: string;
+	approx_mb: number;
+	licence: string;
+	licence_url: string;
+}
+
+/** Exit codes of the backend that retrying cannot help. */
+export const EXIT_CONFIG = 78;
+export const EXIT_DOWNLOAD_NEEDED = 77;
+
 export type SupervisorState =
 	| { kind: "stopped" }
 	| { kind: "starting"; attempt: number }
 	| { kind: "running"; health: HealthResponse }
 	| { kind: "restarting"; attempt: number; delayMs: number; reason: string }
 	| { kind: "failed"; reason: string }
-	| { kind: "missing"; reason: string };
+	| { kind: "missing"; reason: string }
+	/** A setting cannot work (`setting` is the name of the plugin's setting); not retried. */
+	| { kind: "config-error"; setting: string; message: string }
+	/** The model must be downloaded first; waits for the user's consent. */
+	| { kind: "needs-download"; download: DownloadRequired };
 
 export interface SupervisorTuning {
 	backoffBaseMs: number;
@@ -89,6 +107,8 @@ interface Run {
 	healthFailures: number;
 	stdout: string;
 	stderr: string;
+	/** The last `config_error` or `download_required` line, read when the process exits. */
+	event: BackendEvent | null;
 	startupTimer: unknown;
 	healthTimer: unknown;
 	killTimer: unknown;
@@ -198,6 +218,7 @@ export class Supervisor {
 			healthFailures: 0,
 			stdout: "",
 			stderr: "",
+			event: null,
 			startupTimer: null,
 			healthTimer: null,
 			killTimer: null,
@@ -226,9 +247,10 @@ export class Supervisor {
 			const port = listeningPort(line);
 			if (port !== null && run.port === null) {
 				this.onListening(run, port);
-			} else {
-				this.pushLog(line);
+				continue;
 			}
+			run.event = backendEvent(line) ?? run.event;
+			this.pushLog(line);
 		}
 	}
 
@@ -329,6 +351,19 @@ export class Supervisor {
 		for (const resolve of run.exitWaiters.splice(0)) resolve();
 		if (run !== this.run || run.intent === "stop") return;
 		this.run = null;
+		// Retrying a bad setting or a download nobody agreed to would fail the same way.
+		const event = run.event;
+		if (code === EXIT_CONFIG && event?.event === "config_error") {
+			this.note(`settings error (${event.setting}): ${event.message}`);
+			this.setState({ kind: "config-error", setting: event.setting, message: event.message });
+			this.deps.notify(`Vault RAG: ${event.message} Change it in the plugin settings.`);
+			return;
+		}
+		if (code === EXIT_DOWNLOAD_NEEDED && event?.event === "download_required") {
+			this.note(`the model ${event.download.model} must be downloaded first`);
+			this.setState({ kind: "needs-download", download: event.download });
+			return;
+		}
 		this.onFailure(run.failReason ?? how);
 	}
 
@@ -393,6 +428,41 @@ export class Supervisor {
 			run[name] = null;
 		}
 	}
+}
+
+type BackendEvent =
+	| { event: "config_error"; setting: string; message: string }
+	| { event: "download_required"; download: DownloadRequired };
+
+/** A `config_error` or `download_required` line of the backend, else null. */
+export function backendEvent(line: string): BackendEvent | null {
+	if (!line.startsWith("{")) return null;
+	let value: unknown;
+	try {
+		value = JSON.parse(line);
+	} catch {
+		return null;
+	}
+	if (typeof value !== "object" || value === null) return null;
+	const v = value as Record<string, unknown>;
+	const text = (key: string): string => (typeof v[key] === "string" ? v[key] : "");
+	if (v.event === "config_error" && text("setting") && text("message")) {
+		return { event: "config_error", setting: text("setting"), message: text("message") };
+	}
+	if (v.event === "download_required" && text("model")) {
+		return {
+			event: "download_required",
+			download: {
+				model: text("model"),
+				precision: text("precision"),
+				repo: text("repo"),
+				approx_mb: typeof v.approx_mb === "number" ? v.approx_mb : 0,
+				licence: text("licence"),
+				licence_url: text("licence_url"),
+			},
+		};
+	}
+	return null;
 }
 
 /** The port of a `{"event":"listening","port":N}` line, else null. */

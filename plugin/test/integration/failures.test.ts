@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findBinary } from "../../src/binary";
 import { spawnProcess, type SpawnFn } from "../../src/process";
-import { DEFAULT_SETTINGS, serveArgs } from "../../src/settings";
+import { DEFAULT_SETTINGS, serveArgs, type VaultRagSettings } from "../../src/settings";
+import { describeState } from "../../src/status-bar";
 import { Supervisor, type SupervisorTuning } from "../../src/supervisor";
 import { backendBinary, fixtureBin, isAlive, tempVault, testModelDir, waitFor } from "./env";
 
@@ -61,23 +62,40 @@ describe("failing backends", () => {
 			for (const cleanup of cleanups) cleanup();
 		});
 
-		it("surfaces the backend's own error message when it cannot start", async () => {
-			testModelDir();
-			const badModelDir = `${vault.dataDir}-no-such-model`;
-			const args = serveArgs(
-				{ ...DEFAULT_SETTINGS, model: "all-minilm-l6-v2", modelDir: badModelDir, dataDir: vault.dataDir },
-				{ vaultPath: vault.vault, configDir: ".vault-config" },
-			);
-			const notices: string[] = [];
-			const pids: number[] = [];
-			const sup = supervise(backendBinary(), args, notices, pids);
-			sup.start();
-			await waitFor("giving up", () => sup.state.kind === "failed", sup, 60_000);
-			expect(notices).toHaveLength(1);
-			expect(notices[0]).toContain("Last error:");
-			expect(notices[0]).toContain(badModelDir);
-			expect(sup.logTail.some((line) => line.includes(badModelDir))).toBe(true);
-			expect(pids.some(isAlive)).toBe(false);
-		});
+		// Each bad setting: one process, no restart loop, the message next to the setting it names.
+		const cases: { name: string; patch: Partial<VaultRagSettings>; setting: string; words: string }[] = [
+			{ name: "a model folder that does not exist", patch: { modelDir: "<missing>" }, setting: "modelDir", words: "does not exist" },
+			{ name: "a typo in the model name", patch: { model: "all-minilm-l6" }, setting: "model", words: "all-minilm-l6" },
+			{ name: "an unsupported dimension", patch: { dim: 300 }, setting: "dim", words: "300" },
+			{ name: "a precision the model folder lacks", patch: { precision: "fp32" }, setting: "precision", words: "onnx/model.onnx" },
+		];
+		for (const c of cases) {
+			it(`stops at once on ${c.name} and names the setting`, async () => {
+				const missing = `${vault.dataDir}-no-such-model`;
+				const settings: VaultRagSettings = {
+					...DEFAULT_SETTINGS,
+					model: "all-minilm-l6-v2",
+					modelDir: testModelDir(),
+					dataDir: vault.dataDir,
+					...c.patch,
+				};
+				if (settings.modelDir === "<missing>") settings.modelDir = missing;
+				const args = serveArgs(settings, { vaultPath: vault.vault, configDir: ".vault-config" });
+				const notices: string[] = [];
+				const pids: number[] = [];
+				const sup = supervise(backendBinary(), args, notices, pids);
+				sup.start();
+				await waitFor("the settings error", () => sup.state.kind === "config-error", sup, 60_000);
+				// No restart follows.
+				await new Promise((resolve) => setTimeout(resolve, 1_000));
+				expect(pids).toHaveLength(1);
+				expect(sup.state).toMatchObject({ kind: "config-error", setting: c.setting });
+				const message = sup.state.kind === "config-error" ? sup.state.message : "";
+				expect(message).toContain(c.words);
+				expect(notices).toHaveLength(1);
+				expect(describeState(sup.state).text).toBe("Vault RAG: check settings");
+				expect(pids.some(isAlive)).toBe(false);
+			});
+		}
 	});
 });

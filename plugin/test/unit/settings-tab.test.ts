@@ -31,15 +31,16 @@ function rowName(control: HTMLElement): string {
 	return row?.children[1]?.children[0]?.textContent ?? "";
 }
 
-function render(state: SupervisorState = { kind: "stopped" }) {
+function render(state: SupervisorState = { kind: "stopped" }, settings: Partial<VaultRagSettings> = {}) {
 	const texts = collect(TextComponent);
 	const areas = collect(TextAreaComponent);
 	const dropdowns = collect(DropdownComponent);
 	const buttons = collect(ButtonComponent);
 	const patches: Partial<VaultRagSettings>[] = [];
 	let restarts = 0;
+	const asked: string[] = [];
 	const host: SettingsHost = {
-		settings: { ...DEFAULT_SETTINGS, excludedFolders: ["Archive"] },
+		settings: { ...DEFAULT_SETTINGS, excludedFolders: ["Archive"], ...settings },
 		updateSettings: (patch) => {
 			patches.push(patch);
 			return Promise.resolve();
@@ -49,6 +50,8 @@ function render(state: SupervisorState = { kind: "stopped" }) {
 		restartService: () => {
 			restarts += 1;
 		},
+		askDownload: (download) => asked.push(download.model),
+		folderExists: (path) => path === "/models/here",
 	};
 	const app = App.createConfigured__();
 	const plugin = {} as PluginOriginal;
@@ -57,7 +60,12 @@ function render(state: SupervisorState = { kind: "stopped" }) {
 	SettingTab.fromOriginalType__(tab).renderTab__();
 	const text = (name: string) => texts.find((t) => rowName(t.inputEl) === name);
 	const dropdown = (name: string) => dropdowns.find((d) => rowName(d.selectEl) === name);
-	return { tab, patches, restarts: () => restarts, text, dropdown, areas, buttons };
+	const errorOf = (name: string) => {
+		const rows = [...tab.containerEl.querySelectorAll(".vault-rag-setting-error")];
+		const row = rows.find((el) => el.parentElement?.parentElement?.children[0]?.textContent === name);
+		return row?.textContent ?? null;
+	};
+	return { tab, patches, restarts: () => restarts, text, dropdown, areas, buttons, asked, errorOf };
 }
 
 afterEach(() => {
@@ -67,22 +75,62 @@ afterEach(() => {
 describe("settings tab", () => {
 	it("saves edits through the host, ignoring invalid numbers", () => {
 		const ui = render();
-		ui.text("Model")?.setValue(" all-minilm-l6-v2 ");
-		ui.text("Dimensions")?.setValue("abc");
-		ui.text("Dimensions")?.setValue("128");
+		ui.dropdown("Dimensions")?.setValue("128");
 		ui.text("Results count")?.setValue("0");
 		ui.text("Results count")?.setValue("25");
 		ui.dropdown("Precision")?.setValue("fp32");
 		ui.dropdown("Search mode")?.setValue("lexical");
 		ui.areas[0]?.setValue("Archive\nPrivate/\n\n");
 		expect(ui.patches).toEqual([
-			{ model: "all-minilm-l6-v2" },
 			{ dim: 128 },
 			{ resultsCount: 25 },
 			{ precision: "fp32" },
 			{ searchMode: "lexical" },
 			{ excludedFolders: ["Archive", "Private"] },
 		]);
+	});
+
+	it("offers each model's own widths, and a model change goes back to its default width", () => {
+		const gemma = render();
+		const widths = (ui: ReturnType<typeof render>) =>
+			[...(ui.dropdown("Dimensions")?.selectEl.options ?? [])].map((o) => o.value);
+		expect(widths(gemma)).toEqual(["0", "768", "512", "256", "128"]);
+		gemma.dropdown("Model")?.setValue("all-minilm-l6-v2");
+		expect(gemma.patches).toEqual([{ model: "all-minilm-l6-v2", dim: 0 }]);
+		vi.restoreAllMocks();
+		expect(widths(render({ kind: "stopped" }, { model: "all-minilm-l6-v2" }))).toEqual(["0", "384"]);
+	});
+
+	it("shows what is wrong next to the setting: checked here, or refused by the service", () => {
+		const local = render({ kind: "stopped" }, { dim: 300, modelDir: "/models/gone" });
+		expect(local.errorOf("Dimensions")).toContain("768, 512, 256, 128");
+		expect(local.errorOf("Model folder")).toContain("/models/gone");
+		expect(local.errorOf("Model")).toBeNull();
+		vi.restoreAllMocks();
+		const refused = render(
+			{ kind: "config-error", setting: "precision", message: "the model folder lacks onnx/model_q4.onnx" },
+			{ precision: "q4", modelDir: "/models/here" },
+		);
+		expect(refused.errorOf("Precision")).toContain("onnx/model_q4.onnx");
+		expect(refused.errorOf("Model folder")).toBeNull();
+		expect(refused.tab.containerEl.textContent).toContain("check settings");
+	});
+
+	it("offers the model's download while the service waits for it", () => {
+		const ui = render({
+			kind: "needs-download",
+			download: {
+				model: "embeddinggemma-300m",
+				precision: "int8",
+				repo: "onnx-community/embeddinggemma-300m-ONNX",
+				approx_mb: 345,
+				licence: "Gemma Terms of Use",
+				licence_url: "https://ai.google.dev/gemma/terms",
+			},
+		});
+		expect(ui.tab.containerEl.textContent).toContain("about 345 MB");
+		ui.buttons.find((b) => b.buttonEl.textContent === "Download model")?.simulateClick__();
+		expect(ui.asked).toEqual(["embeddinggemma-300m"]);
 	});
 
 	it("shows the service state and its log, and restarts it on request", () => {

@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_SETTINGS, loadSettings, needsRestart, parseFolderList, serveArgs } from "../../src/settings";
+import {
+	consentKey,
+	DEFAULT_SETTINGS,
+	loadSettings,
+	needsRestart,
+	parseFolderList,
+	serveArgs,
+	validateModelSettings,
+} from "../../src/settings";
 
 describe("settings", () => {
 	it("loads defaults from nothing and keeps valid stored values", () => {
@@ -73,5 +81,25 @@ describe("settings", () => {
 			"--exclude",
 			"Archive/**",
 		]);
+	});
+
+	it("passes --download only for the model and precision the user agreed to, never with a model folder", () => {
+		const target = { vaultPath: "/v", configDir: ".config" };
+		const agreed = { ...DEFAULT_SETTINGS, downloadConsent: [consentKey("", "")] };
+		expect(consentKey("", "")).toBe("embeddinggemma-300m/int8");
+		expect(serveArgs(agreed, target)).toContain("--download");
+		expect(serveArgs({ ...agreed, precision: "q4" }, target)).not.toContain("--download");
+		expect(serveArgs({ ...agreed, modelDir: "/models/x" }, target)).not.toContain("--download");
+		expect(serveArgs(DEFAULT_SETTINGS, target)).not.toContain("--download");
+		expect(loadSettings({ downloadConsent: ["a/int8", 3] }).downloadConsent).toEqual(["a/int8"]);
+	});
+
+	it("checks the model settings it can before the service starts", () => {
+		const none = () => false;
+		expect(validateModelSettings(DEFAULT_SETTINGS, none)).toEqual({});
+		expect(validateModelSettings({ ...DEFAULT_SETTINGS, model: "bert" }, none).model).toContain("Unknown model");
+		expect(validateModelSettings({ ...DEFAULT_SETTINGS, model: "all-minilm-l6-v2", dim: 256 }, none).dim).toContain("384");
+		expect(validateModelSettings({ ...DEFAULT_SETTINGS, modelDir: "/m" }, none).modelDir).toContain("/m");
+		expect(validateModelSettings({ ...DEFAULT_SETTINGS, modelDir: "/m" }, () => true)).toEqual({});
 	});
 });

@@ -47,6 +47,25 @@ describe("status bar", () => {
 		expect(failed.tooltip).toContain("bad model");
 	});
 
+	it("shows the model's download with a percentage, and what stops the service", () => {
+		const downloading = describeState({
+			kind: "running",
+			health: healthAnswer({
+				model_loaded: false,
+				model: { state: "downloading", file: "onnx/model_quantized.onnx_data", bytes_done: 37_000_000, bytes_total: 100_000_000 },
+			}),
+		});
+		expect(downloading).toMatchObject({ kind: "starting", text: "Vault RAG: downloading model 37%" });
+		expect(downloading.tooltip).toContain("37 of 100 MB");
+		const settings = describeState({ kind: "config-error", setting: "dim", message: "dimension 300 is not available" });
+		expect(settings).toMatchObject({ kind: "error", text: "Vault RAG: check settings", tooltip: "dimension 300 is not available" });
+		const needs = describeState({
+			kind: "needs-download",
+			download: { model: "embeddinggemma-300m", precision: "int8", repo: "r", approx_mb: 345, licence: "l", licence_url: "u" },
+		});
+		expect(needs.text).toBe("Vault RAG: model needed");
+	});
+
 	it("writes the state into its element", () => {
 		const el = createDiv();
 		new StatusBar(el).update({ kind: "missing", reason: "no binary" });

@@ -205,6 +205,49 @@ describe("start", () => {
 	});
 });
 
+describe("errors that a restart cannot fix", () => {
+	it("a settings error is not retried and names the setting", async () => {
+		const h = harness({
+			setup: (proc) =>
+				queueMicrotask(() => {
+					proc.writeStdout('{"event":"config_error","setting":"dim","message":"dimension 300 is not available"}\n');
+					proc.writeStderr("error: dimension 300 is not available\n");
+					proc.exit(78);
+				}),
+		});
+		h.sup.start();
+		await vi.advanceTimersByTimeAsync(60_000);
+		expect(h.procs).toHaveLength(1);
+		expect(h.sup.state).toEqual({ kind: "config-error", setting: "dim", message: "dimension 300 is not available" });
+		expect(h.notices).toHaveLength(1);
+		expect(h.notices[0]).toContain("dimension 300");
+	});
+
+	it("a model that must be downloaded waits for consent instead of restarting", async () => {
+		const h = harness({
+			setup: (proc) =>
+				queueMicrotask(() => {
+					proc.writeStdout(
+						'{"event":"download_required","model":"embeddinggemma-300m","precision":"int8","repo":"onnx-community/embeddinggemma-300m-ONNX","approx_mb":345,"licence":"Gemma Terms of Use","licence_url":"https://ai.google.dev/gemma/terms"}\n',
+					);
+					proc.exit(77);
+				}),
+		});
+		h.sup.start();
+		await vi.advanceTimersByTimeAsync(60_000);
+		expect(h.procs).toHaveLength(1);
+		expect(h.sup.state).toMatchObject({ kind: "needs-download", download: { model: "embeddinggemma-300m", approx_mb: 345 } });
+		expect(h.notices).toHaveLength(0);
+	});
+
+	it("an exit code without its event line is an ordinary crash", async () => {
+		const h = harness({ setup: (proc) => queueMicrotask(() => proc.exit(78)) });
+		h.sup.start();
+		await vi.advanceTimersByTimeAsync(700);
+		expect(h.procs.length).toBeGreaterThan(1);
+	});
+});
+
 describe("hung backend", () => {
 	it("restarts a backend that is listening but never answers /health", async () => {
 		const h = harness({
