@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 mod cmd;
 mod model;
+mod note_arg;
 mod settings;
 
 #[derive(Parser)]

@@ -335,6 +335,12 @@ impl Engine {
         Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 
+    /// Asks a running pass to stop after the batch in flight (safe from any thread, e.g. a
+    /// Ctrl-C handler); [`Engine::reconcile`] then returns with `interrupted` set.
+    pub fn request_stop(&self) {
+        self.core.control.stop();
+    }
+
     /// Stops the watcher and the indexing thread. The batch in flight is committed with the
     /// notes whose chunks are already embedded; the rest is picked up by the next pass.
     pub fn shutdown(&self) {

@@ -351,6 +351,24 @@ impl IndexCore {
         let chunker = self.chunker();
         let commit = self.settings.commit;
         let mut batch = batch::Batch::default();
+        let changed = |file: &ScannedNote| {
+            let same_file = |s: (i64, u64)| s == (file.mtime_ns, file.size);
+            let state = known.get(file.path.as_str());
+            let unchanged = state.is_some_and(|k| same_file((k.mtime_ns, k.size)));
+            let still_failed = state.is_none()
+                && skipped
+                    .get(file.path.as_str())
+                    .is_some_and(|s| same_file(*s));
+            !(unchanged || still_failed)
+        };
+        let todo: u64 = work
+            .iter()
+            .filter_map(|w| match w {
+                Work::Check(file) if changed(file) => Some(file.size),
+                _ => None,
+            })
+            .sum();
+        self.counters.bytes_todo.store(todo, Relaxed);
         for item in work {
             if !self.control.proceed(&self.counters) {
                 summary.interrupted = true;
@@ -359,14 +377,9 @@ impl IndexCore {
             match item {
                 Work::Check(file) => {
                     let state = known.get(file.path.as_str());
-                    let same_file = |s: (i64, u64)| s == (file.mtime_ns, file.size);
-                    let unchanged = state.is_some_and(|k| same_file((k.mtime_ns, k.size)));
-                    let still_failed = state.is_none()
-                        && skipped
-                            .get(file.path.as_str())
-                            .is_some_and(|s| same_file(*s));
-                    if unchanged || still_failed {
-                        summary.notes_unchanged += u64::from(unchanged);
+                    if !changed(&file) {
+                        // Either unchanged, or a failure that has not changed since.
+                        summary.notes_unchanged += u64::from(state.is_some());
                         self.counters.notes_done.fetch_add(1, Relaxed);
                         continue;
                     }

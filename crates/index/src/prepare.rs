@@ -52,6 +52,18 @@ pub(crate) enum Prepared {
     Vanished { file: ScannedNote },
 }
 
+impl Prepared {
+    /// Bytes of the note's file, for the progress of a pass.
+    pub fn file_size(&self) -> u64 {
+        match self {
+            Self::Touch { file, .. } | Self::Skip { file, .. } | Self::Vanished { file } => {
+                file.size
+            }
+            Self::Index(note) => note.file.size,
+        }
+    }
+}
+
 /// Chunking inputs that stay the same for a whole pass.
 pub(crate) struct Chunker<'a> {
     pub embedder: &'a dyn Embedder,

@@ -60,6 +60,11 @@ pub struct Progress {
     pub batches_committed: u64,
     /// Chunk texts still without a vector of the active embedder (after a model change).
     pub vectors_missing: u64,
+    /// Bytes of the new and changed notes this pass (re)indexes: a measure of the tokens to
+    /// embed, for estimates of the time left.
+    pub bytes_todo: u64,
+    /// Bytes of those notes committed so far.
+    pub bytes_done: u64,
 }
 
 /// The live counters behind [`Progress`].
@@ -73,6 +78,8 @@ pub(crate) struct Counters {
     pub tokens_embedded: AtomicU64,
     pub batches_committed: AtomicU64,
     pub vectors_missing: AtomicU64,
+    pub bytes_todo: AtomicU64,
+    pub bytes_done: AtomicU64,
     /// Notes and chunks in the index (kept current after every commit).
     pub notes_indexed: AtomicU64,
     pub chunks: AtomicU64,
@@ -95,6 +102,8 @@ impl Counters {
             &self.chunks_reused,
             &self.tokens_embedded,
             &self.batches_committed,
+            &self.bytes_todo,
+            &self.bytes_done,
         ] {
             c.store(0, Relaxed);
         }
@@ -111,6 +120,8 @@ impl Counters {
             tokens_embedded: self.tokens_embedded.load(Relaxed),
             batches_committed: self.batches_committed.load(Relaxed),
             vectors_missing: self.vectors_missing.load(Relaxed),
+            bytes_todo: self.bytes_todo.load(Relaxed),
+            bytes_done: self.bytes_done.load(Relaxed),
         }
     }
 }

@@ -234,8 +234,11 @@ fn schemas() -> Value {
                 "version": { "type": "string" },
                 "model_loaded": { "type": "boolean", "description": "False while the model loads in the background: searches wait for it, lexical ones do not." },
                 "model": { "type": "object", "required": ["state"], "properties": {
-                    "state": { "type": "string", "enum": ["loading", "ready", "failed"] },
-                    "message": { "type": "string", "description": "Why loading failed (state `failed`)." }
+                    "state": { "type": "string", "enum": ["downloading", "loading", "ready", "failed"] },
+                    "message": { "type": "string", "description": "Why loading failed (state `failed`)." },
+                    "file": { "type": "string", "description": "The file being fetched (state `downloading`)." },
+                    "bytes_done": { "type": "integer", "description": "Bytes fetched so far (state `downloading`)." },
+                    "bytes_total": { "type": "integer", "description": "Bytes of all files as known so far (state `downloading`)." }
                 }},
                 "model_name": { "type": "string" },
                 "embedding_dim": { "type": "integer" },

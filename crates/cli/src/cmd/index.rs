@@ -1,7 +1,9 @@
-//! `vault-rag index VAULT`: bring the vault's index up to date, with progress, and report what
-//! was done and what could not be indexed.
+//! `vault-rag index VAULT`: bring the vault's index up to date, with progress and the time left,
+//! and report what was done and what could not be indexed. Ctrl-C stops after the batch in
+//! flight and says what was kept.
 
 use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -34,6 +36,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let embedder = OnnxEmbedder::load(&spec)
         .with_context(|| format!("loading the embedding model `{}`", spec.model))?;
     let engine = Engine::open(settings, Arc::new(embedder))?;
+    // Ctrl-C (or SIGTERM) ends the pass after the batch in flight: what is committed stays.
+    let stopped = Arc::new(AtomicBool::new(false));
+    {
+        let (engine, stopped) = (engine.clone(), stopped.clone());
+        if let Err(e) = ctrlc::set_handler(move || {
+            if !stopped.swap(true, Ordering::SeqCst) {
+                eprintln!(
+                    "\nstopping after the batch in progress (Ctrl-C again does nothing more)"
+                );
+            }
+            engine.request_stop();
+        }) {
+            tracing::warn!("cannot handle Ctrl-C: {e}");
+        }
+    }
     if args.rebuild {
         engine.rebuild()?;
     }
@@ -48,23 +65,33 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     } else {
         print_summary(&summary, engine.index_path());
     }
+    if stopped.load(Ordering::SeqCst) {
+        eprintln!(
+            "interrupted: {} notes indexed and kept; the rest continues on the next run",
+            summary.notes_indexed
+        );
+    }
     Ok(())
 }
 
-/// A progress bar on a terminal; otherwise one log line per committed batch (what scripts and
-/// the plugin's log see).
+/// A progress bar on a terminal; otherwise a line every few seconds (what scripts and the
+/// plugin's log see). The time left comes from the bytes of the notes still to embed, which
+/// follow the tokens, not from the count of notes (unchanged notes cost nothing).
 struct Reporter {
     bar: Option<ProgressBar>,
     started: Instant,
-    last: Mutex<(u64, Instant)>,
+    last_line: Mutex<Instant>,
 }
+
+/// Seconds between progress lines when stderr is not a terminal.
+const LINE_EVERY: Duration = Duration::from_secs(10);
 
 impl Reporter {
     fn new(terminal: bool) -> Self {
         let bar = terminal.then(|| {
             let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
             let style = ProgressStyle::with_template(
-                "{spinner} {prefix} [{bar:30}] {pos}/{len} notes  {msg}  ETA {eta}",
+                "{spinner} {prefix} [{bar:30}] {pos}/{len} notes  {msg}",
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> ");
@@ -75,13 +102,16 @@ impl Reporter {
         Self {
             bar,
             started: Instant::now(),
-            last: Mutex::new((0, Instant::now())),
+            last_line: Mutex::new(Instant::now()),
         }
     }
 
     fn update(&self, p: &Progress) {
         let secs = self.started.elapsed().as_secs_f64().max(1e-3);
         let rate = p.tokens_embedded as f64 / secs;
+        let left = time_left(p, secs)
+            .map(|s| format!(", {s}"))
+            .unwrap_or_default();
         match &self.bar {
             Some(bar) => {
                 bar.set_prefix(match p.state {
@@ -92,24 +122,19 @@ impl Reporter {
                 bar.set_length(p.notes_total);
                 bar.set_position(p.notes_done);
                 bar.set_message(format!(
-                    "{} chunks embedded, {} reused, {:.0} tokens/s",
+                    "{} chunks embedded, {} reused, {:.0} tokens/s{left}",
                     p.chunks_embedded, p.chunks_reused, rate
                 ));
             }
             None => {
-                let mut last = self.last.lock();
-                if p.batches_committed == last.0 {
+                let mut last = self.last_line.lock();
+                if last.elapsed() < LINE_EVERY {
                     return;
                 }
-                *last = (p.batches_committed, Instant::now());
+                *last = Instant::now();
                 eprintln!(
-                    "progress: batch {} committed, notes {}/{}, chunks embedded {}, reused {}, {:.0} tokens/s",
-                    p.batches_committed,
-                    p.notes_done,
-                    p.notes_total,
-                    p.chunks_embedded,
-                    p.chunks_reused,
-                    rate
+                    "progress: notes {}/{}, chunks embedded {}, reused {}, {:.0} tokens/s{left}",
+                    p.notes_done, p.notes_total, p.chunks_embedded, p.chunks_reused, rate
                 );
             }
         }
@@ -120,6 +145,21 @@ impl Reporter {
             bar.finish_and_clear();
         }
     }
+}
+
+/// "about 14 min left", once enough is done to tell.
+fn time_left(p: &Progress, secs: f64) -> Option<String> {
+    if p.bytes_done == 0 || p.bytes_todo <= p.bytes_done || secs < 3.0 {
+        return None;
+    }
+    let left = (p.bytes_todo - p.bytes_done) as f64 * secs / p.bytes_done as f64;
+    Some(if left < 90.0 {
+        format!("about {:.0} s left", left.max(1.0))
+    } else if left < 5400.0 {
+        format!("about {:.0} min left", left / 60.0)
+    } else {
+        format!("about {:.1} h left", left / 3600.0)
+    })
 }
 
 fn print_summary(s: &IndexSummary, index: &std::path::Path) {
@@ -139,12 +179,40 @@ fn print_summary(s: &IndexSummary, index: &std::path::Path) {
         s.chunks_embedded, s.tokens_embedded, rate, s.chunks_reused, secs
     );
     if s.interrupted {
-        println!("stopped early: the next run continues where this one ended");
+        println!("stopped early: what was indexed is kept; the next run continues from there");
     }
     if !s.failures.is_empty() {
         println!("problems ({}):", s.failures.len());
         for f in &s.failures {
             println!("  {}: {}", f.path, f.reason);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_left_follows_the_bytes_still_to_embed() {
+        let mut p = Progress {
+            state: IndexState::Indexing,
+            notes_done: 0,
+            notes_total: 10,
+            chunks_embedded: 0,
+            chunks_reused: 0,
+            tokens_embedded: 0,
+            batches_committed: 0,
+            vectors_missing: 0,
+            bytes_todo: 1_000_000,
+            bytes_done: 0,
+        };
+        assert_eq!(time_left(&p, 10.0), None);
+        p.bytes_done = 250_000;
+        assert_eq!(time_left(&p, 1.0), None, "too early to tell");
+        assert_eq!(time_left(&p, 20.0).as_deref(), Some("about 60 s left"));
+        assert_eq!(time_left(&p, 200.0).as_deref(), Some("about 10 min left"));
+        p.bytes_done = p.bytes_todo;
+        assert_eq!(time_left(&p, 200.0), None);
     }
 }

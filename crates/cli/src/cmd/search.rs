@@ -18,8 +18,9 @@ use crate::settings::{ModelArgs, VaultArgs};
 pub struct Args {
     #[command(flatten)]
     pub vault: VaultArgs,
-    /// What to look for: words, a name, a question. (Optional for clap only: the vault before it
-    /// is optional when `--vault` is given; a missing query is reported by `run`.)
+    /// What to look for: words, a name, a question.
+    // Optional for clap only (the vault before it is optional with `--vault`); `run` reports a
+    // missing query.
     #[arg(value_name = "QUERY")]
     pub query: Option<String>,
     /// Retrievers: hybrid (dense + BM25, fused), dense or lexical.

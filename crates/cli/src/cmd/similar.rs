@@ -2,8 +2,6 @@
 
 use std::io::{IsTerminal, Write};
 
-use anyhow::Context;
-use vault_rag_core::NotePath;
 use vault_rag_index::SimilarRequest;
 
 use crate::cmd::search::{open_updated, print_table};
@@ -13,8 +11,10 @@ use crate::settings::{ModelArgs, VaultArgs};
 pub struct Args {
     #[command(flatten)]
     pub vault: VaultArgs,
-    /// The note, relative to the vault (e.g. `Projects/Plan.md`). (Optional for clap only, as
-    /// the query of `search`.)
+    /// The note: its path in the vault (`Projects/Plan.md`, `.md` optional), its full path, or
+    /// its title.
+    // Optional for clap only (the vault before it is optional with `--vault`); `run` reports a
+    // missing note.
     #[arg(value_name = "NOTE")]
     pub note: Option<String>,
     /// Number of notes to return (1-100).
@@ -32,10 +32,9 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let Some(note) = args.note.as_deref() else {
-        anyhow::bail!("no note given: vault-rag similar VAULT path/to/note.md");
+        anyhow::bail!("no note given: vault-rag similar VAULT path/to/note.md (or a note title)");
     };
-    let path = NotePath::new(note)
-        .with_context(|| format!("`{note}` is not a vault-relative note path"))?;
+    let path = crate::note_arg::resolve(args.vault.vault_path()?, note)?;
     let engine = open_updated(&args.vault, &args.model)?;
     let response = engine.similar(&SimilarRequest {
         path: path.clone(),

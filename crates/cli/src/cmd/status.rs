@@ -7,7 +7,7 @@ use serde::Serialize;
 use vault_rag_embed::ProcessMemory;
 use vault_rag_index::status::{stored_status, StoredStatus};
 
-use crate::settings::VaultArgs;
+use crate::settings::{ModelArgs, VaultArgs};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -16,6 +16,10 @@ pub struct Args {
     /// Print the status as one JSON object on standard output.
     #[arg(long)]
     pub json: bool,
+    /// Accepted like the other commands' model flags: `status` loads no model, and says when the
+    /// index holds vectors of another one.
+    #[command(flatten)]
+    pub model: ModelArgs,
 }
 
 /// The status plus the memory of the process serving the index, when one does.
@@ -48,6 +52,15 @@ impl ServerMemory {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let status = stored_status(&args.vault.to_settings()?)?;
+    if let (Some(wanted), Some(held)) = (&args.model.model, &status.model) {
+        if !held.model.eq_ignore_ascii_case(wanted) {
+            eprintln!(
+                "note: the index holds vectors of {}, not {wanted}; commands with --model {wanted} \
+                 embed every note again",
+                held.model
+            );
+        }
+    }
     let server_memory = status.in_use_by.flatten().and_then(ServerMemory::of);
     if args.json {
         let mut out = std::io::stdout().lock();

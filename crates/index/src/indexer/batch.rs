@@ -100,6 +100,8 @@ impl IndexCore {
         let (ops, done) = self.commit(&batch, &stored, &embedded, summary)?;
         self.apply(ops, &embedded.vectors)?;
         self.counters.notes_done.fetch_add(done, Relaxed);
+        let bytes: u64 = batch.items.iter().map(Prepared::file_size).sum();
+        self.counters.bytes_done.fetch_add(bytes, Relaxed);
         self.counters.batches_committed.fetch_add(1, Relaxed);
         self.refresh_counts()?;
         report(&self.counters.snapshot());
