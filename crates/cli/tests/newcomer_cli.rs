@@ -185,7 +185,7 @@ fn ctrl_c_stops_indexing_and_says_what_was_kept() {
     }
     let data = dir.path().join("data");
     let model = support::model_dir();
-    let mut child = vault_rag(
+    let child = vault_rag(
         &[
             "index",
             vault.to_str().unwrap(),
