@@ -380,6 +380,104 @@ fn a_missing_file_and_a_refused_connection_say_what_failed() {
     );
 }
 
+#[cfg(unix)]
+#[test]
+fn a_full_disk_stops_clearly_and_the_next_start_continues() {
+    use std::os::unix::process::CommandExt;
+    let hub = FakeHub::start();
+    let m = Machine::new(hub.endpoint());
+    let total = std::fs::metadata(repo_dir().join(DATA)).unwrap().len();
+    const LIMIT: u64 = 8 << 20;
+    let mut cmd = m.command(
+        &with_download(&EMBED)
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    // A full disk, as the reliability tests make one: every file may grow to 8 MiB only.
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let limit = libc::rlimit {
+                rlim_cur: LIMIT,
+                rlim_max: LIMIT,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let full = cmd.output().unwrap();
+    assert_eq!(full.status.code(), Some(1));
+    let msg = stderr(&full);
+    assert!(
+        msg.contains("disk is full") && msg.contains(".incomplete"),
+        "{msg}"
+    );
+    assert!(!msg.contains("panicked"), "{msg}");
+
+    hub.control(json!({"reset_stats": true}));
+    let out = run_owned(&m, &with_download(&EMBED));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let starts = hub.starts(DATA);
+    assert!(
+        starts.len() == 1 && starts[0] > 0 && starts[0] <= LIMIT && starts[0] < total,
+        "{starts:?}"
+    );
+}
+
+/// On a terminal, the question is asked and a yes downloads (`script` gives the child a terminal).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_terminal_asks_before_downloading() {
+    let hub = FakeHub::start();
+    let m = Machine::new(hub.endpoint());
+    let line = format!(
+        "{} embed --model all-minilm-l6-v2 --json 'a first note'",
+        env!("CARGO_BIN_EXE_vault-rag")
+    );
+    let ask = |answer: &str| {
+        // The environment of a user's machine; the command line is `script`'s.
+        let cmd = m.command(&[]);
+        let mut child = Command::new("script")
+            .args(["-qec", &line, "/dev/null"])
+            .envs(
+                cmd.get_envs()
+                    .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))),
+            )
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("script(1) from util-linux");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(answer.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let no = ask("n\n");
+    let screen = String::from_utf8_lossy(&no.stdout).into_owned();
+    assert!(
+        screen.contains("Download it now?") && screen.contains("Apache-2.0"),
+        "{screen}"
+    );
+    assert!(!no.status.success());
+    assert_eq!(hub.sent(DATA), 0);
+    let yes = ask("y\n");
+    let screen = String::from_utf8_lossy(&yes.stdout).into_owned();
+    assert!(yes.status.success(), "{screen}");
+    assert!(screen.contains("ready"), "{screen}");
+    assert_eq!(
+        hub.sent(DATA),
+        std::fs::metadata(repo_dir().join(DATA)).unwrap().len()
+    );
+}
+
 fn serve_args<'a>(vault: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
         "serve",

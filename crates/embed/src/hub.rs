@@ -472,7 +472,11 @@ fn origin(url: &str) -> &str {
 }
 
 fn io_error(path: &Path, source: std::io::Error) -> DownloadError {
-    if source.kind() == std::io::ErrorKind::StorageFull {
+    // A file-size limit (EFBIG) stops a download the same way a full disk does.
+    if matches!(
+        source.kind(),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::FileTooLarge
+    ) {
         DownloadError::DiskFull {
             path: path.to_path_buf(),
         }

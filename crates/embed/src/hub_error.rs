@@ -29,8 +29,8 @@ pub enum DownloadError {
     #[error("unexpected answer from {url}: {message}")]
     Protocol { url: String, message: String },
     #[error(
-        "the disk is full while writing {}: free some space and start again; the part already \
-         fetched is kept and the download continues from there",
+        "the disk is full (or a file-size limit was reached) while writing {}: free some space \
+         and start again; the part already fetched is kept and the download continues from there",
         path.display()
     )]
     DiskFull { path: PathBuf },
