@@ -383,7 +383,6 @@ fn a_missing_file_and_a_refused_connection_say_what_failed() {
 #[cfg(unix)]
 #[test]
 fn a_full_disk_stops_clearly_and_the_next_start_continues() {
-    use std::os::unix::process::CommandExt;
     let hub = FakeHub::start();
     let m = Machine::new(hub.endpoint());
     let total = std::fs::metadata(repo_dir().join(DATA)).unwrap().len();
@@ -394,21 +393,8 @@ fn a_full_disk_stops_clearly_and_the_next_start_continues() {
             .map(String::as_str)
             .collect::<Vec<_>>(),
     );
-    // A full disk, as the reliability tests make one: every file may grow to 8 MiB only.
-    // SAFETY: only async-signal-safe calls between fork and exec.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
-            let limit = libc::rlimit {
-                rlim_cur: LIMIT,
-                rlim_max: LIMIT,
-            };
-            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    // Every file may grow to 8 MiB only.
+    support::limit_file_size(&mut cmd, LIMIT);
     let full = cmd.output().unwrap();
     assert_eq!(full.status.code(), Some(1));
     let msg = stderr(&full);

@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -53,12 +53,18 @@ fn index_with_minilm(vault: &Path, data: &Path) {
     assert!(out.status.success(), "{}", text(&out).1);
 }
 
-#[test]
-fn commands_on_an_index_use_the_model_it_records() {
+/// The fixture vault indexed with MiniLM: (temp dir, vault, data dir).
+fn indexed() -> (tempfile::TempDir, PathBuf, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let vault = support::fixture_vault(dir.path());
     let data = dir.path().join("data");
     index_with_minilm(&vault, &data);
+    (dir, vault, data)
+}
+
+#[test]
+fn commands_on_an_index_use_the_model_it_records() {
+    let (dir, vault, data) = indexed();
     let model = support::model_dir();
     let v = vault.to_str().unwrap();
     let m = model.to_str().unwrap();
@@ -110,10 +116,7 @@ fn commands_on_an_index_use_the_model_it_records() {
 
 #[test]
 fn similar_takes_a_title_or_a_path_and_suggests_close_names() {
-    let dir = tempfile::tempdir().unwrap();
-    let vault = support::fixture_vault(dir.path());
-    let data = dir.path().join("data");
-    index_with_minilm(&vault, &data);
+    let (_dir, vault, data) = indexed();
     let model = support::model_dir();
     let v = vault.to_str().unwrap();
     let m = model.to_str().unwrap();
@@ -149,10 +152,7 @@ fn similar_takes_a_title_or_a_path_and_suggests_close_names() {
 
 #[test]
 fn output_into_a_closed_pipe_ends_quietly() {
-    let dir = tempfile::tempdir().unwrap();
-    let vault = support::fixture_vault(dir.path());
-    let data = dir.path().join("data");
-    index_with_minilm(&vault, &data);
+    let (_dir, vault, data) = indexed();
     for _ in 0..3 {
         // The reading end is closed before `status` writes: as `vault-rag status | head -0`.
         let mut child = vault_rag(&["status", vault.to_str().unwrap()], &data)

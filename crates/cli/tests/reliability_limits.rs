@@ -16,30 +16,12 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use reliability_support::server::{self, Server};
+use reliability_support::server::{self, limit_file_size, Server};
 use reliability_support::{
     command, count, generate_vault, index_file, index_json, integrity, note_text, rows, Rng,
 };
 use rusqlite::Connection;
 use serde_json::json;
-
-/// Every file the child writes may grow to `bytes` at most.
-fn limit_file_size(cmd: &mut Command, bytes: u64) {
-    // SAFETY: only async-signal-safe calls between fork and exec.
-    unsafe {
-        cmd.pre_exec(move || {
-            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
-            let limit = libc::rlimit {
-                rlim_cur: bytes,
-                rlim_max: bytes,
-            };
-            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-}
 
 /// Makes the child subject to file permissions even when it runs as root.
 fn bound_by_permissions(cmd: &mut Command) {

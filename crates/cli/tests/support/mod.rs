@@ -472,3 +472,24 @@ fn query_rows(db: &rusqlite::Connection, sql: &str) -> Vec<String> {
         .unwrap();
     rows.map(Result::unwrap).collect()
 }
+
+/// Every file the child writes may grow to `bytes` at most: a full disk, as the tests make one
+/// (writes past the limit fail with EFBIG as they fail with ENOSPC on a full disk).
+#[cfg(unix)]
+pub fn limit_file_size(cmd: &mut Command, bytes: u64) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let limit = libc::rlimit {
+                rlim_cur: bytes,
+                rlim_max: bytes,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
