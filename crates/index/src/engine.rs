@@ -7,6 +7,7 @@
 //! in-memory matrix's read lock only while scanning it; the indexer takes the write lock only
 //! to apply a committed batch. Status counters are atomics.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
@@ -304,15 +305,24 @@ impl Engine {
         &self.core.settings
     }
 
-    /// A note's text. Only files inside the vault are read: `..` is refused by [`NotePath`],
-    /// and symlinks that lead out of the vault are refused here.
+    /// A note's text, exactly as the indexer may read it: only a file the indexer would index
+    /// (a `.md` note outside the config folder, dot-folders, `.trash`, Obsidian's excluded files
+    /// and `--exclude`), by its path and by where it really is, never a file outside the vault
+    /// (`..` is refused by [`NotePath`], symlinks that lead out are refused here); anything else
+    /// is [`IndexError::NoteNotFound`]. At most `max_note_bytes` are read and returned, as the
+    /// indexer reads at most that much; a longer note ends with a line that says so.
     pub fn read_note(&self, path: &NotePath) -> Result<String, IndexError> {
         let vault = &self.core.vault;
+        let not_found = || IndexError::NoteNotFound {
+            path: path.to_string(),
+        };
+        let filter = self.core.filter.read().clone();
+        if !filter.admits(path.as_str()) {
+            return Err(not_found());
+        }
         let abs = find_on_disk(vault, path.as_str());
         let canon = abs.canonicalize().map_err(|source| match source.kind() {
-            std::io::ErrorKind::NotFound => IndexError::NoteNotFound {
-                path: path.to_string(),
-            },
+            std::io::ErrorKind::NotFound => not_found(),
             _ => IndexError::ReadNote {
                 path: path.to_string(),
                 source,
@@ -323,16 +333,31 @@ impl Engine {
                 path: path.to_string(),
             });
         }
-        if !canon.is_file() {
-            return Err(IndexError::NoteNotFound {
-                path: path.to_string(),
-            });
+        // A link inside the vault must lead to a note too (not to `.env` or a plugin's data).
+        let real = crate::scan::relative(vault, &canon).ok_or_else(not_found)?;
+        if !filter.admits(&real) || !canon.is_file() {
+            return Err(not_found());
         }
-        let bytes = std::fs::read(&canon).map_err(|source| IndexError::ReadNote {
+        let read_err = |source| IndexError::ReadNote {
             path: path.to_string(),
             source,
-        })?;
-        Ok(String::from_utf8_lossy(&bytes).into_owned())
+        };
+        let file = std::fs::File::open(&canon).map_err(read_err)?;
+        let total = file.metadata().map_err(read_err)?.len();
+        let cap = self.core.settings.max_note_bytes;
+        let mut bytes = Vec::with_capacity(total.min(cap) as usize);
+        file.take(cap).read_to_end(&mut bytes).map_err(read_err)?;
+        let mut text = String::from_utf8_lossy(&bytes).into_owned();
+        if total > cap {
+            // Cut at a character boundary: a lossy decode may end in half a character.
+            while text.ends_with('\u{fffd}') {
+                text.pop();
+            }
+            text.push_str(&format!(
+                "\n\n[vault-rag: this note has {total} bytes; only the first {cap} are indexed and shown]\n"
+            ));
+        }
+        Ok(text)
     }
 
     /// Asks a running pass to stop after the batch in flight (safe from any thread, e.g. a

@@ -132,6 +132,15 @@ impl VaultFilter {
     }
 
     /// Whether a file (vault-relative) is a note to index.
+    /// Whether the indexer would index the file at `rel`: a note by [`VaultFilter::is_note`] in
+    /// no folder the scan skips. Everything that serves note text to callers asks this.
+    pub fn admits(&self, rel: &str) -> bool {
+        let in_skipped_dir = rel
+            .rsplit_once('/')
+            .is_some_and(|(dir, _)| ancestors(dir).any(|a| self.skips_dir(a)));
+        !in_skipped_dir && self.is_note(rel)
+    }
+
     pub fn is_note(&self, rel: &str) -> bool {
         if !rel.ends_with(".md") || hidden_or_config(rel, &self.config_dir) {
             return false;
@@ -434,7 +443,7 @@ fn link_stays_inside(vault: &Path, link: &Path) -> bool {
 }
 
 /// The vault-relative `/` path of `abs`, when it is valid UTF-8.
-fn relative(vault: &Path, abs: &Path) -> Option<String> {
+pub(crate) fn relative(vault: &Path, abs: &Path) -> Option<String> {
     let rel = abs.strip_prefix(vault).ok()?;
     let mut out = String::new();
     for part in rel.components() {
