@@ -66,7 +66,8 @@ pub struct Engine {
     threads: Mutex<Vec<JoinHandle<()>>>,
     watcher: Mutex<Option<VaultWatcher>>,
     index_path: PathBuf,
-    _lock: IndexLock,
+    /// `None` for a read-only engine ([`Engine::open_read_only`]): another process writes.
+    _lock: Option<IndexLock>,
 }
 
 impl Engine {
@@ -112,13 +113,71 @@ impl Engine {
             threads: Mutex::new(Vec::new()),
             watcher: Mutex::new(None),
             index_path,
-            _lock: lock,
+            _lock: Some(lock),
         }))
+    }
+
+    /// Opens the index of `settings.vault` for searching only, without its lock: for commands
+    /// run while another process (a running service) holds it. Nothing is written and nothing
+    /// is indexed; the vectors are those committed when it opens. The embedder must be the one
+    /// the index holds vectors of.
+    pub fn open_read_only(
+        mut settings: IndexSettings,
+        embedder: Arc<dyn Embedder>,
+    ) -> Result<Arc<Engine>, IndexError> {
+        settings.validate()?;
+        let vault = settings.canonical_vault()?;
+        let index_path = settings.resolve_data_dir()?.join(INDEX_FILE);
+        let store = Store::open_read_only(&index_path)?;
+        let fingerprint = embedder.fingerprint().clone();
+        match store.fingerprint()? {
+            Some(held) if held.id() == fingerprint.id() => {}
+            held => {
+                return Err(IndexError::ModelMismatch {
+                    held: held.map_or_else(|| "no model".into(), |h| h.model),
+                    wanted: fingerprint.model,
+                })
+            }
+        }
+        settings.chunk = clamp_chunk_config(
+            &settings.chunk,
+            fingerprint.max_tokens,
+            prompt_tokens(embedder.as_ref()),
+        );
+        let matrix = VectorMatrix::load(&*store.reader()?, &fingerprint.id(), fingerprint.dims)?;
+        let filter = VaultFilter::load(&settings, &vault)?;
+        let core = IndexCore::new(vault, settings, embedder, store, matrix, filter);
+        core.refresh_counts()?;
+        core.refresh_missing()?;
+        let complete = core.counters.snapshot().vectors_missing == 0;
+        Ok(Arc::new(Engine {
+            core: Arc::new(core),
+            complete: Arc::new(AtomicBool::new(complete)),
+            jobs: Mutex::new(None),
+            threads: Mutex::new(Vec::new()),
+            watcher: Mutex::new(None),
+            index_path,
+            _lock: None,
+        }))
+    }
+
+    /// Whether this engine only reads (see [`Engine::open_read_only`]).
+    pub fn is_read_only(&self) -> bool {
+        self._lock.is_none()
+    }
+
+    fn writable(&self) -> Result<(), IndexError> {
+        if self.is_read_only() {
+            Err(IndexError::ReadOnly)
+        } else {
+            Ok(())
+        }
     }
 
     /// A full incremental pass on the caller's thread. `report` sees progress after every
     /// embedded group and every commit.
     pub fn reconcile(&self, report: ProgressFn<'_>) -> Result<IndexSummary, IndexError> {
+        self.writable()?;
         let summary = self.core.reconcile(report)?;
         if !summary.interrupted {
             self.complete.store(true, Relaxed);
@@ -129,6 +188,7 @@ impl Engine {
     /// Starts the indexing thread (a full pass first, then file events) and the watcher.
     /// A watcher that cannot start is logged; the index then updates on the next start only.
     pub fn start_background(&self) -> Result<(), IndexError> {
+        self.writable()?;
         let mut jobs = self.jobs.lock();
         if jobs.is_some() {
             return Ok(());
@@ -266,6 +326,7 @@ impl Engine {
     /// Re-reads, re-parses and re-chunks every note (vectors are reused where the text is
     /// unchanged). Queued on the indexing thread when it runs, else done now.
     pub fn rebuild(&self) -> Result<(), IndexError> {
+        self.writable()?;
         self.complete.store(false, Relaxed);
         if let Some(tx) = self.jobs.lock().as_ref() {
             let _ = tx.send(Job::Rebuild);
@@ -277,6 +338,7 @@ impl Engine {
 
     /// Re-checks some absolute paths now, on the caller's thread (what the watcher queues).
     pub fn apply_paths(&self, paths: &[PathBuf]) -> Result<IndexSummary, IndexError> {
+        self.writable()?;
         self.core.apply_paths(paths, &|_| {})
     }
 

@@ -33,6 +33,15 @@ pub enum IndexError {
     #[error("index `{path}` is in use by another vault-rag process{}", pid_suffix(*.pid))]
     Locked { path: PathBuf, pid: Option<u32> },
     #[error(
+        "the index is open read-only: the vault-rag process that holds it keeps it up to date"
+    )]
+    ReadOnly,
+    #[error(
+        "the index holds vectors of {held}, not {wanted}: read it with the model it was built with \
+         (leave out --model), or stop the process that holds it to re-embed"
+    )]
+    ModelMismatch { held: String, wanted: String },
+    #[error(
         "index `{path}`: {context}: could not write (is the disk full, or the file over a size \
          limit?): {source}"
     )]

@@ -28,6 +28,7 @@ impl From<IndexError> for ServerError {
             IndexError::InvalidRequest { field, message } => Self::invalid(field, message),
             IndexError::Embed { source } => Self::Embed { source },
             err @ (IndexError::ShutDown
+            | IndexError::ReadOnly
             | IndexError::Locked { .. }
             | IndexError::NoIndex { .. }) => Self::IndexUnavailable {
                 message: err.to_string(),

@@ -1,5 +1,6 @@
 //! `vault-rag mcp --vault VAULT`: an MCP server on stdio with the tools `search_notes`,
-//! `similar_notes` and `read_note`. stdout carries the protocol; logs go to stderr.
+//! `similar_notes` and `read_note`. stdout carries the protocol; logs go to stderr. Beside a
+//! running service on the same vault it reads the index read-only and indexes nothing.
 
 use std::time::Duration;
 
@@ -19,9 +20,12 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let engine = open_engine(&args.vault, &args.model)?;
-    engine
-        .start_background()
-        .context("starting background indexing")?;
+    // Read-only beside a running service, which does the indexing.
+    if !engine.is_read_only() {
+        engine
+            .start_background()
+            .context("starting background indexing")?;
+    }
     let runtime = runtime()?;
     let served = runtime.block_on(VaultMcp::new(engine.clone(), Limits::default()).serve_stdio());
     tracing::info!("MCP client disconnected; stopping the indexer");

@@ -74,7 +74,10 @@ pub fn open_updated(vault: &VaultArgs, model: &ModelArgs) -> anyhow::Result<Arc<
     let spec = crate::model::ready(model, Some(&settings))?;
     let embedder = OnnxEmbedder::load(&spec)
         .with_context(|| format!("loading the embedding model `{}`", spec.model))?;
-    let engine = Engine::open(settings, Arc::new(embedder))?;
+    let engine = crate::cmd::serve::open_or_read(settings, Arc::new(embedder))?;
+    if engine.is_read_only() {
+        return Ok(engine);
+    }
     let started = Instant::now();
     // Live progress only on a terminal; scripts get the one summary line.
     let terminal = std::io::stderr().is_terminal();

@@ -291,13 +291,33 @@ fn start_engine(
     Ok((engine, embedder))
 }
 
-/// Loads the model and opens the index; a second process on the same index is refused here.
+/// Loads the model and opens the index, read-only when another process holds it.
 pub fn open_engine(vault: &VaultArgs, model: &ModelArgs) -> anyhow::Result<Arc<Engine>> {
     let settings = vault.to_settings()?;
     let spec = crate::model::ready(model, Some(&settings))?;
     let embedder = OnnxEmbedder::load(&spec)
         .with_context(|| format!("loading the embedding model `{}`", spec.model))?;
-    Ok(Engine::open(settings, Arc::new(embedder))?)
+    open_or_read(settings, Arc::new(embedder))
+}
+
+/// Opens the index to keep it up to date, or, when another vault-rag process (a running
+/// service) holds it, read-only as that process last committed it: commands that only read
+/// never fail for that, and never block the process that writes.
+pub fn open_or_read(
+    settings: vault_rag_index::IndexSettings,
+    embedder: Arc<OnnxEmbedder>,
+) -> anyhow::Result<Arc<Engine>> {
+    match Engine::open(settings.clone(), embedder.clone()) {
+        Err(vault_rag_index::IndexError::Locked { pid, .. }) => {
+            let by = pid.map(|p| format!(" (process {p})")).unwrap_or_default();
+            eprintln!(
+                "note: another vault-rag process{by} keeps this index up to date; reading it as \
+                 that process last saved it"
+            );
+            Ok(Engine::open_read_only(settings, embedder)?)
+        }
+        other => Ok(other?),
+    }
 }
 
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

@@ -1,0 +1,86 @@
+//! What a hostile note, agent or local user could do, met by the real binary: read-only commands
+//! beside a running service, the service's token and file permissions.
+
+mod support;
+
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use support::{fixture_vault, model_args, start, venv_python};
+
+const INDEX_TIMEOUT: Duration = Duration::from_secs(240);
+
+fn path_str(p: &std::path::Path) -> String {
+    p.display().to_string()
+}
+
+/// With the service running on a vault, `search`, `similar` and `mcp` on the same vault work:
+/// they read the index read-only instead of failing on its lock.
+#[test]
+fn read_only_commands_work_beside_a_running_service() {
+    let dir = tempfile::tempdir().unwrap();
+    let vault = fixture_vault(dir.path());
+    let data = dir.path().join("data");
+    let server = start(&vault, &data, Some("t0ken"), &[]);
+    server.wait_indexed(INDEX_TIMEOUT);
+    let search = Command::new(env!("CARGO_BIN_EXE_vault-rag"))
+        .arg("search")
+        .arg(&vault)
+        .arg("wild yeast culture")
+        .arg("--json")
+        .arg("--data-dir")
+        .arg(&data)
+        .args(model_args())
+        .env("VAULT_RAG_LOG", "warn")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&search.stderr);
+    assert!(search.status.success(), "{stderr}");
+    assert!(stderr.contains("keeps this index up to date"), "{stderr}");
+    let hits: Value = serde_json::from_slice(&search.stdout).unwrap();
+    assert_eq!(hits["hits"][0]["path"], "Cooking/Sourdough.md", "{hits}");
+
+    let similar = Command::new(env!("CARGO_BIN_EXE_vault-rag"))
+        .arg("similar")
+        .arg(&vault)
+        .arg("Cooking/Sourdough.md")
+        .arg("--json")
+        .arg("--data-dir")
+        .arg(&data)
+        .args(model_args())
+        .env("VAULT_RAG_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        similar.status.success(),
+        "{}",
+        String::from_utf8_lossy(&similar.stderr)
+    );
+
+    let mcp = Command::new(venv_python())
+        .arg(support::repo_root().join("scripts/mcp_check.py"))
+        .args(["--binary", env!("CARGO_BIN_EXE_vault-rag")])
+        .args(["--vault", &path_str(&vault)])
+        .args(["--data-dir", &path_str(&data)])
+        .args(["--query", "how do I keep the wild yeast culture alive"])
+        .args(["--expect", "Cooking/Sourdough.md"])
+        .args(["--note", "Projects/Plan.md"])
+        .args(["--heading", "Risks"])
+        .args(["--expect-section", "## Risks\n\nThe budget is tight and the designer leaves in March.\n\n### Mitigation\n\nHire a freelancer early."])
+        .arg("--")
+        .args(model_args())
+        .env("VAULT_RAG_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        mcp.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&mcp.stdout),
+        String::from_utf8_lossy(&mcp.stderr)
+    );
+
+    // The service was never disturbed: it still searches and still holds its lock.
+    let hits = server.post("/search", &json!({"query": "tomato seedlings"}));
+    assert_eq!(hits.status, 200, "{}", hits.text());
+}
