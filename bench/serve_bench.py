@@ -87,7 +87,7 @@ def main():
             os.remove(p)
     cmd = [sys.executable, os.path.join(HERE, "measure.py"), "--name", a.name, "--out", a.out,
            "--interval", "0.1", "--stdout", stdout_path, "--pid-file", pid_path, "--",
-           a.bin, "serve", "--vault", a.vault, "--data-dir", a.data_dir, "--port", "0", *extra]
+           a.bin, "serve", "--vault", a.vault, "--data-dir", a.data_dir, "--port", "0", "--no-token", *extra]
     started = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=open(os.path.join(a.out, f"{a.name}.log"), "w"))
     result = {"command": " ".join(cmd[cmd.index("--") + 1:])}

@@ -496,7 +496,9 @@ fn serve_reports_the_download_on_health_then_searches() {
     assert!(event["approx_mb"].as_u64().unwrap() > 0);
 
     hub.control(json!({"throttle_bps": 4_000_000}));
-    let server = support::start_command(m.command(&serve_args(vault, &["--download"])), None);
+    let mut server = support::start_command(m.command(&serve_args(vault, &["--download"])), None);
+    server.token = support::data_dir_token(&m.dir.path().join("data"));
+    assert!(server.token.is_some(), "serve made no token file");
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut saw_progress = false;
     loop {

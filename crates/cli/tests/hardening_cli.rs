@@ -84,3 +84,73 @@ fn read_only_commands_work_beside_a_running_service() {
     let hits = server.post("/search", &json!({"query": "tomato seedlings"}));
     assert_eq!(hits.status, 200, "{}", hits.text());
 }
+
+/// A new service makes its own token and keeps it, the data directory and the index files to
+/// the user alone; `--no-token` is the explicit way out.
+#[cfg(unix)]
+#[test]
+fn the_service_needs_a_token_by_default_and_its_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let vault = fixture_vault(dir.path());
+    let data = dir.path().join("data");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let mut server = start(&vault, &data, None, &[]);
+    server.wait_indexed(INDEX_TIMEOUT);
+    let token = server
+        .token
+        .clone()
+        .expect("a token file in the data directory");
+    assert_eq!(token.len(), 64, "{token}");
+    assert_eq!(mode(&data), 0o700);
+    for file in ["token", "index.sqlite", "index.lock"] {
+        assert_eq!(mode(&data.join(file)), 0o600, "{file}");
+    }
+    assert_eq!(server.get("/health").status, 200);
+    server.token = None;
+    assert_eq!(server.get("/health").status, 401);
+    assert_eq!(
+        server.post("/search", &json!({"query": "bread"})).status,
+        401
+    );
+    drop(server);
+
+    // The next start keeps the same token.
+    let again = start(&vault, &data, None, &[]);
+    assert_eq!(again.token.as_deref(), Some(token.as_str()));
+    drop(again);
+
+    let mut open = start(&vault, &data, None, &["--no-token"]);
+    open.token = None;
+    assert_eq!(open.get("/health").status, 200);
+}
+
+/// A lock file whose number names some other process (anyone who could write the file could
+/// put any number there) is reported with the process that really holds the lock.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_lock_error_names_the_real_holder_not_the_number_in_the_file() {
+    use std::io::Write;
+    use std::os::unix::io::AsRawFd;
+    let dir = tempfile::tempdir().unwrap();
+    let vault = fixture_vault(dir.path());
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let mut lock = std::fs::File::create(data.join("index.lock")).unwrap();
+    write!(lock, "1").unwrap();
+    // SAFETY: flock on a file descriptor this test owns.
+    assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) }, 0);
+    let out = Command::new(env!("CARGO_BIN_EXE_vault-rag"))
+        .arg("index")
+        .arg(&vault)
+        .arg("--data-dir")
+        .arg(&data)
+        .args(model_args())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    let me = format!("(pid {})", std::process::id());
+    assert!(stderr.contains(&me), "{stderr}");
+    assert!(!stderr.contains("(pid 1)"), "{stderr}");
+}

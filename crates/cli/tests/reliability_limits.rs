@@ -102,8 +102,9 @@ fn disk_full_during_index_fails_clearly_and_keeps_the_index() {
 
 /// Starts `serve` from a prepared command and waits for its listening line.
 fn start_server(mut cmd: Command) -> Server {
-    cmd.env("VAULT_RAG_LOG", "warn");
-    server::start_command(cmd, None)
+    cmd.env("VAULT_RAG_LOG", "warn")
+        .env("VAULT_RAG_TOKEN", "limits-token");
+    server::start_command(cmd, Some("limits-token"))
 }
 
 #[test]

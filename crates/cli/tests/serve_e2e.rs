@@ -449,6 +449,12 @@ fn sigterm_finishes_requests_then_exits_and_releases_the_lock() {
     std::fs::create_dir_all(&data).unwrap();
     std::fs::write(data.join("token"), format!("{TOKEN}\n")).unwrap();
     let mut server = start(&vault, &data, None, &[]);
+    assert_eq!(
+        server.token.as_deref(),
+        Some(TOKEN),
+        "the token file's token"
+    );
+    server.token = None;
     assert_eq!(server.get("/health").status, 401);
     server.token = Some(TOKEN.into());
     assert_eq!(server.get("/health").status, 200);
@@ -531,7 +537,7 @@ fn refuses_a_public_address_without_a_token() {
     let dir = tempfile::tempdir().unwrap();
     let vault = fixture_vault(dir.path());
     let out = Command::new(env!("CARGO_BIN_EXE_vault-rag"))
-        .args(["serve", "--host", "0.0.0.0", "--vault"])
+        .args(["serve", "--host", "0.0.0.0", "--no-token", "--vault"])
         .arg(&vault)
         .arg("--data-dir")
         .arg(dir.path().join("data"))

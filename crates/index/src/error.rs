@@ -158,7 +158,7 @@ fn schema_message(path: &std::path::Path, found: &str, supported: u32) -> String
 fn pid_suffix(pid: Option<u32>) -> String {
     match pid {
         Some(pid) => format!(" (pid {pid}); stop it or use another --data-dir"),
-        None => "; stop it or use another --data-dir".to_string(),
+        None => " (which one is unknown); stop it or use another --data-dir".to_string(),
     }
 }
 

@@ -50,6 +50,7 @@ pub mod lexical;
 pub mod lock;
 mod note_file;
 mod prepare;
+pub mod private;
 pub mod progress;
 pub mod scan;
 pub mod search;

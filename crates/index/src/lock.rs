@@ -3,7 +3,7 @@
 //! system releases the lock when the process ends, even on SIGKILL, so a crash never leaves a
 //! stale lock behind.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
@@ -25,12 +25,9 @@ impl IndexLock {
             source,
         };
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|source| IndexError::DataDir {
-                path: dir.to_path_buf(),
-                source,
-            })?;
+            crate::private::private_dir(dir)?;
         }
-        let mut file = OpenOptions::new()
+        let mut file = crate::private::private_options()
             .read(true)
             .write(true)
             .create(true)
@@ -45,11 +42,12 @@ impl IndexLock {
                 let _ = file.read_to_string(&mut text);
                 return Err(IndexError::Locked {
                     path: path.to_path_buf(),
-                    pid: text.trim().parse().ok(),
+                    pid: real_holder(&file, text.trim().parse().ok()),
                 });
             }
             Err(fs4::TryLockError::Error(source)) => return Err(io(source)),
         }
+        crate::private::private_file(path).map_err(io)?;
         file.set_len(0).map_err(io)?;
         file.seek(SeekFrom::Start(0)).map_err(io)?;
         write!(file, "{}", std::process::id()).map_err(io)?;
@@ -77,9 +75,41 @@ impl IndexLock {
             Err(_) => {
                 let mut text = String::new();
                 let _ = file.read_to_string(&mut text);
-                Some(text.trim().parse().ok())
+                Some(real_holder(&file, text.trim().parse().ok()))
             }
         }
+    }
+}
+
+/// The process that really holds the lock on `file`. The number inside the file is only a
+/// claim (anyone who can write the file can put any number there); on Linux the kernel's lock
+/// table says who holds it, elsewhere the claim is all there is.
+fn real_holder(file: &File, claimed: Option<u32>) -> Option<u32> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let meta = file.metadata().ok()?;
+        let dev = meta.dev();
+        // glibc's encoding of major and minor numbers; /proc/locks prints them in hex.
+        let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff);
+        let minor = (dev & 0xff) | ((dev >> 12) & !0xff);
+        let id = format!("{major:02x}:{minor:02x}:{}", meta.ino());
+        let table = std::fs::read_to_string("/proc/locks").ok()?;
+        let _ = claimed;
+        table
+            .lines()
+            .filter(|line| !line.contains("->"))
+            .find_map(|line| {
+                let fields: Vec<&str> = line.split_whitespace().collect();
+                (fields.get(5) == Some(&id.as_str()))
+                    .then(|| fields.get(4)?.parse().ok())
+                    .flatten()
+            })
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = file;
+        claimed
     }
 }
 

@@ -80,7 +80,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 struct Reporter {
     bar: Option<ProgressBar>,
     started: Instant,
-    last_line: Mutex<Instant>,
+    /// When the last line was printed, and the commits it had seen.
+    last_line: Mutex<(Instant, u64)>,
 }
 
 /// Seconds between progress lines when stderr is not a terminal.
@@ -102,7 +103,7 @@ impl Reporter {
         Self {
             bar,
             started: Instant::now(),
-            last_line: Mutex::new(Instant::now()),
+            last_line: Mutex::new((Instant::now(), 0)),
         }
     }
 
@@ -127,13 +128,21 @@ impl Reporter {
                 ));
             }
             None => {
+                // A line per commit (scripts wait for them), and one every few seconds between
+                // commits, so that a long batch is never a long silence.
                 let mut last = self.last_line.lock();
-                if last.elapsed() < LINE_EVERY {
+                let committed = p.batches_committed > last.1;
+                if !committed && last.0.elapsed() < LINE_EVERY {
                     return;
                 }
-                *last = Instant::now();
+                *last = (Instant::now(), p.batches_committed);
+                let what = if committed {
+                    format!("batch {} committed", p.batches_committed)
+                } else {
+                    "working".to_string()
+                };
                 eprintln!(
-                    "progress: notes {}/{}, chunks embedded {}, reused {}, {:.0} tokens/s{left}",
+                    "progress: {what}, notes {}/{}, chunks embedded {}, reused {}, {:.0} tokens/s{left}",
                     p.notes_done, p.notes_total, p.chunks_embedded, p.chunks_reused, rate
                 );
             }

@@ -31,7 +31,7 @@ pub struct Args {
     pub vault: VaultArgs,
     #[command(flatten)]
     pub model: ModelArgs,
-    /// Address to listen on. Anything but loopback needs a token (VAULT_RAG_TOKEN).
+    /// Address to listen on. Anything but loopback needs a token (never with --no-token).
     #[arg(long, env = "VAULT_RAG_HOST", default_value = "127.0.0.1")]
     pub host: IpAddr,
     /// Port to listen on; 0 picks a free one (printed on stdout).
@@ -46,6 +46,12 @@ pub struct Args {
     /// Also accept this name in the `Host` header (besides 127.0.0.1, localhost, [::1]). Repeatable.
     #[arg(long = "allow-host", value_name = "NAME")]
     pub allow_hosts: Vec<String>,
+    /// Answer without a bearer token. Anyone on this machine can then search the vault and
+    /// read its notes through the API: only for a machine no one else uses. By default a token
+    /// is required: VAULT_RAG_TOKEN, else `<data dir>/token` (made on first start, readable only
+    /// by you).
+    #[arg(long)]
+    pub no_token: bool,
     /// Seconds after which a request is answered with a `timeout` error.
     #[arg(long, env = "VAULT_RAG_REQUEST_TIMEOUT", default_value_t = 120)]
     pub request_timeout: u64,
@@ -72,7 +78,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         return Err(needed.into());
     }
     let data_dir = settings.resolve_data_dir()?;
-    let token = load_token(&data_dir)?;
+    let token = load_token(&data_dir, args.no_token)?;
     let serve_settings = ServeSettings {
         host: args.host,
         port: args.port,
@@ -95,7 +101,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     if !serve_settings.host.is_loopback() && serve_settings.api.access.token.is_none() {
         anyhow::bail!(
-            "refusing to listen on {} without a token: set VAULT_RAG_TOKEN or write one to {}",
+            "refusing to listen on {} without a token: leave out --no-token (a token is then \
+             required, VAULT_RAG_TOKEN or the one in {})",
             serve_settings.host,
             data_dir.join(TOKEN_FILE).display()
         );
@@ -328,21 +335,52 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("starting the async runtime")
 }
 
-/// The token from VAULT_RAG_TOKEN, else from `<data dir>/token`; `None` when neither is set.
-fn load_token(data_dir: &Path) -> anyhow::Result<Option<String>> {
+/// The token: VAULT_RAG_TOKEN, else `<data dir>/token`, made with a fresh random value (0600)
+/// when missing; `None` only with `--no-token`.
+fn load_token(data_dir: &Path, no_token: bool) -> anyhow::Result<Option<String>> {
     if let Ok(token) = std::env::var("VAULT_RAG_TOKEN") {
         let token = token.trim().to_string();
-        return Ok((!token.is_empty()).then_some(token));
+        if !token.is_empty() {
+            return Ok(Some(token));
+        }
+    }
+    if no_token {
+        tracing::warn!("--no-token: anyone on this machine can search the vault through the API");
+        return Ok(None);
     }
     let file = data_dir.join(TOKEN_FILE);
     match std::fs::read_to_string(&file) {
-        Ok(text) => {
-            let token = text.trim().to_string();
-            Ok((!token.is_empty()).then_some(token))
+        Ok(text) if !text.trim().is_empty() => {
+            vault_rag_index::private::private_file(&file)
+                .with_context(|| format!("making {} private", file.display()))?;
+            return Ok(Some(text.trim().to_string()));
         }
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(err) => Err(err).with_context(|| format!("reading the token file {}", file.display())),
+        Ok(_) => {}
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+        Err(err) => {
+            return Err(err).with_context(|| format!("reading the token file {}", file.display()))
+        }
     }
+    vault_rag_index::private::private_dir(data_dir)?;
+    let bytes: [u8; 32] = rand::random();
+    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let write = || -> std::io::Result<()> {
+        let tmp = data_dir.join(format!("{TOKEN_FILE}.tmp"));
+        let mut f = vault_rag_index::private::private_options()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)?;
+        writeln!(f, "{token}")?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, &file)
+    };
+    write().with_context(|| format!("writing the token file {}", file.display()))?;
+    eprintln!(
+        "API token written to {} (readable only by you); send it as `Authorization: Bearer <token>`",
+        file.display()
+    );
+    Ok(Some(token))
 }
 
 /// Completes on SIGTERM, SIGINT, or (when asked) EOF on stdin.

@@ -123,7 +123,18 @@ fn spawn_serve(vault: &Path, data_dir: &Path, token: Option<&str>, args: &[Strin
     if let Some(token) = token {
         cmd.env("VAULT_RAG_TOKEN", token);
     }
-    start_command(cmd, token)
+    let mut server = start_command(cmd, token);
+    if token.is_none() {
+        server.token = data_dir_token(data_dir);
+    }
+    server
+}
+
+/// The token `serve` keeps in its data directory (made on its first start).
+pub fn data_dir_token(data_dir: &Path) -> Option<String> {
+    std::fs::read_to_string(data_dir.join("token"))
+        .ok()
+        .map(|t| t.trim().to_string())
 }
 
 /// Spawns a prepared `serve` command and waits for its listening line; `token` is what the

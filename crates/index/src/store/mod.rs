@@ -71,10 +71,24 @@ impl Store {
         fingerprint: &EmbedderFingerprint,
     ) -> Result<(Self, Option<EmbedderFingerprint>), IndexError> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|source| IndexError::DataDir {
-                path: dir.to_path_buf(),
-                source,
-            })?;
+            crate::private::private_dir(dir)?;
+        }
+        // Created 0600 before SQLite opens it: its log and shared-memory files take the same mode.
+        let private = |source| IndexError::DataDir {
+            path: path.to_path_buf(),
+            source,
+        };
+        if !path.exists() {
+            crate::private::private_options()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(path)
+                .map_err(private)?;
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let file = PathBuf::from(format!("{}{suffix}", path.display()));
+            crate::private::private_file(&file).map_err(private)?;
         }
         damage::check_header(path)?;
         let mut conn = Connection::open(path).map_err(IndexError::sqlite(path, "opening"))?;
