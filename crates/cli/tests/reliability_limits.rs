@@ -209,3 +209,31 @@ fn read_only_data_dir_is_a_clear_error_and_the_index_stays_readable() {
     let db = Connection::open(index_file(data.path())).unwrap();
     assert_eq!(count(&db, "SELECT count(*) FROM notes"), 10);
 }
+
+/// A folder that cannot be read is reported with its vault-relative path and a reason that
+/// holds no absolute path (failure reasons are shown to agents and in the plugin).
+#[test]
+fn failure_reasons_hold_no_absolute_paths() {
+    let vault = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let mut rng = Rng::new(11);
+    generate_vault(vault.path(), &mut rng, 4);
+    let locked = vault.path().join("Locked");
+    std::fs::create_dir_all(&locked).unwrap();
+    std::fs::write(locked.join("inside.md"), "# Inside\n").unwrap();
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let mut cmd = command("index", vault.path(), data.path(), &["--json"]);
+    bound_by_permissions(&mut cmd);
+    let out = cmd.output().unwrap();
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let failures = summary["failures"].as_array().unwrap();
+    let root = vault.path().to_string_lossy().to_string();
+    assert!(failures.iter().any(|f| f["path"] == "Locked"), "{summary}");
+    for f in failures {
+        let reason = f["reason"].as_str().unwrap();
+        assert!(!reason.contains(&root) && !reason.contains("/tmp"), "{f}");
+    }
+}

@@ -404,7 +404,11 @@ impl Engine {
             path: path.to_string(),
             source,
         };
-        let file = std::fs::File::open(&canon).map_err(read_err)?;
+        let file = crate::note_read::open_verified(&canon)
+            .map_err(read_err)?
+            .ok_or_else(|| IndexError::OutsideVault {
+                path: path.to_string(),
+            })?;
         let total = file.metadata().map_err(read_err)?.len();
         let cap = self.core.settings.max_note_bytes;
         let mut bytes = Vec::with_capacity(total.min(cap) as usize);

@@ -236,6 +236,10 @@ impl IndexCore {
                     work.push(Work::Check(note));
                 }
                 PathState::Dir(dir) => {
+                    // A note replaced by a folder of the same name is gone as a note.
+                    if notes::note_state(&reader, dir.as_str())?.is_some() {
+                        work.push(Work::Delete(dir.as_str().to_string()));
+                    }
                     let found = scan_dir(&self.vault, abs, &filter);
                     let present: HashSet<&str> =
                         found.notes.iter().map(|n| n.path.as_str()).collect();

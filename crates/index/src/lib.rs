@@ -49,6 +49,7 @@ pub mod indexer;
 pub mod lexical;
 pub mod lock;
 mod note_file;
+mod note_read;
 mod prepare;
 pub mod private;
 pub mod progress;

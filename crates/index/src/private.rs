@@ -1,6 +1,6 @@
 //! The data directory and the index files are the user's alone: the folder 0700, the files 0600
-//! (Unix; elsewhere the per-user data folder already is private). Applied when they are created
-//! and again on open, so an index made before this rule is tightened too.
+//! (Unix; elsewhere the per-user data folder already is private). Applied when they are created;
+//! on open, group and other bits of an older index are removed (the owner's are left as they are).
 
 use std::path::Path;
 
@@ -18,7 +18,9 @@ pub fn private_dir(dir: &Path) -> Result<(), IndexError> {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(dir).map_err(err)?.permissions().mode();
         if mode & 0o077 != 0 {
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(err)?;
+            // Only others' bits go: a folder the owner made read-only stays read-only.
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode & 0o7700))
+                .map_err(err)?;
         }
     }
     Ok(())
@@ -31,7 +33,8 @@ pub fn private_file(path: &Path) -> std::io::Result<()> {
         use std::os::unix::fs::PermissionsExt;
         match std::fs::metadata(path) {
             Ok(meta) if meta.permissions().mode() & 0o077 != 0 => {
-                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+                let mode = meta.permissions().mode() & 0o7700;
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
             }
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

@@ -353,10 +353,14 @@ fn walk_error(vault: &Path, err: &walkdir::Error, out: &mut ScanResult) {
     }
     tracing::warn!(path = %path, error = %err, "cannot scan");
     out.uncertain.push(path.clone());
+    // The I/O error alone: walkdir's own message carries the absolute path.
+    let why = err
+        .io_error()
+        .map_or_else(|| "unknown error".to_string(), ToString::to_string);
     out.problems.push(ScanProblem {
         path,
         kind: ProblemKind::Unreadable,
-        reason: format!("cannot be read: {err}"),
+        reason: format!("cannot be read: {why}"),
     });
 }
 

@@ -107,3 +107,83 @@ fn a_note_longer_than_the_indexer_reads_is_cut_and_says_so() {
         "{notice}"
     );
 }
+
+/// A folder swapped for a link to outside the vault while notes are read (3,000 reads against a
+/// swapping thread) never serves the outside file: what is read is the file that was checked.
+#[cfg(unix)]
+#[test]
+fn a_folder_swapped_for_a_link_never_leads_outside() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let vault = dir.path().join("vault");
+    let outside = dir.path().join("outside");
+    write(&outside, "Notes/n.md", "SECRET outside the vault\n");
+    write(&vault, "Notes/n.md", "inside\n");
+    let engine = engine(&vault, &dir.path().join("data"));
+    let real = vault.join("Notes");
+    let parked = vault.join("Notes-real");
+    let stop = Arc::new(AtomicBool::new(false));
+    let swapper = {
+        let (stop, real, parked) = (stop.clone(), real.clone(), parked.clone());
+        let target = outside.join("Notes");
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                // Folder → link to outside → folder again, as fast as possible.
+                if std::fs::rename(&real, &parked).is_ok() {
+                    let _ = std::os::unix::fs::symlink(&target, &real);
+                    let _ = std::fs::remove_file(&real);
+                    let _ = std::fs::rename(&parked, &real);
+                }
+            }
+        })
+    };
+    let mut served = 0;
+    for _ in 0..3000 {
+        if let Ok(text) = read(&engine, "Notes/n.md") {
+            assert!(!text.contains("SECRET"), "read a file outside the vault");
+            served += 1;
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    swapper.join().unwrap();
+    assert!(served > 0, "the note was never readable");
+}
+
+/// A note replaced by a folder of the same name is no longer a note: a file event on it drops
+/// it from the index, and the notes inside the folder are indexed.
+#[test]
+fn a_note_replaced_by_a_folder_is_not_left_as_a_ghost() {
+    use vault_rag_core::SearchMode;
+    use vault_rag_index::SearchRequest;
+    let dir = tempfile::tempdir().unwrap();
+    let vault = dir.path().join("vault");
+    write(&vault, "Ideas.md", "# Ideas\n\nzanzibar quokka marmalade\n");
+    let engine = engine(&vault, &dir.path().join("data"));
+    engine.reconcile(&|_| {}).unwrap();
+    let find = |q: &str| {
+        engine
+            .search(&SearchRequest {
+                query: q.into(),
+                top_k: 10,
+                mode: SearchMode::Lexical,
+                folder: None,
+                tag: None,
+            })
+            .unwrap()
+            .hits
+            .into_iter()
+            .map(|h| h.path.to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(find("quokka"), ["Ideas.md"]);
+    std::fs::remove_file(vault.join("Ideas.md")).unwrap();
+    write(
+        &vault,
+        "Ideas.md/Inside.md",
+        "# Inside\n\nplatypus lantern\n",
+    );
+    let canonical = vault.canonicalize().unwrap();
+    engine.apply_paths(&[canonical.join("Ideas.md")]).unwrap();
+    assert!(find("quokka").is_empty(), "the old note is still found");
+    assert_eq!(find("platypus"), ["Ideas.md/Inside.md"]);
+}
