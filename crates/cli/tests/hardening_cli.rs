@@ -154,3 +154,52 @@ fn a_lock_error_names_the_real_holder_not_the_number_in_the_file() {
     assert!(stderr.contains(&me), "{stderr}");
     assert!(!stderr.contains("(pid 1)"), "{stderr}");
 }
+
+/// `Café notes.md` twice, composed and decomposed: one is indexed, the other is listed as a
+/// failure under its own name with the reason, never silently dropped.
+#[test]
+fn a_unicode_name_collision_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let vault = dir.path().join("vault");
+    std::fs::create_dir_all(&vault).unwrap();
+    std::fs::write(vault.join("Caf\u{e9} notes.md"), "# Composed\n\nfirst\n").unwrap();
+    std::fs::write(
+        vault.join("Cafe\u{301} notes.md"),
+        "# Decomposed\n\nsecond\n",
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let out = Command::new(env!("CARGO_BIN_EXE_vault-rag"))
+        .arg("index")
+        .arg(&vault)
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("--json")
+        .args(model_args())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status = Command::new(env!("CARGO_BIN_EXE_vault-rag"))
+        .arg("status")
+        .arg(&vault)
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("--json")
+        .output()
+        .unwrap();
+    let status: Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status["notes_indexed"], 1, "{status}");
+    let failures = status["failures"].as_array().unwrap();
+    assert_eq!(failures.len(), 1, "{status}");
+    assert!(
+        failures[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("another Unicode form"),
+        "{status}"
+    );
+}

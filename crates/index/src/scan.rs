@@ -40,6 +40,8 @@ pub enum ProblemKind {
     BadName,
     /// A folder or file that could not be listed or inspected.
     Unreadable,
+    /// A second file whose name is the same note path once normalised (NFC and NFD forms).
+    NameCollision,
 }
 
 /// A path the scan could not use, with the reason.
@@ -265,8 +267,36 @@ pub fn scan_dir(vault: &Path, start: &Path, filter: &VaultFilter) -> ScanResult 
         }
     }
     result.problems.extend(skipped_links);
-    result.notes.sort_by(|a, b| a.path.cmp(&b.path));
-    result.notes.dedup_by(|a, b| a.path == b.path);
+    // The file whose name is the note path exactly (NFC) comes first among equal paths.
+    let exact = |n: &ScannedNote| lossy_relative(vault, &n.abs) == n.path.as_str();
+    result.notes.sort_by(|a, b| {
+        a.path
+            .cmp(&b.path)
+            .then_with(|| exact(b).cmp(&exact(a)))
+            .then_with(|| a.abs.cmp(&b.abs))
+    });
+    // Two files whose names differ only in Unicode normalisation (NFC and NFD `Café.md`) make
+    // one note path: the first is indexed, the other is reported under its own name, never
+    // silently dropped.
+    let mut kept: Vec<ScannedNote> = Vec::with_capacity(result.notes.len());
+    for note in std::mem::take(&mut result.notes) {
+        match kept.last() {
+            Some(prev) if prev.path == note.path => {
+                if prev.abs != note.abs {
+                    result.problems.push(ScanProblem {
+                        path: lossy_relative(vault, &note.abs),
+                        kind: ProblemKind::NameCollision,
+                        reason: format!(
+                            "`{}` has the same name in another Unicode form; only that one is indexed",
+                            lossy_relative(vault, &prev.abs)
+                        ),
+                    });
+                }
+            }
+            _ => kept.push(note),
+        }
+    }
+    result.notes = kept;
     result
 }
 

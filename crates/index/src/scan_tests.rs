@@ -121,6 +121,31 @@ fn records_mtime_and_size_and_nfc_paths() {
 
 #[cfg(unix)]
 #[test]
+fn names_that_differ_only_in_normalisation_are_reported_not_dropped() {
+    let (_d, root) = vault();
+    let nfc = "Caf\u{e9} notes.md";
+    let nfd = "Cafe\u{301} notes.md";
+    write(&root, nfc, "composed");
+    write(&root, nfd, "decomposed");
+    let r = scan(&root, &filter_for(&root, |_| {}));
+    assert_eq!(paths(&r), [nfc]);
+    let collisions: Vec<_> = r
+        .problems
+        .iter()
+        .filter(|p| p.kind == ProblemKind::NameCollision)
+        .collect();
+    assert_eq!(collisions.len(), 1, "{:?}", r.problems);
+    // The composed name is indexed; the other is reported under its own name on disk.
+    assert!(r.notes[0].abs.ends_with(nfc));
+    assert_eq!(collisions[0].path, nfd);
+    assert!(
+        collisions[0].reason.contains("Unicode"),
+        "{:?}",
+        collisions[0]
+    );
+}
+
+#[test]
 fn symlinks_stay_inside_and_loops_are_reported() {
     use std::os::unix::fs::symlink;
     let (_d, root) = vault();
