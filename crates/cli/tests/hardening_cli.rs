@@ -203,3 +203,109 @@ fn a_unicode_name_collision_is_reported() {
         "{status}"
     );
 }
+
+/// The index files' bytes contain `word` (the database, its log, its shared memory).
+fn index_bytes_contain(data: &std::path::Path, word: &str) -> bool {
+    ["index.sqlite", "index.sqlite-wal", "index.sqlite-shm"]
+        .iter()
+        .filter_map(|f| std::fs::read(data.join(f)).ok())
+        .any(|bytes| {
+            bytes
+                .windows(word.len())
+                .any(|w| w.eq_ignore_ascii_case(word.as_bytes()))
+        })
+}
+
+fn index_cmd(vault: &std::path::Path, data: &std::path::Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_vault-rag"))
+        .arg("index")
+        .arg(vault)
+        .arg("--data-dir")
+        .arg(data)
+        .args(model_args())
+        .env("VAULT_RAG_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
+/// Obsidian's excluded files, newly set: the excluded notes leave the index with their text
+/// (full-text segments, free pages, log). A half-written `app.json` never lets them back in: a
+/// new process indexes nothing new until it reads, a running service keeps the last good rules.
+#[test]
+fn excluded_notes_leave_no_text_and_a_half_written_app_json_fails_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let vault = fixture_vault(dir.path());
+    let data = dir.path().join("data");
+    let write = |rel: &str, text: &str| {
+        let p = vault.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    write(
+        "Private/Diary.md",
+        "# Diary\n\nquixotriumph is my secret word\n",
+    );
+    assert!(index_cmd(&vault, &data).status.success());
+    assert!(index_bytes_contain(&data, "quixotriumph"));
+
+    write(
+        ".obsidian/app.json",
+        r#"{"userIgnoreFilters":["Private/"]}"#,
+    );
+    let out = index_cmd(&vault, &data);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !index_bytes_contain(&data, "quixotriumph"),
+        "the excluded note's text is still in the index files"
+    );
+
+    // Half written: a new process has no good rules to keep, so it indexes nothing.
+    write(".obsidian/app.json", r#"{"userIgnoreFilters":["Priv"#);
+    write("Private/Plans.md", "# Plans\n\nzephyrglyph stays private\n");
+    write("Public.md", "# Public\n\nmarzipanic is public\n");
+    let out = index_cmd(&vault, &data);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("app.json") && stderr.contains("nothing new is indexed"),
+        "{stderr}"
+    );
+    assert!(!index_bytes_contain(&data, "zephyrglyph"));
+
+    // A running service started with good rules keeps them when the file breaks.
+    write(
+        ".obsidian/app.json",
+        r#"{"userIgnoreFilters":["Private/"]}"#,
+    );
+    let server = start(&vault, &data, Some("t0ken"), &[]);
+    server.wait_indexed(INDEX_TIMEOUT);
+    write(".obsidian/app.json", r#"{"userIgnoreFilters":["Pri"#);
+    write(
+        "Private/Later.md",
+        "# Later\n\nvelocirapture is private too\n",
+    );
+    write("Later.md", "# Later\n\ncloudberryish is public\n");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let found = |q: &str| {
+        server
+            .post("/search", &json!({"query": q, "mode": "lexical"}))
+            .json()["hits"]
+            .as_array()
+            .map_or(0, Vec::len)
+    };
+    while found("cloudberryish") == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the public note was never indexed"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(found("velocirapture"), 0);
+    assert_eq!(found("zephyrglyph"), 0);
+    let read = server.post("/search", &json!({"query": "velocirapture"}));
+    assert_eq!(read.status, 200);
+}

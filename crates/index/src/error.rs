@@ -37,6 +37,11 @@ pub enum IndexError {
     )]
     ReadOnly,
     #[error(
+        "Obsidian's excluded-files setting `{path}` {message}; nothing new is indexed until it can \
+         be read (searches keep working)"
+    )]
+    RulesUnreadable { path: PathBuf, message: String },
+    #[error(
         "the index holds vectors of {held}, not {wanted}: read it with the model it was built with \
          (leave out --model), or stop the process that holds it to re-embed"
     )]

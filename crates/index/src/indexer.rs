@@ -157,8 +157,7 @@ impl IndexCore {
         report(&self.counters.snapshot());
         // An unmounted or deleted vault must not read as "every note was deleted".
         self.settings.canonical_vault()?;
-        let filter = VaultFilter::load(&self.settings, &self.vault)?;
-        *self.filter.write() = filter.clone();
+        let filter = self.current_rules()?;
         let scanned = scan(&self.vault, &filter);
         let (known, skipped) = {
             let reader = self.store.reader()?;
@@ -197,7 +196,39 @@ impl IndexCore {
         if !summary.interrupted {
             self.finish(Some(&keep_failures))?;
         }
+        if summary.notes_deleted > 0 {
+            // Notes newly excluded (or deleted) leave no text behind: not in the full-text
+            // index's segments, not in free pages, not in the write-ahead log.
+            self.store.purge_deleted()?;
+        }
         Ok(summary)
+    }
+
+    /// The vault's rules for this pass. Obsidian's `app.json` that cannot be read (half
+    /// written) never lets excluded notes in: the last good rules stay in force, and without
+    /// any (a first start) the pass stops before indexing or deleting anything.
+    fn current_rules(&self) -> Result<VaultFilter, IndexError> {
+        let loaded = VaultFilter::load(&self.settings, &self.vault)?;
+        let Some(why) = loaded.rules_unreadable() else {
+            *self.filter.write() = loaded.clone();
+            return Ok(loaded);
+        };
+        let path = self.rules_file();
+        let previous = self.filter.read().clone();
+        if previous.rules_unreadable().is_none() {
+            tracing::warn!(file = %path.display(), problem = why, "Obsidian's excluded files cannot be read; keeping the last good ones");
+            return Ok(previous);
+        }
+        let message = why.to_string();
+        *self.filter.write() = loaded;
+        Err(IndexError::RulesUnreadable { path, message })
+    }
+
+    /// `<vault>/<config dir>/app.json`, where Obsidian keeps the excluded files.
+    pub fn rules_file(&self) -> PathBuf {
+        self.vault
+            .join(self.settings.config_dir.trim_matches('/'))
+            .join("app.json")
     }
 
     /// Applies file events: each path is re-checked (a note), re-scanned (a folder) or removed
@@ -219,6 +250,13 @@ impl IndexCore {
         report: ProgressFn<'_>,
     ) -> Result<IndexSummary, IndexError> {
         let filter = self.filter.read().clone();
+        if let Some(why) = filter.rules_unreadable() {
+            // Without readable rules nothing is added, and nothing is taken for excluded.
+            return Err(IndexError::RulesUnreadable {
+                path: self.rules_file(),
+                message: why.to_string(),
+            });
+        }
         let reader = self.store.reader()?;
         let mut work = Vec::new();
         let mut known = HashMap::new();

@@ -89,20 +89,29 @@ enum UserFilter {
 pub struct VaultFilter {
     config_dir: String,
     user: Vec<UserFilter>,
+    /// Why Obsidian's excluded files could not be read (a half-written `app.json`): such a
+    /// filter admits nothing, so that no note the user excluded is ever indexed or served.
+    unreadable: Option<String>,
     include: Option<GlobSet>,
     exclude: GlobSet,
 }
 
 impl VaultFilter {
-    /// Builds the filter from the settings and `<vault>/<config_dir>/app.json`. A missing or
-    /// unreadable `app.json` means no user filters (logged); bad globs are errors.
+    /// Builds the filter from the settings and `<vault>/<config_dir>/app.json`. A missing
+    /// `app.json` means no user filters; one that cannot be read or parsed (Obsidian may be
+    /// writing it) makes a filter that admits nothing (see [`VaultFilter::rules_unreadable`]);
+    /// bad globs are errors.
     pub fn load(settings: &IndexSettings, vault: &Path) -> Result<Self, IndexError> {
         let config_dir = settings.config_dir.trim_matches('/').to_string();
         let app_json = vault.join(&config_dir).join("app.json");
-        let user = read_user_filters(&app_json);
+        let (user, unreadable) = match read_user_filters(&app_json) {
+            Ok(user) => (user, None),
+            Err(why) => (Vec::new(), Some(why)),
+        };
         Ok(Self {
             config_dir,
             user,
+            unreadable,
             include: if settings.include.is_empty() {
                 None
             } else {
@@ -115,6 +124,12 @@ impl VaultFilter {
     /// The configuration folder, relative to the vault.
     pub fn config_dir(&self) -> &str {
         &self.config_dir
+    }
+
+    /// Why Obsidian's excluded files could not be read, when they could not: the filter then
+    /// admits no note at all (it fails closed).
+    pub fn rules_unreadable(&self) -> Option<&str> {
+        self.unreadable.as_deref()
     }
 
     /// Whether a folder (vault-relative, no trailing `/`) is skipped with everything in it.
@@ -144,7 +159,10 @@ impl VaultFilter {
     }
 
     pub fn is_note(&self, rel: &str) -> bool {
-        if !rel.ends_with(".md") || hidden_or_config(rel, &self.config_dir) {
+        if self.unreadable.is_some()
+            || !rel.ends_with(".md")
+            || hidden_or_config(rel, &self.config_dir)
+        {
             return false;
         }
         let ignored = self.user.iter().any(|f| match f {
@@ -184,31 +202,27 @@ fn glob_set(field: &'static str, patterns: &[String]) -> Result<GlobSet, IndexEr
     })
 }
 
-fn read_user_filters(app_json: &Path) -> Vec<UserFilter> {
+/// The user's excluded files from `app.json`: none when it does not exist, an error when it
+/// exists but cannot be read or parsed.
+fn read_user_filters(app_json: &Path) -> Result<Vec<UserFilter>, String> {
     let text = match std::fs::read_to_string(app_json) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
-        Err(e) => {
-            tracing::warn!(file = %app_json.display(), error = %e, "cannot read Obsidian settings; no excluded files applied");
-            return Vec::new();
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(format!("cannot be read: {e}")),
     };
-    let value: serde_json::Value = match serde_json::from_str(&text) {
-        Ok(v) => v,
-        Err(e) => {
-            tracing::warn!(file = %app_json.display(), error = %e, "Obsidian settings are not valid JSON; no excluded files applied");
-            return Vec::new();
-        }
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("is not valid JSON: {e}"))?;
+    let filters = match value.get("userIgnoreFilters") {
+        None | Some(serde_json::Value::Null) => return Ok(Vec::new()),
+        Some(serde_json::Value::Array(items)) => items,
+        Some(_) => return Err("`userIgnoreFilters` is not a list".into()),
     };
-    let Some(filters) = value.get("userIgnoreFilters").and_then(|v| v.as_array()) else {
-        return Vec::new();
-    };
-    filters
+    Ok(filters
         .iter()
         .filter_map(|f| f.as_str())
         .filter(|f| !f.is_empty())
         .filter_map(|f| parse_user_filter(f, app_json))
-        .collect()
+        .collect())
 }
 
 fn parse_user_filter(filter: &str, app_json: &Path) -> Option<UserFilter> {

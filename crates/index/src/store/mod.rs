@@ -231,6 +231,24 @@ impl Store {
         Ok(changed && stored.is_some())
     }
 
+    /// After notes were deleted: merges the full-text index so that their terms leave its
+    /// segments, and folds the write-ahead log into the file and empties it, so that no earlier
+    /// copy of their pages stays in the log. Readers in the middle of a search may keep the log
+    /// from emptying: that is logged, and the next purge tries again.
+    pub(crate) fn purge_deleted(&self) -> Result<(), IndexError> {
+        let path = self.path.as_path();
+        let conn = self.writer()?;
+        conn.execute_batch("INSERT INTO chunks_fts(chunks_fts) VALUES('optimize');")
+            .map_err(IndexError::sqlite(path, "merging the full-text index"))?;
+        let busy: i64 = conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
+            .map_err(IndexError::sqlite(path, "checkpointing the log"))?;
+        if busy != 0 {
+            tracing::warn!(file = %path.display(), "the log could not be emptied while searches read it; retried after the next deletion");
+        }
+        Ok(())
+    }
+
     /// Bytes on disk: the database plus its write-ahead log.
     pub fn size_bytes(&self) -> u64 {
         let wal = PathBuf::from(format!("{}-wal", self.path.display()));
@@ -302,8 +320,12 @@ fn immutable_uri(path: &Path) -> String {
 /// Settings every connection needs. `busy_timeout` covers the short moments when a checkpoint
 /// or another process holds a lock.
 fn configure(conn: &Connection, path: &Path) -> Result<(), IndexError> {
-    conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;")
-        .map_err(|e| damage::classify(path, "opening", e))
+    // secure_delete: deleted rows are overwritten, so an excluded note's text does not linger
+    // in free pages of the file.
+    conn.execute_batch(
+        "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA secure_delete = ON;",
+    )
+    .map_err(|e| damage::classify(path, "opening", e))
 }
 
 fn init_schema(conn: &mut Connection, path: &Path) -> Result<(), IndexError> {
