@@ -309,3 +309,130 @@ fn excluded_notes_leave_no_text_and_a_half_written_app_json_fails_closed() {
     let read = server.post("/search", &json!({"query": "velocirapture"}));
     assert_eq!(read.status, 200);
 }
+
+/// One kept-alive HTTP connection: made before the service runs out of file descriptors, it
+/// still answers while new connections could not be accepted.
+#[cfg(target_os = "linux")]
+struct KeptConnection {
+    stream: std::net::TcpStream,
+    host: String,
+    token: String,
+}
+
+#[cfg(target_os = "linux")]
+impl KeptConnection {
+    fn get(&mut self, path: &str) -> Value {
+        use std::io::{BufRead, BufReader, Read, Write};
+        write!(
+            self.stream,
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\n\r\n",
+            self.host, self.token
+        )
+        .unwrap();
+        let mut reader = BufReader::new(&self.stream);
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            if line == "\r\n" {
+                break;
+            }
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap();
+            }
+        }
+        let mut body = vec![0u8; length];
+        reader.read_exact(&mut body).unwrap();
+        serde_json::from_slice(&body).unwrap()
+    }
+}
+
+/// A burst of "too many open files" while notes change: the notes that could not be read are
+/// listed with the reason, the index does not claim to be complete, and once descriptors are
+/// free again they are indexed by themselves, with no further file event.
+#[cfg(target_os = "linux")]
+#[test]
+fn notes_that_could_not_be_read_are_retried_until_they_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let vault = fixture_vault(dir.path());
+    let data = dir.path().join("data");
+    let server = start(&vault, &data, Some("t0ken"), &[]);
+    server.wait_indexed(INDEX_TIMEOUT);
+    let mut kept = KeptConnection {
+        stream: std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap(),
+        host: server.host(),
+        token: "t0ken".into(),
+    };
+    assert_eq!(kept.get("/index/status")["complete"], true);
+    let pid = server.child.id() as libc::pid_t;
+    let mut old = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: prlimit on our own child process with valid pointers (read only).
+    assert_eq!(
+        unsafe { libc::prlimit(pid, libc::RLIMIT_NOFILE, std::ptr::null(), &mut old) },
+        0
+    );
+    // No new descriptor at all (what it has open keeps working): every note read fails.
+    let tight = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: old.rlim_max,
+    };
+    // SAFETY: as above; a lower soft limit only.
+    assert_eq!(
+        unsafe { libc::prlimit(pid, libc::RLIMIT_NOFILE, &tight, std::ptr::null_mut()) },
+        0
+    );
+    for name in ["Burst/One.md", "Burst/Two.md"] {
+        let p = vault.join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, format!("# {name}\n\nlanternfish {name}\n")).unwrap();
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        let status = kept.get("/index/status");
+        let retrying = status["failures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["reason"].as_str().unwrap_or("").contains("retrying"))
+            .count();
+        if retrying > 0 {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no read failure seen: {status}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(status["complete"], false, "{status}");
+    // SAFETY: as above; the old limit back.
+    assert_eq!(
+        unsafe { libc::prlimit(pid, libc::RLIMIT_NOFILE, &old, std::ptr::null_mut()) },
+        0
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        let status = kept.get("/index/status");
+        if status["complete"] == true && status["failures"].as_array().unwrap().is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never retried: {status}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let hits = server.post(
+        "/search",
+        &json!({"query": "lanternfish", "mode": "lexical"}),
+    );
+    assert_eq!(
+        hits.json()["hits"].as_array().unwrap().len(),
+        2,
+        "{}",
+        hits.text()
+    );
+}

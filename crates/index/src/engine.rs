@@ -14,13 +14,14 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Sender;
 use parking_lot::Mutex;
 use serde::Serialize;
 use vault_rag_core::{Embedder, EmbedderFingerprint, NotePath};
 
 use crate::error::IndexError;
 use crate::indexer::{absolute, IndexCore, ProgressFn};
+use crate::jobs::run_jobs;
 use crate::lock::IndexLock;
 use crate::progress::{IndexState, IndexSummary, Progress};
 use crate::scan::VaultFilter;
@@ -28,7 +29,7 @@ use crate::search::{self, SearchContext, SearchRequest, SearchResponse, SimilarR
 use crate::settings::{clamp_chunk_config, IndexSettings, INDEX_FILE, LOCK_FILE};
 use crate::store::{damage, notes, NoteFailure, Store};
 use crate::vectors::VectorMatrix;
-use crate::watcher::{coalesce, Job, VaultWatcher};
+use crate::watcher::{Job, VaultWatcher};
 
 /// Tokens kept free for a note title in the document prompt when fitting chunks to the model.
 const TITLE_TOKENS: usize = 24;
@@ -480,37 +481,6 @@ fn open_store(
         "vectors loaded"
     );
     Ok((store, matrix))
-}
-
-/// The indexing thread: runs queued jobs one at a time, merging bursts.
-fn run_jobs(core: &IndexCore, complete: &AtomicBool, rx: &Receiver<Job>) {
-    while let Ok(first) = rx.recv() {
-        if core.control.is_stopped() {
-            break;
-        }
-        let job = coalesce(first, rx.try_iter());
-        let full = !matches!(job, Job::Paths(_));
-        let result = match job {
-            Job::Reconcile => core.reconcile(&|_| {}),
-            Job::Rebuild => core.invalidate_all().and_then(|()| core.reconcile(&|_| {})),
-            // The excluded files changed: every note is checked against the new rules.
-            Job::Paths(paths) if paths.iter().any(|p| *p == core.rules_file()) => {
-                core.reconcile(&|_| {})
-            }
-            Job::Paths(paths) => core.apply_paths(&paths, &|_| {}),
-        };
-        match result {
-            Ok(summary) => {
-                if full && !summary.interrupted {
-                    complete.store(true, Relaxed);
-                }
-                tracing::debug!(?summary, "indexing pass done");
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "indexing pass failed; searches use the last committed state")
-            }
-        }
-    }
 }
 
 /// Everything that decides which chunks an unchanged file gives: the chunk budget, the note

@@ -274,11 +274,12 @@ impl IndexCore {
                     work.push(Work::Check(note));
                 }
                 PathState::Dir(dir) => {
-                    // A note replaced by a folder of the same name is gone as a note.
-                    if notes::note_state(&reader, dir.as_str())?.is_some() {
+                    let found = scan_dir(&self.vault, abs, &filter);
+                    // Listed this time: a note of the same name (replaced by this folder) is
+                    // gone, and a failure to read the folder before is over.
+                    if !found.is_uncertain(dir.as_str()) {
                         work.push(Work::Delete(dir.as_str().to_string()));
                     }
-                    let found = scan_dir(&self.vault, abs, &filter);
                     let present: HashSet<&str> =
                         found.notes.iter().map(|n| n.path.as_str()).collect();
                     for path in notes::notes_under(&reader, dir.as_str())? {

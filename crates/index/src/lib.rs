@@ -46,6 +46,7 @@ pub mod engine;
 pub mod error;
 pub mod fusion;
 pub mod indexer;
+mod jobs;
 pub mod lexical;
 pub mod lock;
 mod note_file;

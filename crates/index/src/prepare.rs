@@ -84,7 +84,7 @@ impl Chunker<'_> {
             }
             Err(e) => {
                 return Prepared::Skip {
-                    reason: format!("cannot be read: {e}"),
+                    reason: format!("cannot be read for now, retrying: {e}"),
                     file,
                     drop_indexed: false,
                     remember: false,

@@ -149,6 +149,10 @@ pub struct IndexSummary {
     pub failures: Vec<NoteFailure>,
     /// The pass stopped early (shutdown); committed work is kept, the rest is done next time.
     pub interrupted: bool,
+    /// Notes whose file could not be read this time (too many open files, an I/O error): they
+    /// are tried again, with growing pauses, until they read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retrying: Vec<String>,
     /// Wall time of the pass.
     pub elapsed_ms: u64,
 }

@@ -404,7 +404,7 @@ fn walk_error(vault: &Path, err: &walkdir::Error, out: &mut ScanResult) {
     out.problems.push(ScanProblem {
         path,
         kind: ProblemKind::Unreadable,
-        reason: format!("cannot be read: {why}"),
+        reason: format!("cannot be read for now, retrying: {why}"),
     });
 }
 

@@ -11,7 +11,7 @@ use super::{is_persistent, IndexCore, ProgressFn};
 use crate::error::IndexError;
 use crate::prepare::{texts_to_embed, Prepared, PreparedNote};
 use crate::progress::IndexSummary;
-use crate::scan::ScanProblem;
+use crate::scan::{ProblemKind, ScanProblem};
 use crate::settings::CommitSettings;
 use crate::store::embeddings::{self, ContentHash, MissingChunk};
 use crate::store::{notes, ChunkRecord, NoteFailure, NoteRecord};
@@ -132,6 +132,9 @@ impl IndexCore {
             notes::clear_failure(&tx, p)?;
         }
         for problem in &batch.problems {
+            if problem.kind == ProblemKind::Unreadable {
+                summary.retrying.push(problem.path.clone());
+            }
             if is_persistent(problem) {
                 notes::set_failure(&tx, &problem.path, &problem.reason, None)?;
             } else {
@@ -183,6 +186,9 @@ impl IndexCore {
                     }
                     let state = remember.then_some((file.mtime_ns, file.size));
                     notes::set_failure(&tx, file.path.as_str(), reason, state)?;
+                    if !remember {
+                        summary.retrying.push(file.path.as_str().to_string());
+                    }
                     done += 1;
                 }
                 Prepared::Vanished { file } => {
