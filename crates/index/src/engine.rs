@@ -207,11 +207,7 @@ impl Engine {
         self.threads.lock().push(handle);
         // The send cannot fail: the receiver lives in the thread just started.
         let _ = tx.send(Job::Reconcile);
-        let app_json = self
-            .core
-            .vault
-            .join(self.core.settings.config_dir.trim_matches('/'))
-            .join("app.json");
+        let app_json = self.core.rules_file();
         match VaultWatcher::start(
             &self.core.vault,
             app_json,

@@ -62,10 +62,6 @@ pub(crate) fn run_jobs(core: &IndexCore, complete: &AtomicBool, rx: &Receiver<Jo
         let result = match job {
             Job::Reconcile => core.reconcile(&|_| {}),
             Job::Rebuild => core.invalidate_all().and_then(|()| core.reconcile(&|_| {})),
-            // The excluded files changed: every note is checked against the new rules.
-            Job::Paths(paths) if paths.iter().any(|p| *p == core.rules_file()) => {
-                core.reconcile(&|_| {})
-            }
             Job::Paths(paths) => core.apply_paths(&paths, &|_| {}),
         };
         match result {
