@@ -39,14 +39,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     // Ctrl-C (or SIGTERM) ends the pass after the batch in flight: what is committed stays.
     let stopped = Arc::new(AtomicBool::new(false));
     {
-        let (engine, stopped) = (engine.clone(), stopped.clone());
+        // A weak handle: the handler lives as long as the process, the engine must not (its
+        // close folds the log into the index file).
+        let (engine, stopped) = (Arc::downgrade(&engine), stopped.clone());
         if let Err(e) = ctrlc::set_handler(move || {
             if !stopped.swap(true, Ordering::SeqCst) {
                 eprintln!(
                     "\nstopping after the batch in progress (Ctrl-C again does nothing more)"
                 );
             }
-            engine.request_stop();
+            if let Some(engine) = engine.upgrade() {
+                engine.request_stop();
+            }
         }) {
             tracing::warn!("cannot handle Ctrl-C: {e}");
         }
