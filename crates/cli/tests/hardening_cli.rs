@@ -15,6 +15,23 @@ fn path_str(p: &std::path::Path) -> String {
     p.display().to_string()
 }
 
+/// `vault-rag CMD VAULT ARGS --data-dir DATA`, with the model flags when `model` (status takes
+/// none it needs), logging warnings only.
+fn cli(
+    cmd: &str,
+    vault: &std::path::Path,
+    args: &[&str],
+    data: &std::path::Path,
+    model: bool,
+) -> std::process::Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_vault-rag"));
+    c.arg(cmd).arg(vault).args(args).arg("--data-dir").arg(data);
+    if model {
+        c.args(model_args());
+    }
+    c.env("VAULT_RAG_LOG", "warn").output().unwrap()
+}
+
 /// With the service running on a vault, `search`, `similar` and `mcp` on the same vault work:
 /// they read the index read-only instead of failing on its lock.
 #[test]
@@ -24,34 +41,26 @@ fn read_only_commands_work_beside_a_running_service() {
     let data = dir.path().join("data");
     let server = start(&vault, &data, Some("t0ken"), &[]);
     server.wait_indexed(INDEX_TIMEOUT);
-    let search = Command::new(env!("CARGO_BIN_EXE_vault-rag"))
-        .arg("search")
-        .arg(&vault)
-        .arg("wild yeast culture")
-        .arg("--json")
-        .arg("--data-dir")
-        .arg(&data)
-        .args(model_args())
-        .env("VAULT_RAG_LOG", "warn")
-        .output()
-        .unwrap();
+    let search = cli(
+        "search",
+        &vault,
+        &["wild yeast culture", "--json"],
+        &data,
+        true,
+    );
     let stderr = String::from_utf8_lossy(&search.stderr);
     assert!(search.status.success(), "{stderr}");
     assert!(stderr.contains("keeps this index up to date"), "{stderr}");
     let hits: Value = serde_json::from_slice(&search.stdout).unwrap();
     assert_eq!(hits["hits"][0]["path"], "Cooking/Sourdough.md", "{hits}");
 
-    let similar = Command::new(env!("CARGO_BIN_EXE_vault-rag"))
-        .arg("similar")
-        .arg(&vault)
-        .arg("Cooking/Sourdough.md")
-        .arg("--json")
-        .arg("--data-dir")
-        .arg(&data)
-        .args(model_args())
-        .env("VAULT_RAG_LOG", "warn")
-        .output()
-        .unwrap();
+    let similar = cli(
+        "similar",
+        &vault,
+        &["Cooking/Sourdough.md", "--json"],
+        &data,
+        true,
+    );
     assert!(
         similar.status.success(),
         "{}",
@@ -140,14 +149,7 @@ fn a_lock_error_names_the_real_holder_not_the_number_in_the_file() {
     write!(lock, "1").unwrap();
     // SAFETY: flock on a file descriptor this test owns.
     assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) }, 0);
-    let out = Command::new(env!("CARGO_BIN_EXE_vault-rag"))
-        .arg("index")
-        .arg(&vault)
-        .arg("--data-dir")
-        .arg(&data)
-        .args(model_args())
-        .output()
-        .unwrap();
+    let out = cli("index", &vault, &[], &data, true);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     let me = format!("(pid {})", std::process::id());
@@ -169,28 +171,13 @@ fn a_unicode_name_collision_is_reported() {
     )
     .unwrap();
     let data = dir.path().join("data");
-    let out = Command::new(env!("CARGO_BIN_EXE_vault-rag"))
-        .arg("index")
-        .arg(&vault)
-        .arg("--data-dir")
-        .arg(&data)
-        .arg("--json")
-        .args(model_args())
-        .output()
-        .unwrap();
+    let out = cli("index", &vault, &["--json"], &data, true);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let status = Command::new(env!("CARGO_BIN_EXE_vault-rag"))
-        .arg("status")
-        .arg(&vault)
-        .arg("--data-dir")
-        .arg(&data)
-        .arg("--json")
-        .output()
-        .unwrap();
+    let status = cli("status", &vault, &["--json"], &data, false);
     let status: Value = serde_json::from_slice(&status.stdout).unwrap();
     assert_eq!(status["notes_indexed"], 1, "{status}");
     let failures = status["failures"].as_array().unwrap();
@@ -217,15 +204,7 @@ fn index_bytes_contain(data: &std::path::Path, word: &str) -> bool {
 }
 
 fn index_cmd(vault: &std::path::Path, data: &std::path::Path) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_vault-rag"))
-        .arg("index")
-        .arg(vault)
-        .arg("--data-dir")
-        .arg(data)
-        .args(model_args())
-        .env("VAULT_RAG_LOG", "warn")
-        .output()
-        .unwrap()
+    cli("index", vault, &[], data, true)
 }
 
 /// Obsidian's excluded files, newly set: the excluded notes leave the index with their text
