@@ -84,7 +84,8 @@ impl DownloadProgress {
         (file, self.done.load(Relaxed), self.total.load(Relaxed))
     }
 
-    fn add_total(&self, n: u64) {
+    /// Adds the size of a file about to be fetched to the total.
+    pub(crate) fn add_total(&self, n: u64) {
         self.total.fetch_add(n, Relaxed);
     }
 
@@ -387,8 +388,7 @@ impl Hub {
                     })
                 }
             };
-            let take = n.min(usize::try_from(meta.size.saturating_sub(*done)).unwrap_or(n));
-            if take < n {
+            if *done + n as u64 > meta.size {
                 return Err(DownloadError::Size {
                     file: meta.file.clone(),
                     expected: meta.size,
@@ -411,11 +411,6 @@ impl Hub {
             });
         }
         Ok(())
-    }
-
-    /// Adds `bytes` to the total the progress reports (files are announced before they start).
-    pub fn announce(&self, progress: &DownloadProgress, bytes: u64) {
-        progress.add_total(bytes);
     }
 }
 

@@ -156,7 +156,7 @@ pub fn download(
     let tok_meta = hub
         .meta(&entry.repo, REVISION, &entry.tokenizer_file)
         .map_err(failed)?;
-    hub.announce(progress, graph_meta.size + tok_meta.size);
+    progress.add_total(graph_meta.size + tok_meta.size);
     let model = hub
         .fetch(&entry.repo, REVISION, &graph_meta, progress)
         .map_err(failed)?;
@@ -181,7 +181,7 @@ pub fn download(
                 }),
                 e => failed(e),
             })?;
-        hub.announce(progress, meta.size);
+        progress.add_total(meta.size);
         metas.push(meta);
     }
     for meta in &metas {

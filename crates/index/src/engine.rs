@@ -86,11 +86,7 @@ impl Engine {
         let lock = IndexLock::acquire(&data_dir.join(LOCK_FILE))?;
         let index_path = data_dir.join(INDEX_FILE);
         let fingerprint = embedder.fingerprint().clone();
-        settings.chunk = clamp_chunk_config(
-            &settings.chunk,
-            fingerprint.max_tokens,
-            prompt_tokens(embedder.as_ref()),
-        );
+        fit_chunks(&mut settings, embedder.as_ref());
         let recipe = chunking_recipe(&settings);
         let (store, matrix) = match open_store(&index_path, &fingerprint, &recipe) {
             Err(problem) if damage::is_damage(&problem) => {
@@ -103,19 +99,15 @@ impl Engine {
             }
             other => other?,
         };
-        let filter = VaultFilter::load(&settings, &vault)?;
-        let core = IndexCore::new(vault, settings, embedder, store, matrix, filter);
-        core.refresh_counts()?;
-        core.refresh_missing()?;
-        Ok(Arc::new(Engine {
-            core: Arc::new(core),
-            complete: Arc::new(AtomicBool::new(false)),
-            jobs: Mutex::new(None),
-            threads: Mutex::new(Vec::new()),
-            watcher: Mutex::new(None),
+        assemble(
+            vault,
+            settings,
+            embedder,
+            store,
+            matrix,
             index_path,
-            _lock: Some(lock),
-        }))
+            Some(lock),
+        )
     }
 
     /// Opens the index of `settings.vault` for searching only, without its lock: for commands
@@ -140,26 +132,9 @@ impl Engine {
                 })
             }
         }
-        settings.chunk = clamp_chunk_config(
-            &settings.chunk,
-            fingerprint.max_tokens,
-            prompt_tokens(embedder.as_ref()),
-        );
+        fit_chunks(&mut settings, embedder.as_ref());
         let matrix = VectorMatrix::load(&*store.reader()?, &fingerprint.id(), fingerprint.dims)?;
-        let filter = VaultFilter::load(&settings, &vault)?;
-        let core = IndexCore::new(vault, settings, embedder, store, matrix, filter);
-        core.refresh_counts()?;
-        core.refresh_missing()?;
-        let complete = core.counters.snapshot().vectors_missing == 0;
-        Ok(Arc::new(Engine {
-            core: Arc::new(core),
-            complete: Arc::new(AtomicBool::new(complete)),
-            jobs: Mutex::new(None),
-            threads: Mutex::new(Vec::new()),
-            watcher: Mutex::new(None),
-            index_path,
-            _lock: None,
-        }))
+        assemble(vault, settings, embedder, store, matrix, index_path, None)
     }
 
     /// Whether this engine only reads (see [`Engine::open_read_only`]).
@@ -448,6 +423,43 @@ impl Drop for Engine {
     fn drop(&mut self) {
         self.shutdown();
     }
+}
+
+/// Chunks fitted to the model's input, with room for its prompt.
+fn fit_chunks(settings: &mut IndexSettings, embedder: &dyn Embedder) {
+    settings.chunk = clamp_chunk_config(
+        &settings.chunk,
+        embedder.fingerprint().max_tokens,
+        prompt_tokens(embedder),
+    );
+}
+
+/// The engine around an opened store: the vault's rules and the counts, no thread yet. A
+/// read-only one (no lock) is as complete as what was committed; a writer is complete after its
+/// first full pass.
+fn assemble(
+    vault: PathBuf,
+    settings: IndexSettings,
+    embedder: Arc<dyn Embedder>,
+    store: Store,
+    matrix: VectorMatrix,
+    index_path: PathBuf,
+    lock: Option<IndexLock>,
+) -> Result<Arc<Engine>, IndexError> {
+    let filter = VaultFilter::load(&settings, &vault)?;
+    let core = IndexCore::new(vault, settings, embedder, store, matrix, filter);
+    core.refresh_counts()?;
+    core.refresh_missing()?;
+    let complete = lock.is_none() && core.counters.snapshot().vectors_missing == 0;
+    Ok(Arc::new(Engine {
+        core: Arc::new(core),
+        complete: Arc::new(AtomicBool::new(complete)),
+        jobs: Mutex::new(None),
+        threads: Mutex::new(Vec::new()),
+        watcher: Mutex::new(None),
+        index_path,
+        _lock: lock,
+    }))
 }
 
 /// Opens the index file and loads the active embedder's vectors: everything at open that reads
