@@ -1,12 +1,16 @@
 # Everything a fresh clone needs is fetched by `scripts/setup.sh` (PyPI only, pinned + sha256).
 SHELL := /bin/bash
 CACHE ?= $(or $(VAULT_RAG_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/vault-rag)
-ORT_DYLIB_PATH ?= $(CACHE)/onnxruntime/1.31.1/libonnxruntime.so.1.31.1
+PYTHON ?= $(shell command -v python3 || command -v python)
+# The library for this OS and CPU (scripts/onnxruntime-wheels.tsv); `make setup` puts it there.
+ifeq ($(origin ORT_DYLIB_PATH),undefined)
+ORT_DYLIB_PATH := $(shell VAULT_RAG_CACHE="$(CACHE)" "$(PYTHON)" scripts/ort.py path)
+endif
 VAULT_RAG_TEST_MODEL_DIR ?= $(CACHE)/models/all-MiniLM-L6-v2-int8
 export ORT_DYLIB_PATH VAULT_RAG_TEST_MODEL_DIR
 BIN := target/release/vault-rag
 
-.PHONY: setup build demo test lint fmt venv
+.PHONY: setup build demo test lint fmt venv dist
 
 setup:
 	@bash scripts/setup.sh
@@ -16,6 +20,11 @@ build: setup
 
 demo: build
 	@bash scripts/demo.sh
+
+# dist/vault-rag-<version>-<target>.tar.gz for this machine (ONNX Runtime beside the binary,
+# licences) and dist/SHA256SUMS. The release workflow does the same on each platform's runner.
+dist: build
+	"$(PYTHON)" scripts/dist.py --binary $(BIN)
 
 venv:
 	@bash scripts/venv.sh

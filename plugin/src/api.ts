@@ -24,11 +24,15 @@ export interface Hit {
 	retrievers: RetrieverName[];
 }
 
+/** Whether file changes reach the index; `vault_missing` while the vault folder is gone. */
+export type LiveUpdates = "on" | "off" | "vault_missing";
+
 export interface HealthIndex {
 	state: IndexState;
 	notes_done: number;
 	notes_total: number;
 	complete: boolean;
+	live_updates: LiveUpdates;
 }
 
 /** Where the backend's model is: `downloading` reports bytes of all files as known so far. */
@@ -105,6 +109,7 @@ export interface IndexStatusResponse {
 	index_size_bytes: number;
 	complete: boolean;
 	fingerprint: string;
+	live_updates: LiveUpdates;
 }
 
 export interface IndexStateResponse {
@@ -161,6 +166,7 @@ export const REQUIRED_FIELDS: Record<string, readonly string[]> = {
 		"index_size_bytes",
 		"complete",
 		"fingerprint",
+		"live_updates",
 	]),
 	IndexStateReply: requiredOf<IndexStateResponse>()(["state"]),
 	Health: requiredOf<HealthResponse>()([

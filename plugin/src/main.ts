@@ -1,10 +1,12 @@
 /** Plugin lifecycle: wires the supervisor, views, commands and settings together. */
+import * as os from "node:os";
 import * as path from "node:path";
 import { debounce, FileSystemAdapter, Notice, Plugin, type WorkspaceLeaf } from "obsidian";
-import { findBinary } from "./binary";
+import { checkBinaryVersion, checkVersion, findBinary, installCommand, loginShellLookup } from "./binary";
 import { DownloadModal } from "./download-modal";
 import { RelatedView, RELATED_VIEW_TYPE } from "./related-view";
 import { SearchModal } from "./search-modal";
+import { ServicePanel } from "./service-panel";
 import { supervisedService, type SearchService } from "./service";
 import { consentKey, loadSettings, needsRestart, serveArgs, type VaultRagSettings } from "./settings";
 import { VaultRagSettingTab, type SettingsHost } from "./settings-tab";
@@ -20,12 +22,15 @@ export default class VaultRagPlugin extends Plugin {
 	private service!: SearchService;
 	/** The consent question is asked once per session; the settings can ask again. */
 	private downloadAsked = false;
+	/** The install panel opens by itself once per session; the status bar opens it any time. */
+	private panelShown = false;
 	private readonly scheduleRestart = debounce(() => void this.supervisor.restart(), RESTART_DEBOUNCE_MS, true);
 
 	override async onload(): Promise<void> {
 		this.settings = loadSettings(await this.loadData());
 		const vaultPath = this.vaultPath();
 		const pluginDir = this.manifest.dir ?? `${this.app.vault.configDir}/plugins/${this.manifest.id}`;
+		const command = installCommand(process.platform);
 		this.supervisor = new Supervisor({
 			findBinary: () =>
 				findBinary({
@@ -33,13 +38,20 @@ export default class VaultRagPlugin extends Plugin {
 					pluginDir: vaultPath ? path.join(vaultPath, pluginDir) : null,
 					envPath: process.env.PATH,
 					platform: process.platform,
+					home: os.homedir(),
+					localAppData: process.env.LOCALAPPDATA,
+					loginShellLookup: (name) => loginShellLookup(name),
 				}),
+			versionCheck: {
+				ofBinary: (binary) => checkBinaryVersion(binary, command),
+				ofReported: (version, binary) => checkVersion(version, binary, command),
+			},
 			args: () => serveArgs(this.settings, { vaultPath: vaultPath ?? "", configDir: this.app.vault.configDir }),
 			notify: (message) => new Notice(message, 15_000),
 		});
 		this.service = supervisedService(this.supervisor);
 
-		const statusBar = new StatusBar(this.addStatusBarItem());
+		const statusBar = new StatusBar(this.addStatusBarItem(), () => this.openServicePanel());
 		statusBar.update(this.supervisor.state);
 		this.register(this.supervisor.onChange((state) => statusBar.update(state)));
 		this.register(
@@ -47,6 +59,10 @@ export default class VaultRagPlugin extends Plugin {
 				if (state.kind === "needs-download" && !this.downloadAsked) {
 					this.downloadAsked = true;
 					this.askDownload(state.download);
+				}
+				if ((state.kind === "missing" || state.kind === "incompatible") && !this.panelShown) {
+					this.panelShown = true;
+					this.openServicePanel();
 				}
 			}),
 		);
@@ -71,6 +87,11 @@ export default class VaultRagPlugin extends Plugin {
 			callback: () => void this.revealRelated(),
 		});
 		this.addCommand({
+			id: "show-search-service",
+			name: "Show search service status",
+			callback: () => this.openServicePanel(),
+		});
+		this.addCommand({
 			id: "restart-search-service",
 			name: "Restart search service",
 			callback: () => void this.supervisor.restart(),
@@ -79,7 +100,7 @@ export default class VaultRagPlugin extends Plugin {
 
 		this.app.workspace.onLayoutReady(() => {
 			if (vaultPath === null) {
-				new Notice("Vault RAG needs a vault stored in a local folder.");
+				new Notice("Semantic search needs a vault stored in a local folder.");
 				return;
 			}
 			this.supervisor.start();
@@ -113,6 +134,20 @@ export default class VaultRagPlugin extends Plugin {
 		return leaf;
 	}
 
+	/** The service's panel: install guidance when it is missing, else where it runs from and its state. */
+	openServicePanel(): ServicePanel {
+		const panel = new ServicePanel(this.app, {
+			state: () => this.supervisor.state,
+			binary: () => this.supervisor.binary,
+			onChange: (listener) => this.supervisor.onChange(listener),
+			checkAgain: () => void this.supervisor.restart(),
+			platform: process.platform,
+			copy: (text) => void navigator.clipboard.writeText(text),
+		});
+		panel.open();
+		return panel;
+	}
+
 	/** Asks before the model is downloaded; a yes is remembered and the service restarts with it. */
 	askDownload(download: DownloadRequired): DownloadModal {
 		const modal = new DownloadModal(this.app, download, (agreed) => {
@@ -143,6 +178,7 @@ export default class VaultRagPlugin extends Plugin {
 			serviceLog: () => this.supervisor.logTail,
 			restartService: () => void this.supervisor.restart(),
 			askDownload: (download) => void this.askDownload(download),
+			serviceBinary: () => this.supervisor.binary,
 		};
 	}
 

@@ -35,6 +35,8 @@ function describeUnavailable(state: SupervisorState): string {
 			return `The search service is not running: ${state.reason}`;
 		case "config-error":
 			return `The search service cannot start: ${state.message}`;
+		case "incompatible":
+			return state.message;
 		case "needs-download":
 			return `The search service needs the model ${state.download.model}: agree to its download first.`;
 		default:

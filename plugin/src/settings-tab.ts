@@ -1,6 +1,6 @@
 /** The settings tab: backend and model options, search options, service status and its log. */
 import * as fs from "node:fs";
-import { PluginSettingTab, Setting, type App, type Plugin } from "obsidian";
+import { PluginSettingTab, requireApiVersion, Setting, type App, type Plugin, type SettingDefinitionItem } from "obsidian";
 import type { SearchMode } from "./api";
 import { describeState } from "./status-bar";
 import {
@@ -27,6 +27,20 @@ export interface SettingsHost {
 	askDownload(download: DownloadRequired): void;
 	/** Whether a folder exists (the model folder is checked before the service starts). */
 	folderExists?(path: string): boolean;
+	/** The service binary in use and where it was found, when one was. */
+	serviceBinary?(): { path: string; source: string } | null;
+}
+
+/** One row: Obsidian 1.13+ renders it from the definition (and finds it in settings search); older versions get the same rows from display(). */
+interface Row {
+	name: string;
+	desc: string;
+	render: (setting: Setting) => void;
+}
+
+interface Group {
+	heading: string;
+	rows: Row[];
 }
 
 type SettingKey = "model" | "dim" | "modelDir" | "precision";
@@ -48,137 +62,217 @@ export class VaultRagSettingTab extends PluginSettingTab {
 		this.host = host;
 	}
 
-	override display(): void {
-		this.render();
+	override getSettingDefinitions(): SettingDefinitionItem[] {
+		return this.groups().map((group) => ({
+			type: "group",
+			heading: group.heading,
+			items: group.rows.map((row) => ({ name: row.name, desc: row.desc, render: (setting: Setting) => row.render(setting) })),
+		}));
 	}
 
-	private render(): void {
+	/** For Obsidian before 1.13, which does not read the definitions. */
+	override display(): void {
+		this.renderRows();
+	}
+
+	private renderRows(): void {
 		const { containerEl } = this;
 		containerEl.empty();
-		const s = this.host.settings;
-
-		new Setting(containerEl).setName("Search").setHeading();
-		new Setting(containerEl)
-			.setName("Search mode")
-			.setDesc("Hybrid combines meaning and keywords; dense is meaning only; lexical is keywords only.")
-			.addDropdown((dropdown) => {
-				for (const mode of SEARCH_MODES) dropdown.addOption(mode, mode);
-				dropdown.setValue(s.searchMode).onChange((value) => {
-					void this.host.updateSettings({ searchMode: value as SearchMode });
-				});
-			});
-		new Setting(containerEl)
-			.setName("Results count")
-			.setDesc(`Notes shown per search and in related notes (1 to ${MAX_RESULTS}).`)
-			.addText((text) =>
-				text.setValue(String(s.resultsCount)).onChange((value) => {
-					const count = Number(value);
-					if (Number.isInteger(count) && count >= 1 && count <= MAX_RESULTS) {
-						void this.host.updateSettings({ resultsCount: count });
-					}
-				}),
-			);
-		new Setting(containerEl)
-			.setName("Hide linked notes in related notes")
-			.setDesc("Leave out notes that the active note already links to.")
-			.addToggle((toggle) =>
-				toggle.setValue(s.relatedExcludeLinked).onChange((value) => {
-					void this.host.updateSettings({ relatedExcludeLinked: value });
-				}),
-			);
-
-		new Setting(containerEl).setName("Index").setHeading();
-		new Setting(containerEl)
-			.setName("Excluded folders")
-			.setDesc("One vault folder per line. Files excluded in Obsidian's own settings are skipped too.")
-			.addTextArea((area) =>
-				area.setValue(s.excludedFolders.join("\n")).onChange((value) => {
-					void this.host.updateSettings({ excludedFolders: parseFolderList(value) });
-				}),
-			);
-		this.textSetting(
-			"Index folder",
-			"Where the index is stored. Empty: the per-user data folder (not in the vault).",
-			"dataDir",
-		);
-
-		new Setting(containerEl).setName("Model").setHeading();
-		const modelName = (s.model.trim() || DEFAULT_MODEL).toLowerCase();
-		const known = MODELS[modelName];
-		const model = new Setting(containerEl)
-			.setName("Model")
-			.setDesc("The embedding model. Changing it embeds every note again.")
-			.addDropdown((dropdown) => {
-				dropdown.addOption("", `Default (${MODELS[DEFAULT_MODEL]?.label ?? DEFAULT_MODEL})`);
-				for (const [name, info] of Object.entries(MODELS)) {
-					if (name !== DEFAULT_MODEL) dropdown.addOption(name, info.label);
-				}
-				if (s.model.trim() && !known) dropdown.addOption(s.model, s.model);
-				dropdown.setValue(s.model.trim().toLowerCase() === DEFAULT_MODEL ? "" : s.model).onChange((value) => {
-					// Another model has other widths: go back to its default.
-					void this.host.updateSettings({ model: value, dim: 0 }).then(() => this.render());
-				});
-			});
-		const precision = new Setting(containerEl)
-			.setName("Precision")
-			.setDesc("Weight precision of the model file.")
-			.addDropdown((dropdown) => {
-				for (const p of PRECISIONS) dropdown.addOption(p, PRECISION_LABELS[p]);
-				dropdown.setValue(s.precision).onChange((value) => {
-					void this.host.updateSettings({ precision: value });
-				});
-			});
-		const dim = new Setting(containerEl)
-			.setName("Dimensions")
-			.setDesc("Vector size: a smaller size means a smaller index and slightly lower quality.")
-			.addDropdown((dropdown) => {
-				dropdown.addOption("0", "Model default");
-				for (const d of known?.dims ?? []) dropdown.addOption(String(d), String(d));
-				if (s.dim !== 0 && !known?.dims.includes(s.dim)) dropdown.addOption(String(s.dim), String(s.dim));
-				dropdown.setValue(String(s.dim)).onChange((value) => {
-					void this.host.updateSettings({ dim: Number(value) });
-				});
-			});
-		const modelDir = this.textSetting(
-			"Model folder",
-			"A local folder laid out like the model's Hugging Face repository. Empty: the model cache (downloaded once, after you agree).",
-			"modelDir",
-		);
-		this.showProblems({ model, precision, dim, modelDir });
-
-		new Setting(containerEl).setName("Search service").setHeading();		new Setting(containerEl).setName("Search service").setHeading();
-		this.textSetting(
-			"Binary path",
-			"Full path of the vault-rag program. Empty: the plugin folder's bin/ folder, then PATH.",
-			"binaryPath",
-		);
-		const status = new Setting(containerEl).setName("Status").addButton((button) =>
-			button.setButtonText("Restart").onClick(() => {
-				this.host.restartService();
-				this.refreshStatus();
-			}),
-		);
-		const state = this.host.serviceState();
-		if (state.kind === "needs-download") {
-			status.addButton((button) =>
-				button
-					.setButtonText("Download model")
-					.setCta()
-					.onClick(() => this.host.askDownload(state.download)),
-			);
+		for (const group of this.groups()) {
+			new Setting(containerEl).setName(group.heading).setHeading();
+			for (const row of group.rows) row.render(new Setting(containerEl).setName(row.name).setDesc(row.desc));
 		}
-		this.statusEl = status.descEl;
-		new Setting(containerEl)
-			.setName("Log")
-			.setDesc("The last lines written by the search service.")
-			.addButton((button) => button.setButtonText("Refresh").onClick(() => this.refreshStatus()))
-			.addButton((button) =>
-				button.setButtonText("Copy").onClick(() => {
-					void navigator.clipboard.writeText(this.host.serviceLog().join("\n"));
+	}
+
+	/** After a change that alters other rows (a model's widths). */
+	private rerender(): void {
+		if (requireApiVersion("1.13.0")) this.update();
+		this.renderRows();
+	}
+
+	private groups(): Group[] {
+		return [
+			{ heading: "Search", rows: this.searchRows() },
+			{ heading: "Index", rows: this.indexRows() },
+			{ heading: "Model", rows: this.modelRows() },
+			{ heading: "Search service", rows: this.serviceRows() },
+		];
+	}
+
+	private searchRows(): Row[] {
+		const s = this.host.settings;
+		return [
+			{
+				name: "Search mode",
+				desc: "Hybrid combines meaning and keywords; dense is meaning only; lexical is keywords only.",
+				render: (setting) => {
+					setting.addDropdown((dropdown) => {
+						for (const mode of SEARCH_MODES) dropdown.addOption(mode, mode);
+						dropdown.setValue(s.searchMode).onChange((value) => {
+							void this.host.updateSettings({ searchMode: value as SearchMode });
+						});
+					});
+				},
+			},
+			{
+				name: "Results count",
+				desc: `Notes shown per search and in related notes (1 to ${MAX_RESULTS}).`,
+				render: (setting) => {
+					setting.addText((text) =>
+						text.setValue(String(s.resultsCount)).onChange((value) => {
+							const count = Number(value);
+							if (Number.isInteger(count) && count >= 1 && count <= MAX_RESULTS) {
+								void this.host.updateSettings({ resultsCount: count });
+							}
+						}),
+					);
+				},
+			},
+			{
+				name: "Hide linked notes in related notes",
+				desc: "Leave out notes that the active note already links to.",
+				render: (setting) => {
+					setting.addToggle((toggle) =>
+						toggle.setValue(s.relatedExcludeLinked).onChange((value) => {
+							void this.host.updateSettings({ relatedExcludeLinked: value });
+						}),
+					);
+				},
+			},
+		];
+	}
+
+	private indexRows(): Row[] {
+		return [
+			{
+				name: "Excluded folders",
+				desc: "One vault folder per line. Files excluded in Obsidian's own settings are skipped too.",
+				render: (setting) => {
+					setting.addTextArea((area) =>
+						area.setValue(this.host.settings.excludedFolders.join("\n")).onChange((value) => {
+							void this.host.updateSettings({ excludedFolders: parseFolderList(value) });
+						}),
+					);
+				},
+			},
+			this.textRow("Index folder", "Where the index is stored. Empty: the per-user data folder (not in the vault).", "dataDir"),
+		];
+	}
+
+	private modelRows(): Row[] {
+		const s = this.host.settings;
+		const known = MODELS[(s.model.trim() || DEFAULT_MODEL).toLowerCase()];
+		const problems = this.problems();
+		const withProblem = (key: SettingKey, render: (setting: Setting) => void) => (setting: Setting) => {
+			render(setting);
+			const message = problems[key];
+			if (message) setting.descEl.createDiv({ cls: "vault-rag-setting-error", text: message });
+		};
+		return [
+			{
+				name: "Model",
+				desc: "The embedding model. Changing it embeds every note again.",
+				render: withProblem("model", (setting) => {
+					setting.addDropdown((dropdown) => {
+						dropdown.addOption("", `Default (${MODELS[DEFAULT_MODEL]?.label ?? DEFAULT_MODEL})`);
+						for (const [name, info] of Object.entries(MODELS)) {
+							if (name !== DEFAULT_MODEL) dropdown.addOption(name, info.label);
+						}
+						if (s.model.trim() && !known) dropdown.addOption(s.model, s.model);
+						dropdown.setValue(s.model.trim().toLowerCase() === DEFAULT_MODEL ? "" : s.model).onChange((value) => {
+							// Another model has other widths: go back to its default.
+							void this.host.updateSettings({ model: value, dim: 0 }).then(() => this.rerender());
+						});
+					});
 				}),
-			);
-		this.logEl = containerEl.createEl("pre", { cls: "vault-rag-log" });
-		this.refreshStatus();
+			},
+			{
+				name: "Precision",
+				desc: "Weight precision of the model file.",
+				render: withProblem("precision", (setting) => {
+					setting.addDropdown((dropdown) => {
+						for (const p of PRECISIONS) dropdown.addOption(p, PRECISION_LABELS[p]);
+						dropdown.setValue(s.precision).onChange((value) => {
+							void this.host.updateSettings({ precision: value });
+						});
+					});
+				}),
+			},
+			{
+				name: "Dimensions",
+				desc: "Vector size: a smaller size means a smaller index and slightly lower quality.",
+				render: withProblem("dim", (setting) => {
+					setting.addDropdown((dropdown) => {
+						dropdown.addOption("0", "Model default");
+						for (const d of known?.dims ?? []) dropdown.addOption(String(d), String(d));
+						if (s.dim !== 0 && !known?.dims.includes(s.dim)) dropdown.addOption(String(s.dim), String(s.dim));
+						dropdown.setValue(String(s.dim)).onChange((value) => {
+							void this.host.updateSettings({ dim: Number(value) });
+						});
+					});
+				}),
+			},
+			{
+				...this.textRow(
+					"Model folder",
+					"A local folder laid out like the model's Hugging Face repository. Empty: the model cache (downloaded once, after you agree).",
+					"modelDir",
+				),
+				render: withProblem("modelDir", (setting) => this.textRow("", "", "modelDir").render(setting)),
+			},
+		];
+	}
+
+	private serviceRows(): Row[] {
+		const found = this.host.serviceBinary?.() ?? null;
+		const where = found ? ` In use: ${found.path} (${found.source}).` : "";
+		return [
+			this.textRow(
+				"Program path",
+				`Full path of the vault-rag program. Empty: looked for where the installer puts it, then Cargo, Homebrew and PATH.${where}`,
+				"binaryPath",
+			),
+			{
+				name: "Status",
+				desc: "",
+				render: (status) => {
+					status.addButton((button) =>
+						button.setButtonText("Restart").onClick(() => {
+							this.host.restartService();
+							this.refreshStatus();
+						}),
+					);
+					const state = this.host.serviceState();
+					if (state.kind === "needs-download") {
+						status.addButton((button) =>
+							button
+								.setButtonText("Download model")
+								.setCta()
+								.onClick(() => this.host.askDownload(state.download)),
+						);
+					}
+					this.statusEl = status.descEl;
+					this.refreshStatus();
+				},
+			},
+			{
+				name: "Log",
+				desc: "The last lines written by the search service.",
+				render: (setting) => {
+					setting
+						.addButton((button) => button.setButtonText("Refresh").onClick(() => this.refreshStatus()))
+						.addButton((button) =>
+							button.setButtonText("Copy").onClick(() => {
+								void navigator.clipboard.writeText(this.host.serviceLog().join("\n"));
+							}),
+						);
+					// The log takes a full-width line under its row (styles.css).
+					setting.settingEl.addClass("vault-rag-log-setting");
+					this.logEl = setting.settingEl.createEl("pre", { cls: "vault-rag-log" });
+					this.refreshStatus();
+				},
+			},
+		];
 	}
 
 	/** Rewrites the status line and the log tail. */
@@ -188,28 +282,30 @@ export class VaultRagSettingTab extends PluginSettingTab {
 		this.logEl?.setText(this.host.serviceLog().join("\n"));
 	}
 
-	/** Shows, under each setting, what the plugin sees wrong with it or what the service refused. */
-	private showProblems(rows: Record<SettingKey, Setting>): void {
+	/** What the plugin sees wrong with each model setting, or what the service refused. */
+	private problems(): Partial<Record<SettingKey, string>> {
 		const exists = (path: string): boolean =>
 			this.host.folderExists ? this.host.folderExists(path) : fs.existsSync(path);
 		const problems: Partial<Record<SettingKey, string>> = validateModelSettings(this.host.settings, exists);
 		const state = this.host.serviceState();
-		if (state.kind === "config-error" && state.setting in rows) {
+		const keys: readonly string[] = ["model", "dim", "modelDir", "precision"];
+		if (state.kind === "config-error" && keys.includes(state.setting)) {
 			problems[state.setting as SettingKey] ??= state.message;
 		}
-		for (const [key, message] of Object.entries(problems)) {
-			rows[key as SettingKey].descEl.createDiv({ cls: "vault-rag-setting-error", text: message });
-		}
+		return problems;
 	}
 
-	private textSetting(name: string, desc: string, key: "dataDir" | "modelDir" | "binaryPath"): Setting {
-		return new Setting(this.containerEl)
-			.setName(name)
-			.setDesc(desc)
-			.addText((text) =>
-				text.setValue(this.host.settings[key]).onChange((value) => {
-					void this.host.updateSettings({ [key]: value.trim() });
-				}),
-			);
+	private textRow(name: string, desc: string, key: "dataDir" | "modelDir" | "binaryPath"): Row {
+		return {
+			name,
+			desc,
+			render: (setting) => {
+				setting.addText((text) =>
+					text.setValue(this.host.settings[key]).onChange((value) => {
+						void this.host.updateSettings({ [key]: value.trim() });
+					}),
+				);
+			},
+		};
 	}
 }

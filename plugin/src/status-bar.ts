@@ -22,8 +22,11 @@ export function describeState(state: SupervisorState): StatusView {
 				tooltip: `Restarting the search service (try ${state.attempt}): ${state.reason}`,
 			};
 		case "failed":
-		case "missing":
 			return { kind: "error", text: "Vault RAG: error", tooltip: state.reason };
+		case "missing":
+			return { kind: "error", text: "Vault RAG: not installed", tooltip: `${state.reason} Click for how to install it.` };
+		case "incompatible":
+			return { kind: "error", text: "Vault RAG: update needed", tooltip: state.message };
 		case "config-error":
 			return { kind: "error", text: "Vault RAG: check settings", tooltip: state.message };
 		case "needs-download":
@@ -39,6 +42,13 @@ export function describeState(state: SupervisorState): StatusView {
 					kind: "error",
 					text: "Vault RAG: error",
 					tooltip: "The index reported an error; see the log in the plugin settings.",
+				};
+			}
+			if (health.index.live_updates === "vault_missing") {
+				return {
+					kind: "error",
+					text: "Vault RAG: vault folder missing",
+					tooltip: "The vault folder is gone or was moved. Search still works; changes are indexed again once the folder is back.",
 				};
 			}
 			if (health.model.state === "downloading") {
@@ -80,8 +90,16 @@ function formatMb(bytes: number): string {
 }
 
 export class StatusBar {
-	constructor(private readonly el: HTMLElement) {
+	/** `onClick` opens the service's panel. */
+	constructor(
+		private readonly el: HTMLElement,
+		onClick?: () => void,
+	) {
 		el.addClass("vault-rag-status");
+		if (onClick) {
+			el.addClass("mod-clickable");
+			el.addEventListener("click", onClick);
+		}
 	}
 
 	update(state: SupervisorState): void {

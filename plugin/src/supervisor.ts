@@ -8,7 +8,7 @@
  */
 import { randomBytes } from "node:crypto";
 import type { HealthResponse } from "./api";
-import type { BinaryResult } from "./binary";
+import type { BinaryResult, VersionCheck } from "./binary";
 import { BackendClient } from "./client";
 import { nodeTimers, spawnProcess, type ProcessLike, type SpawnFn, type Timers } from "./process";
 
@@ -32,7 +32,10 @@ export type SupervisorState =
 	| { kind: "running"; health: HealthResponse }
 	| { kind: "restarting"; attempt: number; delayMs: number; reason: string }
 	| { kind: "failed"; reason: string }
-	| { kind: "missing"; reason: string }
+	/** No service was found (`looked`: the places tried), or it could not be started. */
+	| { kind: "missing"; reason: string; looked: string[] }
+	/** A service was found but its version is not one this plugin speaks to; not retried. */
+	| { kind: "incompatible"; path: string; version: string | null; message: string }
 	/** A setting cannot work (`setting` is the name of the plugin's setting); not retried. */
 	| { kind: "config-error"; setting: string; message: string }
 	/** The model must be downloaded first; waits for the user's consent. */
@@ -73,6 +76,11 @@ export const DEFAULT_TUNING: SupervisorTuning = {
 export interface SupervisorDeps {
 	/** Where the binary is (re-evaluated on every start, so a newly installed binary is picked up). */
 	findBinary: () => BinaryResult;
+	/** Checks a found binary's version (`--version`, then the version `/health` reports); absent: not checked. */
+	versionCheck?: {
+		ofBinary: (path: string) => VersionCheck;
+		ofReported: (version: string, path: string) => VersionCheck;
+	};
 	/** Arguments of `vault-rag` (re-evaluated on every start, so settings changes apply). */
 	args: () => string[];
 	/** Shows a message to the user (an Obsidian Notice in the plugin). */
@@ -128,6 +136,7 @@ export class Supervisor {
 	private readonly log: string[] = [];
 	private lastErrorLine: string | null = null;
 	private readonly listeners = new Set<(state: SupervisorState) => void>();
+	private binaryValue: { path: string; source: string } | null = null;
 
 	constructor(deps: SupervisorDeps) {
 		this.deps = deps;
@@ -138,6 +147,11 @@ export class Supervisor {
 
 	get state(): SupervisorState {
 		return this.stateValue;
+	}
+
+	/** The service binary last started, and where it was found. */
+	get binary(): { path: string; source: string } | null {
+		return this.binaryValue;
 	}
 
 	/** The client of the running backend, or null while it is not answering. */
@@ -191,11 +205,19 @@ export class Supervisor {
 		this.restartTimer = null;
 		const binary = this.deps.findBinary();
 		if (!binary.found) {
-			this.note(binary.message);
-			this.setState({ kind: "missing", reason: binary.message });
-			this.deps.notify(`Vault RAG: ${binary.message}`);
+			this.binaryValue = null;
+			this.note(`${binary.message} Looked at: ${binary.looked.join(", ")}`);
+			this.setState({ kind: "missing", reason: binary.message, looked: binary.looked });
 			return;
 		}
+		this.binaryValue = { path: binary.path, source: binary.source };
+		const checked = this.deps.versionCheck?.ofBinary(binary.path);
+		if (checked && !checked.ok) {
+			this.note(checked.message);
+			this.setState({ kind: "incompatible", path: binary.path, version: checked.version, message: checked.message });
+			return;
+		}
+		this.note(`using ${binary.path} (${binary.source}${checked ? `, version ${checked.version}` : ""})`);
 		const token = this.deps.randomToken ? this.deps.randomToken() : randomBytes(32).toString("hex");
 		const args = this.deps.args();
 		const env: NodeJS.ProcessEnv = { ...(this.deps.env ?? process.env), VAULT_RAG_TOKEN: token };
@@ -296,6 +318,18 @@ export class Supervisor {
 		if (health) {
 			run.healthFailures = 0;
 			if (!run.healthy) {
+				const checked = this.deps.versionCheck?.ofReported(health.version, this.binaryValue?.path ?? "");
+				if (checked && !checked.ok) {
+					// Stopped on purpose: a restart would meet the same version.
+					this.terminate(run, "stop", checked.message);
+					this.setState({
+						kind: "incompatible",
+						path: this.binaryValue?.path ?? "",
+						version: checked.version,
+						message: checked.message,
+					});
+					return;
+				}
 				run.healthy = true;
 				this.note(`healthy (${health.model_name}, ${health.embedding_dim} dimensions)`);
 				this.clearTimer("resetTimer");
@@ -380,7 +414,7 @@ export class Supervisor {
 		this.run = null;
 		const message = `could not start the search service: ${error.code ?? ""} ${error.message}`.trim();
 		this.note(message);
-		this.setState({ kind: "missing", reason: message });
+		this.setState({ kind: "missing", reason: message, looked: this.binaryValue ? [this.binaryValue.path] : [] });
 		this.deps.notify(`Vault RAG: ${message}`);
 	}
 

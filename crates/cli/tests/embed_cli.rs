@@ -129,7 +129,7 @@ fn bad_runtime_path_is_an_error_not_a_panic() {
     assert!(!out.status.success());
     let err = stderr(&out);
     assert!(
-        err.contains("ORT_DYLIB_PATH") && err.contains("make setup"),
+        err.contains("ORT_DYLIB_PATH") && err.contains("next to the vault-rag executable"),
         "{err}"
     );
     assert!(!err.contains("panicked"), "{err}");

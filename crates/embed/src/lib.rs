@@ -22,9 +22,9 @@
 //! # Finding ONNX Runtime
 //!
 //! `ort` is built with `load-dynamic`; [`init_runtime`] opens the library once per process from
-//! `ORT_DYLIB_PATH` (when set, only there), else `libonnxruntime.so*` next to the executable, else
-//! `${XDG_CACHE_HOME:-~/.cache}/vault-rag/onnxruntime/1.31.1/libonnxruntime.so.1.31.1`, where
-//! `make setup` puts it. A missing library is an [`EmbedError::Runtime`](vault_rag_core::EmbedError)
+//! `ORT_DYLIB_PATH` (when set, only there), else the platform's library (`libonnxruntime.so.*`,
+//! `libonnxruntime.*.dylib`, `onnxruntime.dll`) next to the executable, as the release archives
+//! ship it, else `<vault-rag cache>/onnxruntime/<version>/`, where `make setup` puts it. A missing library is an [`EmbedError::Runtime`](vault_rag_core::EmbedError)
 //! that says how to get one, never a panic.
 //!
 //! # Finding models

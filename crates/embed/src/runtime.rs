@@ -10,8 +10,23 @@ use std::sync::OnceLock;
 use ort::environment::Environment;
 use vault_rag_core::EmbedError;
 
-/// ONNX Runtime version the `api-31` feature and `make setup` agree on.
+/// ONNX Runtime version the `ort` API feature, `make setup` and the release archives agree on.
+/// Intel Macs stay on 1.23.2, the last release with a wheel for them (see crates/embed/Cargo.toml).
+#[cfg(not(all(target_os = "macos", target_arch = "x86_64")))]
 pub const ORT_VERSION: &str = "1.31.1";
+#[cfg(all(target_os = "macos", target_arch = "x86_64"))]
+pub const ORT_VERSION: &str = "1.23.2";
+
+/// The library's file name in ONNX Runtime's wheels for this platform.
+pub fn library_file_name() -> String {
+    if cfg!(target_os = "windows") {
+        "onnxruntime.dll".to_string()
+    } else if cfg!(target_os = "macos") {
+        format!("libonnxruntime.{ORT_VERSION}.dylib")
+    } else {
+        format!("libonnxruntime.so.{ORT_VERSION}")
+    }
+}
 
 /// Environment variable naming the library file explicitly.
 pub const ORT_DYLIB_ENV: &str = "ORT_DYLIB_PATH";
@@ -24,8 +39,8 @@ struct Runtime {
 static RUNTIME: OnceLock<Result<Runtime, String>> = OnceLock::new();
 
 /// Loads ONNX Runtime (first call) and returns the path it was loaded from. Looks, in order, at
-/// `ORT_DYLIB_PATH` (when set, only there), `libonnxruntime.so*` next to the executable, and
-/// `${XDG_CACHE_HOME:-~/.cache}/vault-rag/onnxruntime/1.31.1/`. The outcome, success or failure,
+/// `ORT_DYLIB_PATH` (when set, only there), the library next to the executable (the release
+/// archives put it there), and the cache `make setup` fills ([`cache_library`]). The outcome, success or failure,
 /// is kept for the life of the process: a library cannot be unloaded and loaded again.
 pub fn init_runtime() -> Result<&'static Path, EmbedError> {
     runtime().map(|rt| rt.path.as_path())
@@ -71,17 +86,17 @@ fn load() -> Result<Runtime, String> {
     } else {
         format!("tried {}", tried.join("; "))
     };
+    let name = library_file_name();
     Err(match explicit {
         Some(_) => format!(
-            "{ORT_DYLIB_ENV} is set but unusable: {tried}. Point {ORT_DYLIB_ENV} at \
-             libonnxruntime.so.{ORT_VERSION}, or unset it and run `make setup` (scripts/setup.sh), \
-             which installs ONNX Runtime {ORT_VERSION} into {}",
-            cache_library().display()
+            "{ORT_DYLIB_ENV} is set but unusable: {tried}. Point {ORT_DYLIB_ENV} at {name} \
+             (ONNX Runtime {ORT_VERSION}), or unset it to use the copy next to the vault-rag \
+             executable"
         ),
         None => format!(
-            "{tried}. Run `make setup` (scripts/setup.sh) to install ONNX Runtime {ORT_VERSION} into \
-             {}, put libonnxruntime.so next to the vault-rag executable, or set {ORT_DYLIB_ENV} to \
-             the library file",
+            "ONNX Runtime {ORT_VERSION} was not found: {tried}. Reinstall vault-rag from its \
+             release archive, which ships {name} next to the executable, or set {ORT_DYLIB_ENV} \
+             to the library file (in a source checkout, `make setup` puts it at {})",
             cache_library().display()
         ),
     })
@@ -99,14 +114,21 @@ fn try_load(path: &Path) -> Result<Environment, String> {
         .map_err(|e| e.to_string())
 }
 
-/// Next to the executable first (a packaged install), then the cache `make setup` fills.
+/// Next to the executable first (a packaged install), then the cache `make setup` fills. The
+/// installers link the executable into a `bin` folder: its real folder is looked at too.
 fn default_candidates() -> Vec<PathBuf> {
     let mut out = Vec::new();
-    if let Some(dir) = std::env::current_exe()
-        .ok()
-        .and_then(|p| p.parent().map(Path::to_path_buf))
-    {
-        out.extend(libraries_in(&dir));
+    if let Ok(exe) = std::env::current_exe() {
+        let real = std::fs::canonicalize(&exe).ok();
+        for path in [Some(exe), real].into_iter().flatten() {
+            if let Some(dir) = path.parent() {
+                for lib in libraries_in(dir) {
+                    if !out.contains(&lib) {
+                        out.push(lib);
+                    }
+                }
+            }
+        }
     }
     out.push(cache_library());
     out
@@ -136,12 +158,12 @@ fn is_library_name(name: &str) -> bool {
         || name == "onnxruntime.dll"
 }
 
-/// `${XDG_CACHE_HOME:-~/.cache}/vault-rag/onnxruntime/1.31.1/libonnxruntime.so.1.31.1`.
+/// `<vault-rag cache>/onnxruntime/<version>/<library>`, where `make setup` installs it.
 pub fn cache_library() -> PathBuf {
     crate::source::vault_rag_cache()
         .join("onnxruntime")
         .join(ORT_VERSION)
-        .join(format!("libonnxruntime.so.{ORT_VERSION}"))
+        .join(library_file_name())
 }
 
 fn absolute(path: &Path) -> PathBuf {
@@ -163,6 +185,9 @@ mod tests {
         assert!(is_library_name("libonnxruntime.so"));
         assert!(is_library_name("libonnxruntime.so.1.31.1"));
         assert!(is_library_name("libonnxruntime.1.31.1.dylib"));
+        assert!(is_library_name("onnxruntime.dll"));
+        assert!(is_library_name(&library_file_name()));
+        assert!(!is_library_name("onnxruntime_providers_shared.dll"));
         assert!(!is_library_name("libonnxruntime_providers_shared.so"));
         assert!(!is_library_name("libfoo.so"));
     }
@@ -184,10 +209,10 @@ mod tests {
     #[test]
     fn cache_path_shape() {
         let p = cache_library();
-        assert!(
-            p.ends_with("vault-rag/onnxruntime/1.31.1/libonnxruntime.so.1.31.1"),
-            "{}",
-            p.display()
-        );
+        let want = Path::new("vault-rag")
+            .join("onnxruntime")
+            .join(ORT_VERSION)
+            .join(library_file_name());
+        assert!(p.ends_with(&want), "{}", p.display());
     }
 }

@@ -18,21 +18,27 @@ fn load_err(spec: &ModelSpec) -> EmbedError {
 fn dir_with(tokenizer: Option<&[u8]>, model: bool) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     if model {
-        std::os::unix::fs::symlink(
-            model_dir().join("model.onnx"),
-            dir.path().join("model.onnx"),
-        )
-        .unwrap();
+        link(
+            &model_dir().join("model.onnx"),
+            &dir.path().join("model.onnx"),
+        );
     }
     match tokenizer {
         Some(bytes) => std::fs::write(dir.path().join("tokenizer.json"), bytes).unwrap(),
-        None => std::os::unix::fs::symlink(
-            model_dir().join("tokenizer.json"),
-            dir.path().join("tokenizer.json"),
-        )
-        .unwrap(),
+        None => link(
+            &model_dir().join("tokenizer.json"),
+            &dir.path().join("tokenizer.json"),
+        ),
     }
     dir
+}
+
+/// A link where the platform allows one without privileges, else a copy.
+fn link(from: &Path, to: &Path) {
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(from, to).unwrap();
+    #[cfg(not(unix))]
+    std::fs::copy(from, to).map(|_| ()).unwrap();
 }
 
 fn spec_in(dir: &Path) -> ModelSpec {

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 use parking_lot::Mutex;
@@ -29,10 +29,12 @@ use crate::search::{self, SearchContext, SearchRequest, SearchResponse, SimilarR
 use crate::settings::{clamp_chunk_config, IndexSettings, INDEX_FILE, LOCK_FILE};
 use crate::store::{damage, notes, NoteFailure, Store};
 use crate::vectors::VectorMatrix;
-use crate::watcher::{Job, VaultWatcher};
+use crate::watcher::{Job, LiveState, LiveUpdates};
 
 /// Tokens kept free for a note title in the document prompt when fitting chunks to the model.
 const TITLE_TOKENS: usize = 24;
+/// How often the vault folder itself is checked (deleted, re-created, renamed away and back).
+const VAULT_CHECK: Duration = Duration::from_secs(1);
 
 /// The state of an open index.
 #[derive(Debug, Clone, Serialize)]
@@ -55,6 +57,8 @@ pub struct IndexStatus {
     pub vectors_loaded: usize,
     /// Live updates are on.
     pub watching: bool,
+    /// Whether file events reach the index, and why not.
+    pub live_updates: LiveState,
     pub index_path: PathBuf,
 }
 
@@ -65,7 +69,7 @@ pub struct Engine {
     complete: Arc<AtomicBool>,
     jobs: Mutex<Option<Sender<Job>>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
-    watcher: Mutex<Option<VaultWatcher>>,
+    watcher: Mutex<Option<LiveUpdates>>,
     index_path: PathBuf,
     /// `None` for a read-only engine ([`Engine::open_read_only`]): another process writes.
     _lock: Option<IndexLock>,
@@ -182,16 +186,13 @@ impl Engine {
         self.threads.lock().push(handle);
         // The send cannot fail: the receiver lives in the thread just started.
         let _ = tx.send(Job::Reconcile);
-        let app_json = self.core.rules_file();
-        match VaultWatcher::start(
-            &self.core.vault,
-            app_json,
+        *self.watcher.lock() = Some(LiveUpdates::start(
+            self.core.vault.clone(),
+            self.core.rules_file(),
             self.core.settings.debounce,
             tx.clone(),
-        ) {
-            Ok(w) => *self.watcher.lock() = Some(w),
-            Err(e) => tracing::error!(error = %e, "live updates are off"),
-        }
+            VAULT_CHECK,
+        ));
         *jobs = Some(tx);
         Ok(())
     }
@@ -249,6 +250,11 @@ impl Engine {
 
     /// Counters, failures and sizes; never waits for indexing.
     pub fn status(&self) -> IndexStatus {
+        let live = self
+            .watcher
+            .lock()
+            .as_ref()
+            .map_or(LiveState::Off, LiveUpdates::state);
         let c = &self.core.counters;
         let mut state = c.state();
         if self.core.control.is_paused() {
@@ -276,7 +282,8 @@ impl Engine {
             complete: self.is_complete(),
             vectors_missing: c.vectors_missing.load(Relaxed),
             vectors_loaded: self.core.matrix.read().len(),
-            watching: self.watcher.lock().is_some(),
+            watching: live == LiveState::On,
+            live_updates: live,
             index_path: self.index_path.clone(),
         }
     }

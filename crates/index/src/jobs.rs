@@ -50,6 +50,12 @@ pub(crate) fn run_jobs(core: &IndexCore, complete: &AtomicBool, rx: &Receiver<Jo
             break;
         }
         let job = coalesce(first, rx.try_iter());
+        if !core.vault.is_dir() {
+            // The folder is gone (deleted, unmounted, renamed away): its notes are not deleted
+            // from the index. The guard queues a full pass when it is back.
+            tracing::debug!("the vault folder is missing: nothing to index now");
+            continue;
+        }
         let full = !matches!(job, Job::Paths(_));
         let touched: Vec<String> = match &job {
             Job::Paths(paths) => paths

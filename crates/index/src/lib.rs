@@ -71,6 +71,7 @@ pub use settings::{CommitSettings, IndexSettings};
 pub use status::{stored_status, PendingChanges, StoredStatus};
 pub use store::NoteFailure;
 pub use vectors::{NoteFilter, NoteSet, VectorMatrix};
+pub use watcher::LiveState;
 
 /// The SQL that creates a version-1 index.
 pub const SCHEMA_SQL: &str = include_str!("schema.sql");

@@ -145,6 +145,7 @@ fn names_that_differ_only_in_normalisation_are_reported_not_dropped() {
     );
 }
 
+#[cfg(unix)]
 #[test]
 fn symlinks_stay_inside_and_loops_are_reported() {
     use std::os::unix::fs::symlink;

@@ -4,13 +4,23 @@
 //! the job runs, by the same code as a full pass ([`crate::indexer::IndexCore::apply_paths`]).
 //! An overflowed event queue, or a change to Obsidian's `app.json` (excluded files), asks for a
 //! full pass instead. Watcher errors are logged; the index keeps working without live updates.
+//!
+//! [`LiveUpdates`] keeps the watcher alive across the vault folder itself going away: deleted and
+//! re-created, or renamed away and back, the folder's watch is dead (it followed the old inode),
+//! so a guard thread checks the folder's identity every second, says so in the status and the
+//! log while it is gone, and re-arms the watcher (with a full pass to catch up) once it is back.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crossbeam_channel::Sender;
+use crossbeam_channel::{RecvTimeoutError, Sender};
 use notify::RecursiveMode;
 use notify_debouncer_full::{new_debouncer, DebounceEventResult, Debouncer, RecommendedCache};
+use parking_lot::Mutex;
+use serde::Serialize;
 
 use crate::error::IndexError;
 
@@ -77,6 +87,149 @@ impl VaultWatcher {
         Ok(Self {
             _debouncer: debouncer,
         })
+    }
+}
+
+/// Whether file events reach the index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LiveState {
+    /// Watching the vault: changes are indexed as they happen.
+    On,
+    /// No live updates (the watcher could not start, or the index is opened read-only).
+    Off,
+    /// The vault folder is gone; live updates resume when it is back.
+    VaultMissing,
+}
+
+impl LiveState {
+    fn from_u8(v: u8) -> Self {
+        match v {
+            0 => Self::On,
+            2 => Self::VaultMissing,
+            _ => Self::Off,
+        }
+    }
+
+    fn as_u8(self) -> u8 {
+        match self {
+            Self::On => 0,
+            Self::Off => 1,
+            Self::VaultMissing => 2,
+        }
+    }
+}
+
+/// The folder's identity: device and inode where the platform has them, else only that it is
+/// a folder.
+fn identity(vault: &Path) -> Option<(u64, u64)> {
+    let meta = std::fs::metadata(vault).ok().filter(|m| m.is_dir())?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        Some((meta.dev(), meta.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        Some((0, 0))
+    }
+}
+
+/// A watcher that follows the vault folder through deletion, re-creation and renames back.
+pub(crate) struct LiveUpdates {
+    state: Arc<AtomicU8>,
+    stop: Option<Sender<()>>,
+    guard: Option<JoinHandle<()>>,
+}
+
+impl LiveUpdates {
+    /// Starts the watcher and its guard; `check` is how often the folder is looked at.
+    pub(crate) fn start(
+        vault: PathBuf,
+        app_json: PathBuf,
+        debounce: Duration,
+        jobs: Sender<Job>,
+        check: Duration,
+    ) -> Self {
+        let arm = {
+            let (vault, jobs) = (vault.clone(), jobs.clone());
+            move || match VaultWatcher::start(&vault, app_json.clone(), debounce, jobs.clone()) {
+                Ok(w) => Some(w),
+                Err(e) => {
+                    tracing::error!(error = %e, "live updates are off");
+                    None
+                }
+            }
+        };
+        let watcher = Mutex::new(arm());
+        let state = Arc::new(AtomicU8::new(match watcher.lock().is_some() {
+            true => LiveState::On.as_u8(),
+            false => LiveState::Off.as_u8(),
+        }));
+        let (stop, stopped) = crossbeam_channel::bounded::<()>(0);
+        let shared = state.clone();
+        let guard = std::thread::Builder::new()
+            .name("vault-rag-vault-guard".into())
+            .spawn(move || {
+                let mut seen = identity(&vault);
+                // A message or a closed channel both mean: stop.
+                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(check) {
+                    let now = identity(&vault);
+                    if now == seen {
+                        continue;
+                    }
+                    // The old watch followed the old folder: drop it either way.
+                    drop(watcher.lock().take());
+                    match now {
+                        None => {
+                            tracing::warn!(
+                                vault = %vault.display(),
+                                "the vault folder is gone: live updates are paused until it is back; the index is kept"
+                            );
+                            shared.store(LiveState::VaultMissing.as_u8(), Ordering::Release);
+                        }
+                        Some(_) => {
+                            let armed = arm();
+                            let state = if armed.is_some() { LiveState::On } else { LiveState::Off };
+                            *watcher.lock() = armed;
+                            shared.store(state.as_u8(), Ordering::Release);
+                            tracing::info!(
+                                vault = %vault.display(),
+                                "the vault folder is back: live updates are on again, catching up"
+                            );
+                            let _ = jobs.send(Job::Reconcile);
+                        }
+                    }
+                    seen = now;
+                }
+            });
+        let guard = match guard {
+            Ok(handle) => Some(handle),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot start the vault folder guard");
+                state.store(LiveState::Off.as_u8(), Ordering::Release);
+                None
+            }
+        };
+        Self {
+            state,
+            stop: Some(stop),
+            guard,
+        }
+    }
+
+    pub(crate) fn state(&self) -> LiveState {
+        LiveState::from_u8(self.state.load(Ordering::Acquire))
+    }
+}
+
+impl Drop for LiveUpdates {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(guard) = self.guard.take() {
+            let _ = guard.join();
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use vault_rag_core::{Embedder, SearchMode};
 use vault_rag_embed::{ModelSpec, OnnxEmbedder, Precision};
 use vault_rag_index::engine::Engine;
 use vault_rag_index::progress::IndexSummary;
-use vault_rag_index::{IndexSettings, SearchRequest};
+use vault_rag_index::{IndexSettings, LiveState, SearchRequest};
 
 /// The MiniLM test model, loaded once per test binary. Fails (never skips) without it.
 fn minilm() -> Arc<dyn Embedder> {
@@ -329,4 +329,89 @@ fn watcher_applies_create_modify_delete_and_rename() {
     engine.shutdown();
     assert!(created_after < limit);
     assert_eq!(engine.status().failures.len(), 0);
+}
+
+/// The vault folder renamed away and back, then deleted and re-created: while it is gone the
+/// status says so and nothing is removed from the index; once it is back, what changed meanwhile
+/// is caught up and new edits are indexed again as they happen.
+#[test]
+fn live_updates_follow_the_vault_folder_away_and_back() {
+    let v = Vault::garden();
+    let engine = Engine::open(v.settings(), minilm()).unwrap();
+    engine.start_background().unwrap();
+    eventually(Duration::from_secs(60), "initial pass", || {
+        engine.is_complete()
+    });
+    assert_eq!(engine.status().live_updates, LiveState::On);
+    let db = v.db();
+    let has = |path: &str| {
+        count(
+            &db,
+            &format!("SELECT count(*) FROM notes WHERE path = '{path}'"),
+        ) == 1
+    };
+    let notes = || count(&db, "SELECT count(*) FROM notes");
+    let before = notes();
+    let limit = Duration::from_secs(15);
+    let root = v.dir.path().to_path_buf();
+    let away = root.with_extension("away");
+    let live = || engine.status().live_updates;
+
+    fs::rename(&root, &away).unwrap();
+    eventually(limit, "the vault reported missing", || {
+        live() == LiveState::VaultMissing
+    });
+    assert!(!engine.status().watching);
+    // Edited while away: the old watch still reports it, under the old path.
+    fs::write(
+        away.join("Reference/Fjords.md"),
+        "# Fjords\n\nGlaciers cut fjords below sea level.\n",
+    )
+    .unwrap();
+    fs::remove_file(away.join("Reference/Cats.md")).unwrap();
+    std::thread::sleep(Duration::from_millis(1_500));
+    assert_eq!(
+        notes(),
+        before,
+        "nothing is removed while the vault is away"
+    );
+
+    fs::rename(&away, &root).unwrap();
+    eventually(limit, "live updates back", || live() == LiveState::On);
+    eventually(limit, "what changed while away is caught up", || {
+        has("Reference/Fjords.md") && !has("Reference/Cats.md")
+    });
+    fs::write(
+        root.join("Reference/Geysers.md"),
+        "# Geysers\n\nHot water.\n",
+    )
+    .unwrap();
+    eventually(limit, "a new note indexed by the re-armed watcher", || {
+        has("Reference/Geysers.md")
+    });
+
+    let copy = tempfile::tempdir().unwrap();
+    copy_dir(&root, copy.path());
+    fs::remove_dir_all(&root).unwrap();
+    eventually(limit, "the deleted vault reported missing", || {
+        live() == LiveState::VaultMissing
+    });
+    fs::create_dir(&root).unwrap();
+    copy_dir(copy.path(), &root);
+    eventually(limit, "the re-created vault watched", || {
+        live() == LiveState::On
+    });
+    eventually(limit, "the re-created vault indexed", || {
+        has("Reference/Geysers.md") && has("Reference/Fjords.md")
+    });
+    fs::write(
+        root.join("Reference/Tides.md"),
+        "# Tides\n\nThe moon pulls.\n",
+    )
+    .unwrap();
+    eventually(limit, "a new note in the re-created vault indexed", || {
+        has("Reference/Tides.md")
+    });
+    engine.shutdown();
+    assert_eq!(engine.status().live_updates, LiveState::Off);
 }

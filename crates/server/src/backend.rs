@@ -47,6 +47,16 @@ pub enum IndexState {
     Error,
 }
 
+/// Whether file changes reach the index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LiveUpdates {
+    On,
+    Off,
+    /// The vault folder is gone; updates resume when it is back.
+    VaultMissing,
+}
+
 /// A note that could not be indexed, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct IndexFailure {
@@ -68,6 +78,7 @@ pub struct IndexProgress {
     pub complete: bool,
     /// Id of the embedder fingerprint the index holds vectors for.
     pub fingerprint: String,
+    pub live_updates: LiveUpdates,
 }
 
 /// The index behind the server. Methods block (inference, SQLite); the HTTP layer calls them on

@@ -3,11 +3,12 @@
 use vault_rag_core::{Embedder, NotePath, PathError};
 use vault_rag_index::engine::{Engine, IndexStatus};
 use vault_rag_index::progress::IndexState as EngineState;
+use vault_rag_index::LiveState;
 use vault_rag_index::{IndexError, SearchRequest, SearchResponse, SimilarRequest};
 
 use crate::{
-    resolve_in_vault, Backend, IndexFailure, IndexProgress, IndexState, SearchQuery, SearchResults,
-    ServerError, SimilarQuery,
+    resolve_in_vault, Backend, IndexFailure, IndexProgress, IndexState, LiveUpdates, SearchQuery,
+    SearchResults, ServerError, SimilarQuery,
 };
 
 impl From<IndexError> for ServerError {
@@ -75,6 +76,11 @@ fn progress(status: IndexStatus) -> IndexProgress {
         index_size_bytes: status.index_size_bytes,
         complete: status.complete,
         fingerprint: status.fingerprint,
+        live_updates: match status.live_updates {
+            LiveState::On => LiveUpdates::On,
+            LiveState::Off => LiveUpdates::Off,
+            LiveState::VaultMissing => LiveUpdates::VaultMissing,
+        },
     }
 }
 

@@ -15,6 +15,7 @@
 //! - [`VaultMcp`]: the MCP server (`search_notes`, `similar_notes`, `read_note`) on stdio.
 //! - [`resolve_in_vault`]: a note path to a file really inside the vault (no symlinks out).
 
+mod accept;
 mod api;
 mod backend;
 mod engine;
@@ -28,9 +29,11 @@ mod security;
 mod serve;
 mod vault_path;
 
+pub use accept::ConnectionLimits;
 pub use api::{router, ApiSettings, Limits, ROUTES};
 pub use backend::{
-    Backend, IndexFailure, IndexProgress, IndexState, SearchQuery, SearchResults, SimilarQuery,
+    Backend, IndexFailure, IndexProgress, IndexState, LiveUpdates, SearchQuery, SearchResults,
+    SimilarQuery,
 };
 pub use error::{ErrorBody, ErrorDetail, ServerError};
 pub use mcp::VaultMcp;

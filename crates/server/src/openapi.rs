@@ -244,11 +244,12 @@ fn schemas() -> Value {
                 "embedding_dim": { "type": "integer" },
                 "cache_size_mb": { "type": "number", "description": "Index size on disk, MiB." },
                 "cached_notes": { "type": "integer", "description": "Notes with vectors in the index." },
-                "index": { "type": "object", "required": ["state", "notes_done", "notes_total", "complete"], "properties": {
+                "index": { "type": "object", "required": ["state", "notes_done", "notes_total", "complete", "live_updates"], "properties": {
                     "state": state,
                     "notes_done": { "type": "integer" },
                     "notes_total": { "type": "integer" },
-                    "complete": { "type": "boolean" }
+                    "complete": { "type": "boolean" },
+                    "live_updates": { "type": "string", "enum": ["on", "off", "vault_missing"], "description": "Whether file changes reach the index: `vault_missing` while the vault folder is gone (deleted or renamed away); updates resume, with a full pass, when it is back." }
                 }},
                 "rss_mb": { "type": ["number", "null"], "description": "Resident memory, MiB." },
                 "rss_peak_mb": { "type": ["number", "null"], "description": "Highest resident memory since start, MiB." }
@@ -256,7 +257,7 @@ fn schemas() -> Value {
         },
         "IndexStatus": {
             "type": "object",
-            "required": ["state", "notes_done", "notes_total", "notes_indexed", "chunks", "failures", "index_size_bytes", "complete", "fingerprint"],
+            "required": ["state", "notes_done", "notes_total", "notes_indexed", "chunks", "failures", "index_size_bytes", "complete", "fingerprint", "live_updates"],
             "properties": {
                 "state": state,
                 "notes_done": { "type": "integer" },
@@ -268,7 +269,8 @@ fn schemas() -> Value {
                 }}},
                 "index_size_bytes": { "type": "integer" },
                 "complete": { "type": "boolean" },
-                "fingerprint": { "type": "string", "description": "Id of the embedder the vectors belong to." }
+                "fingerprint": { "type": "string", "description": "Id of the embedder the vectors belong to." },
+                "live_updates": { "type": "string", "enum": ["on", "off", "vault_missing"], "description": "Whether file changes reach the index: `vault_missing` while the vault folder is gone (deleted or renamed away); updates resume, with a full pass, when it is back." }
             }
         },
         "IndexStateReply": {

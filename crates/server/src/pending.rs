@@ -7,7 +7,8 @@ use vault_rag_core::{
 };
 
 use crate::{
-    Backend, IndexProgress, IndexState, SearchQuery, SearchResults, ServerError, SimilarQuery,
+    Backend, IndexProgress, IndexState, LiveUpdates, SearchQuery, SearchResults, ServerError,
+    SimilarQuery,
 };
 
 type StateFn = Box<dyn Fn() -> ModelState + Send + Sync>;
@@ -102,6 +103,7 @@ impl Backend for PendingBackend {
             index_size_bytes: 0,
             complete: false,
             fingerprint: String::new(),
+            live_updates: LiveUpdates::Off,
         }
     }
 

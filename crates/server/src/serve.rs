@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 
+use crate::accept::{serve_connections, ConnectionLimits};
 use crate::{router, ApiSettings, Backend, ServerError};
 
 /// Where to listen and what to serve.
@@ -18,6 +19,8 @@ pub struct ServeSettings {
     pub api: ApiSettings,
     /// How long in-flight requests may run on after a shutdown signal.
     pub drain_timeout: Duration,
+    /// Open connections and the deadline for request headers.
+    pub limits: ConnectionLimits,
 }
 
 impl Default for ServeSettings {
@@ -27,6 +30,7 @@ impl Default for ServeSettings {
             port: 0,
             api: ApiSettings::default(),
             drain_timeout: Duration::from_secs(30),
+            limits: ConnectionLimits::default(),
         }
     }
 }
@@ -101,46 +105,38 @@ impl Listener {
         backend: Arc<dyn Backend>,
         until: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
-        let app = router(backend, &self.api(), self.addr.port());
-        axum::serve(self.tokio_listener()?, app)
-            .with_graceful_shutdown(until)
-            .await
-            .map_err(|source| ServerError::Io { source })
+        self.run(backend, until).await
     }
 
-    /// Serves `backend` until `shutdown` completes, then lets in-flight requests finish (up to
-    /// the drain timeout) and returns.
+    /// Serves `backend` until `shutdown` completes, then closes idle connections, lets requests
+    /// in flight finish (up to the drain timeout) and returns.
     pub async fn serve(
         self,
         backend: Arc<dyn Backend>,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
+        self.run(backend, async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing requests in flight");
+        })
+        .await
+    }
+
+    async fn run(
+        &self,
+        backend: Arc<dyn Backend>,
+        until: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServerError> {
         let app = router(backend, &self.api(), self.addr.port());
         let listener = self.tokio_listener()?;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
-            shutdown.await;
+            until.await;
             let _ = stop_tx.send(true);
         });
-        let mut graceful_rx = stop_rx.clone();
-        let graceful = async move {
-            let _ = graceful_rx.wait_for(|stop| *stop).await;
-            tracing::info!("shutting down: finishing requests in flight");
-        };
-        let mut deadline_rx = stop_rx;
         let drain = self.settings.drain_timeout;
-        let deadline = async move {
-            let _ = deadline_rx.wait_for(|stop| *stop).await;
-            tokio::time::sleep(drain).await;
-        };
-        let server = axum::serve(listener, app).with_graceful_shutdown(graceful);
-        tokio::select! {
-            result = server => result.map_err(|source| ServerError::Io { source }),
-            () = deadline => {
-                tracing::warn!("requests still running {} s after shutdown; closing them", drain.as_secs());
-                Ok(())
-            }
-        }
+        serve_connections(listener, app, self.settings.limits, stop_rx, drain).await;
+        Ok(())
     }
 }
 

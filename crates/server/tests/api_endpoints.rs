@@ -27,7 +27,7 @@ async fn health_reports_model_index_and_memory() {
     assert_eq!(body["cached_notes"], 4);
     assert_eq!(
         body["index"],
-        json!({"state": "idle", "notes_done": 4, "notes_total": 4, "complete": true})
+        json!({"state": "idle", "notes_done": 4, "notes_total": 4, "complete": true, "live_updates": "on"})
     );
     assert!(body["rss_mb"].as_f64().unwrap() > 1.0, "{body}");
 }

@@ -11,7 +11,7 @@ export function healthAnswer(overrides: Partial<HealthResponse> = {}): HealthRes
 		embedding_dim: 384,
 		cache_size_mb: 1,
 		cached_notes: 3,
-		index: { state: "idle", notes_done: 3, notes_total: 3, complete: true },
+		index: { state: "idle", notes_done: 3, notes_total: 3, complete: true, live_updates: "on" },
 		rss_mb: 120,
 		...overrides,
 	};

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { App, Plugin } from "obsidian-test-mocks/obsidian";
 import VaultRagPlugin from "../../src/main";
 import { RELATED_VIEW_TYPE } from "../../src/related-view";
+import { ServicePanel } from "../../src/service-panel";
 
 const manifest = {
 	id: "vault-rag",
@@ -36,7 +37,12 @@ describe("plugin lifecycle", () => {
 	it("registers commands without hotkeys, the related view, its hover source and a status bar item", async () => {
 		const { plugin } = await loadPlugin({});
 		const mock = Plugin.fromOriginalType2__(plugin);
-		expect([...mock.commands__.keys()].sort()).toEqual(["open-related-notes", "restart-search-service", "semantic-search"]);
+		expect([...mock.commands__.keys()].sort()).toEqual([
+			"open-related-notes",
+			"restart-search-service",
+			"semantic-search",
+			"show-search-service",
+		]);
 		expect(mock.commands__.get("semantic-search")?.name).toBe("Semantic search");
 		expect([...mock.commands__.values()].every((command) => command.hotkeys === undefined)).toBe(true);
 		expect(mock.views__.has(RELATED_VIEW_TYPE)).toBe(true);
@@ -47,11 +53,20 @@ describe("plugin lifecycle", () => {
 
 	it("starts the service only once the layout is ready, and reports a missing binary", async () => {
 		const { app, plugin } = await loadPlugin({ binaryPath: "/nonexistent/vault-rag" });
+		const opened = vi.spyOn(ServicePanel.prototype, "open");
 		expect(plugin.supervisor.state.kind).toBe("stopped");
 		app.workspace.setLayoutReady__();
 		expect(plugin.supervisor.state.kind).toBe("missing");
+		// The install panel opens by itself, once per session.
+		expect(opened).toHaveBeenCalledTimes(1);
+		await plugin.supervisor.restart();
+		expect(opened).toHaveBeenCalledTimes(1);
 		const mock = Plugin.fromOriginalType2__(plugin);
-		expect(mock.statusBarItems__[0]?.textContent).toBe("Vault RAG: error");
+		const item = mock.statusBarItems__[0];
+		expect(item?.textContent).toBe("Vault RAG: not installed");
+		// The status bar item opens it again.
+		item?.click();
+		expect(opened).toHaveBeenCalledTimes(2);
 		expect(plugin.supervisor.logTail.join("\n")).toContain("/nonexistent/vault-rag");
 	});
 

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import {
 	App,
 	ButtonComponent,
@@ -8,6 +8,7 @@ import {
 	TextComponent,
 } from "obsidian-test-mocks/obsidian";
 import type { Plugin as PluginOriginal } from "obsidian";
+import { requireApiVersion } from "obsidian";
 import { DEFAULT_SETTINGS, type VaultRagSettings } from "../../src/settings";
 import { VaultRagSettingTab, type SettingsHost } from "../../src/settings-tab";
 import type { SupervisorState } from "../../src/supervisor";
@@ -30,6 +31,9 @@ function rowName(control: HTMLElement): string {
 	const row = control.parentElement?.parentElement;
 	return row?.children[1]?.children[0]?.textContent ?? "";
 }
+
+/** Obsidian 1.13+ renders the tab from its definitions; older versions call display(). Both are tested. */
+let declarative = false;
 
 function render(state: SupervisorState = { kind: "stopped" }, settings: Partial<VaultRagSettings> = {}) {
 	const texts = collect(TextComponent);
@@ -56,7 +60,10 @@ function render(state: SupervisorState = { kind: "stopped" }, settings: Partial<
 	const app = App.createConfigured__();
 	const plugin = {} as PluginOriginal;
 	const tab = new VaultRagSettingTab(app.asOriginalType__(), plugin, host);
-	// As Obsidian does when the tab is opened.
+	// As Obsidian does when the tab is added (1.13+: definitions), then opened.
+	if (declarative) {
+		if (requireApiVersion("1.13.0")) tab.update();
+	}
 	SettingTab.fromOriginalType__(tab).renderTab__();
 	const text = (name: string) => texts.find((t) => rowName(t.inputEl) === name);
 	const dropdown = (name: string) => dropdowns.find((d) => rowName(d.selectEl) === name);
@@ -72,7 +79,14 @@ afterEach(() => {
 	vi.restoreAllMocks();
 });
 
-describe("settings tab", () => {
+describe.each([
+	["display()", false],
+	["definitions", true],
+])("settings tab, rendered by %s", (_how, fromDefinitions) => {
+	beforeEach(() => {
+		declarative = fromDefinitions;
+	});
+
 	it("saves edits through the host, ignoring invalid numbers", () => {
 		const ui = render();
 		ui.dropdown("Dimensions")?.setValue("128");
@@ -143,6 +157,16 @@ describe("settings tab", () => {
 		const restart = ui.buttons.find((b) => b.buttonEl.textContent === "Restart");
 		restart?.simulateClick__();
 		expect(ui.restarts()).toBe(1);
+	});
+
+	it("names each heading once and lists every setting for Obsidian's settings search", () => {
+		const ui = render();
+		expect(ui.tab.containerEl.textContent?.match(/Search service/g)).toHaveLength(1);
+		const names = ui.tab
+			.getSettingDefinitions()
+			.flatMap((item) => ("items" in item ? (item.items ?? []) : [item]))
+			.map((item) => ("name" in item ? item.name : ""));
+		expect(names).toEqual(expect.arrayContaining(["Search mode", "Model", "Dimensions", "Program path", "Log"]));
 	});
 });
 

@@ -30,10 +30,10 @@ describe("status bar", () => {
 		);
 		const indexing = healthAnswer({
 			status: "indexing",
-			index: { state: "indexing", notes_done: 333, notes_total: 1000, complete: false },
+			index: { state: "indexing", notes_done: 333, notes_total: 1000, complete: false, live_updates: "on" },
 		});
 		expect(describeState({ kind: "running", health: indexing }).text).toBe("Vault RAG: indexing 33%");
-		const empty = healthAnswer({ status: "indexing", index: { state: "scanning", notes_done: 0, notes_total: 0, complete: false } });
+		const empty = healthAnswer({ status: "indexing", index: { state: "scanning", notes_done: 0, notes_total: 0, complete: false, live_updates: "on" } });
 		expect(describeState({ kind: "running", health: empty }).text).toBe("Vault RAG: indexing 0%");
 		expect(describeState({ kind: "running", health: healthAnswer() }).text).toBe("Vault RAG: ready");
 		const loading = describeState({
@@ -66,11 +66,19 @@ describe("status bar", () => {
 		expect(needs.text).toBe("Vault RAG: model needed");
 	});
 
+	it("says when the vault folder is gone", () => {
+		const gone = describeState({
+			kind: "running",
+			health: healthAnswer({ index: { state: "idle", notes_done: 3, notes_total: 3, complete: true, live_updates: "vault_missing" } }),
+		});
+		expect(gone).toMatchObject({ kind: "error", text: "Vault RAG: vault folder missing" });
+	});
+
 	it("writes the state into its element", () => {
 		const el = createDiv();
-		new StatusBar(el).update({ kind: "missing", reason: "no binary" });
-		expect(el.textContent).toBe("Vault RAG: error");
-		expect(el.getAttribute("aria-label")).toBe("no binary");
+		new StatusBar(el).update({ kind: "missing", reason: "no binary.", looked: [] });
+		expect(el.textContent).toBe("Vault RAG: not installed");
+		expect(el.getAttribute("aria-label")).toBe("no binary. Click for how to install it.");
 		expect(el.getAttribute("data-state")).toBe("error");
 	});
 });

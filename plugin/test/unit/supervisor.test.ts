@@ -31,8 +31,8 @@ function harness(
 	const sup = new Supervisor({
 		findBinary: () =>
 			options.found === false
-				? { found: false, message: "Could not find the vault-rag binary on PATH." }
-				: { found: true, path: "/opt/vault-rag/vault-rag" },
+				? { found: false, message: "The vault-rag search service is not installed.", looked: ["/usr/bin/vault-rag"] }
+				: { found: true, path: "/opt/vault-rag/vault-rag", source: "PATH" },
 		args: () => ["serve", "--port", "0", "--exit-on-stdin-close"],
 		notify: (message) => notices.push(message),
 		spawn,
@@ -148,7 +148,7 @@ describe("start", () => {
 					proc.writeStdout('tening","port":43123}\n');
 				}),
 			health: () =>
-				Promise.resolve(healthAnswer({ status: "indexing", index: { state: "indexing", notes_done: 1, notes_total: 4, complete: false } })),
+				Promise.resolve(healthAnswer({ status: "indexing", index: { state: "indexing", notes_done: 1, notes_total: 4, complete: false, live_updates: "on" } })),
 		});
 		const states: string[] = [];
 		h.sup.onChange((state) => states.push(state.kind));
@@ -161,20 +161,25 @@ describe("start", () => {
 		expect(h.health.mock.calls.length).toBe(4);
 	});
 
-	it("gives one clear notice and no retry loop when the binary is missing", async () => {
+	it("reports a missing binary once, with where it looked, and does not retry", async () => {
 		const h = harness({ found: false });
 		h.sup.start();
 		await vi.advanceTimersByTimeAsync(10 * 60_000);
 		expect(h.procs).toHaveLength(0);
-		expect(h.notices).toEqual(["Vault RAG: Could not find the vault-rag binary on PATH."]);
-		expect(h.sup.state).toEqual({ kind: "missing", reason: "Could not find the vault-rag binary on PATH." });
+		// The plugin shows its install panel for this state; no notice on top of it.
+		expect(h.notices).toEqual([]);
+		expect(h.sup.state).toEqual({
+			kind: "missing",
+			reason: "The vault-rag search service is not installed.",
+			looked: ["/usr/bin/vault-rag"],
+		});
 	});
 
 	it("does not retry a binary that cannot be executed", async () => {
 		const notices: string[] = [];
 		const procs: FakeProcess[] = [];
 		const sup = new Supervisor({
-			findBinary: () => ({ found: true, path: "/opt/vault-rag/vault-rag" }),
+			findBinary: () => ({ found: true, path: "/opt/vault-rag/vault-rag", source: "PATH" }),
 			args: () => ["serve"],
 			notify: (message) => notices.push(message),
 			timers: globalTimers,

@@ -19,7 +19,8 @@ use vault_rag_core::{EmbedderFingerprint, ModelState};
 use vault_rag_embed::{DownloadProgress, ModelSpec, OnnxEmbedder};
 use vault_rag_index::engine::Engine;
 use vault_rag_server::{
-    listening_line, AccessSettings, ApiSettings, Limits, Listener, PendingBackend, ServeSettings,
+    listening_line, AccessSettings, ApiSettings, ConnectionLimits, Limits, Listener,
+    PendingBackend, ServeSettings,
 };
 
 use crate::model::{Checked, ConfigError, DownloadNeeded};
@@ -55,6 +56,12 @@ pub struct Args {
     /// Seconds after which a request is answered with a `timeout` error.
     #[arg(long, env = "VAULT_RAG_REQUEST_TIMEOUT", default_value_t = 120)]
     pub request_timeout: u64,
+    /// Open connections at most; at the cap, the connection idle longest is closed for a new one.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub max_connections: u32,
+    /// Seconds a client may take to send a request's headers (also the keep-alive idle timeout).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_timeout: u64,
 }
 
 /// Name of the token file in the data dir (used when VAULT_RAG_TOKEN is not set).
@@ -96,6 +103,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     .collect(),
                 extra_hosts: args.allow_hosts,
             },
+        },
+        limits: ConnectionLimits {
+            max_connections: args.max_connections as usize,
+            header_timeout: Duration::from_secs(args.header_timeout),
         },
         ..ServeSettings::default()
     };

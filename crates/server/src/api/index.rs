@@ -6,7 +6,7 @@ use serde::Serialize;
 use vault_rag_core::ModelState;
 
 use super::{blocking, AppState};
-use crate::{IndexProgress, IndexState, ServerError};
+use crate::{IndexProgress, IndexState, LiveUpdates, ServerError};
 
 #[derive(Debug, Serialize)]
 pub(crate) struct HealthReply {
@@ -36,6 +36,7 @@ pub(crate) struct HealthIndex {
     notes_done: usize,
     notes_total: usize,
     complete: bool,
+    live_updates: LiveUpdates,
 }
 
 pub(crate) async fn health(
@@ -63,6 +64,7 @@ pub(crate) async fn health(
             notes_done: progress.notes_done,
             notes_total: progress.notes_total,
             complete: progress.complete,
+            live_updates: progress.live_updates,
         },
         rss_mb: rss_mb(),
         rss_peak_mb: proc_status_mb("VmHWM:"),

@@ -17,8 +17,8 @@ use vault_rag_core::{
     DocumentText, EmbedError, Embedder, EmbedderFingerprint, Hit, NotePath, Retriever, SearchMode,
 };
 use vault_rag_server::{
-    resolve_in_vault, Backend, IndexFailure, IndexProgress, IndexState, SearchQuery, SearchResults,
-    ServerError, SimilarQuery,
+    resolve_in_vault, Backend, IndexFailure, IndexProgress, IndexState, LiveUpdates, SearchQuery,
+    SearchResults, ServerError, SimilarQuery,
 };
 
 pub const NOTES: &[(&str, &str)] = &[
@@ -109,6 +109,8 @@ impl MemoryBackend {
             "# Secret\npassword=hunter2\n",
         )
         .unwrap();
+        // Windows creates symbolic links only with extra privileges: there the escape is absent.
+        #[cfg(unix)]
         std::os::unix::fs::symlink(
             outside.path().join("secret.md"),
             vault.path().join("Escape.md"),
@@ -320,6 +322,7 @@ impl Backend for MemoryBackend {
             index_size_bytes: 3 * 1024 * 1024,
             complete: state == IndexState::Idle,
             fingerprint: self.embedder.fingerprint().id(),
+            live_updates: LiveUpdates::On,
         }
     }
 
