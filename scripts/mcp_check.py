@@ -1,22 +1,33 @@
 #!/usr/bin/env python3
-"""Drives `vault-rag mcp` with the official MCP Python SDK over stdio.
+"""Drives vault-rag's MCP server with the official MCP Python SDK: over stdio (`vault-rag mcp`,
+standalone or as a bridge to a running service) or over Streamable HTTP (`serve`'s `/mcp`).
 
 Lists the tools (exactly search_notes, similar_notes, read_note), calls each, and checks the
-answers against the vault on disk. Prints one JSON line with what was seen; exits non-zero on
-any mismatch.
+answers against the vault on disk. Over HTTP it also checks that a request without the token and
+one from a foreign Origin are refused, and runs two clients at once. `--bench N` times N
+search_notes calls (median, ms); `--bridge` reports the stdio process's start-up time, peak RSS
+and whether it mapped a model or ONNX Runtime (Linux). Prints one JSON line with what was seen;
+exits non-zero on any mismatch.
 
-Usage: mcp_check.py --binary BIN --vault V --data-dir D --query Q --expect PATH
-                    --note PATH --heading H --expect-section TEXT -- [model flags...]
+Usage: mcp_check.py [--http URL --token T] --binary BIN --vault V --data-dir D --query Q
+                    --expect PATH --note PATH --heading H --expect-section TEXT
+                    [--bench N] [--bridge] -- [model flags...]
 """
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
+import statistics
 import sys
+import time
 from pathlib import Path
 
+import httpx2
 from mcp import ClientSession, StdioServerParameters, stdio_client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
 
 EXPECTED_TOOLS = {"search_notes", "similar_notes", "read_note"}
 
@@ -25,17 +36,84 @@ def text_of(result):
     return "".join(getattr(c, "text", "") for c in result.content)
 
 
-async def run(args, model_flags):
+@contextlib.asynccontextmanager
+async def connect(args, model_flags):
+    """A client session over the transport the arguments name."""
+    if args.http:
+        client = create_mcp_http_client(headers={"Authorization": f"Bearer {args.token}"})
+        async with client, streamable_http_client(args.http, http_client=client) as (read, write):
+            async with ClientSession(read, write) as session:
+                yield session
+        return
     params = StdioServerParameters(
         command=args.binary,
         args=["mcp", "--vault", args.vault, "--data-dir", args.data_dir, *model_flags],
         env={k: v for k, v in os.environ.items() if k.startswith(("VAULT_RAG_", "ORT_", "XDG_", "HOME"))},
     )
-    failures = []
-    report = {}
     async with stdio_client(params) as (read, write):
         async with ClientSession(read, write) as session:
+            yield session
+
+
+def children():
+    """Pids of this process's children (Linux)."""
+    me = str(os.getpid())
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path("/proc", entry, "stat").read_text()
+            except OSError:
+                continue
+            if stat[stat.rfind(")") + 2 :].split()[1] == me:
+                out.append(int(entry))
+    return out
+
+
+def bridge_report(pid):
+    """Peak RSS (MiB) of the stdio process, and whether it mapped a model or ONNX Runtime."""
+    status = Path("/proc", str(pid), "status").read_text()
+    hwm = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:"))
+    maps = Path("/proc", str(pid), "maps").read_text()
+    return {
+        "rss_peak_mb": round(hwm / 1024, 1),
+        "maps_onnxruntime": "libonnxruntime" in maps,
+        "maps_model": ".onnx" in maps,
+    }
+
+
+async def refused_without_token_or_from_a_foreign_origin(args, failures):
+    body = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "probe", "version": "0"}}}
+    headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+    async with httpx2.AsyncClient() as client:
+        r = await client.post(args.http, json=body, headers=headers)
+        if r.status_code != 401:
+            failures.append(f"/mcp without a token: HTTP {r.status_code}")
+        r = await client.post(args.http, json=body, headers={
+            **headers, "Authorization": f"Bearer {args.token}", "Origin": "https://evil.example"})
+        if r.status_code != 403:
+            failures.append(f"/mcp from a foreign Origin: HTTP {r.status_code}")
+
+
+async def two_clients_at_once(args, model_flags, failures):
+    async def one(query):
+        async with connect(args, model_flags) as session:
+            await session.initialize()
+            result = await session.call_tool("search_notes", {"query": query, "top_k": 3})
+            return (result.structured_content or {}).get("hits", [])
+    a, b = await asyncio.gather(one(args.query), one("tomato seedlings"))
+    if not a or not b:
+        failures.append(f"two clients at once: {len(a)} and {len(b)} hits")
+
+
+async def run(args, model_flags):
+    failures = []
+    report = {"transport": "http" if args.http else "stdio"}
+    started = time.monotonic()
+    async with connect(args, model_flags) as session:
             init = await session.initialize()
+            report["initialize_ms"] = round((time.monotonic() - started) * 1000, 1)
             report["server"] = init.server_info.name
             report["protocol"] = init.protocol_version
 
@@ -96,6 +174,31 @@ async def run(args, model_flags):
                 failures.append(f"search_notes top_k 0: {text_of(result)[:200]!r}")
             report["errors_checked"] = True
 
+            if args.bench:
+                times = []
+                for _ in range(args.bench):
+                    t = time.perf_counter()
+                    result = await session.call_tool("search_notes", {"query": args.query, "top_k": 5})
+                    times.append((time.perf_counter() - t) * 1000)
+                    if result.is_error:
+                        failures.append(f"bench search_notes failed: {text_of(result)}")
+                        break
+                report["search_notes_median_ms"] = round(statistics.median(times), 2)
+            if args.bridge:
+                pids = children()
+                if len(pids) != 1:
+                    failures.append(f"expected one stdio process, found {pids}")
+                else:
+                    bridge = bridge_report(pids[0])
+                    report["bridge"] = bridge
+                    if bridge["maps_onnxruntime"] or bridge["maps_model"]:
+                        failures.append(f"the bridge loaded a model: {bridge}")
+
+    if args.http:
+        await refused_without_token_or_from_a_foreign_origin(args, failures)
+        await two_clients_at_once(args, model_flags, failures)
+        report["refusals_and_two_clients_checked"] = True
+
     report["failures"] = failures
     print(json.dumps(report))
     return 1 if failures else 0
@@ -110,6 +213,10 @@ def main():
     parser = argparse.ArgumentParser()
     for name in ["binary", "vault", "data-dir", "query", "expect", "note", "heading", "expect-section"]:
         parser.add_argument(f"--{name}", required=True)
+    parser.add_argument("--http", help="the /mcp URL of a running serve")
+    parser.add_argument("--token")
+    parser.add_argument("--bench", type=int, default=0)
+    parser.add_argument("--bridge", action="store_true")
     args = parser.parse_args(argv)
     return asyncio.run(run(args, model_flags))
 

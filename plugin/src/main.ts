@@ -179,6 +179,7 @@ export default class VaultRagPlugin extends Plugin {
 			restartService: () => void this.supervisor.restart(),
 			askDownload: (download) => void this.askDownload(download),
 			serviceBinary: () => this.supervisor.binary,
+			vaultPath: () => this.vaultPath(),
 		};
 	}
 

@@ -2,6 +2,7 @@
 import * as fs from "node:fs";
 import { PluginSettingTab, requireApiVersion, Setting, type App, type Plugin, type SettingDefinitionItem } from "obsidian";
 import type { SearchMode } from "./api";
+import { agentConfigs } from "./agents";
 import { describeState } from "./status-bar";
 import {
 	DEFAULT_MODEL,
@@ -29,6 +30,8 @@ export interface SettingsHost {
 	folderExists?(path: string): boolean;
 	/** The service binary in use and where it was found, when one was. */
 	serviceBinary?(): { path: string; source: string } | null;
+	/** The vault's folder on disk, for the agents' configuration. */
+	vaultPath?(): string | null;
 }
 
 /** One row: Obsidian 1.13+ renders it from the definition (and finds it in settings search); older versions get the same rows from display(). */
@@ -96,6 +99,7 @@ export class VaultRagSettingTab extends PluginSettingTab {
 			{ heading: "Index", rows: this.indexRows() },
 			{ heading: "Model", rows: this.modelRows() },
 			{ heading: "Search service", rows: this.serviceRows() },
+			{ heading: "Use with AI agents", rows: this.agentRows() },
 		];
 	}
 
@@ -272,6 +276,41 @@ export class VaultRagSettingTab extends PluginSettingTab {
 					this.refreshStatus();
 				},
 			},
+		];
+	}
+
+	/** For each MCP client, what to paste so that it searches this vault through the service. */
+	private agentRows(): Row[] {
+		const vault = this.host.vaultPath?.() ?? null;
+		if (!vault) return [];
+		const binary = this.host.serviceBinary?.()?.path ?? "vault-rag";
+		const running = this.host.serviceState().kind === "running";
+		const intro: Row = {
+			name: "How agents connect",
+			desc:
+				"Claude, Cursor and other MCP clients can search and read this vault with the tools search_notes, similar_notes and read_note. " +
+				(running
+					? "The service is running: agents set up below use it, with no second model in memory."
+					: "While Obsidian's service is not running, an agent starts its own for this vault."),
+			render: () => undefined,
+		};
+		return [
+			intro,
+			...agentConfigs(binary, vault, process.platform).map(
+				(config): Row => ({
+					name: config.client,
+					desc: config.where,
+					render: (setting) => {
+						setting.addButton((button) =>
+							button.setButtonText("Copy").onClick(() => {
+								void navigator.clipboard.writeText(config.text);
+							}),
+						);
+						setting.settingEl.addClass("vault-rag-log-setting");
+						setting.settingEl.createEl("pre", { cls: "vault-rag-agent-config", text: config.text });
+					},
+				}),
+			),
 		];
 	}
 

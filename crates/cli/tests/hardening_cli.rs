@@ -67,6 +67,9 @@ fn read_only_commands_work_beside_a_running_service() {
         String::from_utf8_lossy(&similar.stderr)
     );
 
+    // Without the service file (a service of an older version) `mcp` cannot forward to the
+    // service: it reads the index itself. With the file it forwards (`agents_cli.rs`).
+    std::fs::remove_file(data.join("service.json")).unwrap();
     let mcp = Command::new(venv_python())
         .arg(support::repo_root().join("scripts/mcp_check.py"))
         .args(["--binary", env!("CARGO_BIN_EXE_vault-rag")])
@@ -86,6 +89,11 @@ fn read_only_commands_work_beside_a_running_service() {
         mcp.status.success(),
         "{}\n{}",
         String::from_utf8_lossy(&mcp.stdout),
+        String::from_utf8_lossy(&mcp.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&mcp.stderr).contains("keeps this index up to date"),
+        "{}",
         String::from_utf8_lossy(&mcp.stderr)
     );
 

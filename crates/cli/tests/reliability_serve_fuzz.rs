@@ -159,6 +159,11 @@ struct Operation {
 fn operations(doc: &Value) -> Vec<Operation> {
     let mut ops = Vec::new();
     for (path, item) in doc["paths"].as_object().expect("paths") {
+        // The MCP transport's endpoint speaks JSON-RPC with its own headers; the official MCP
+        // client drives it (`agents_cli.rs`) and `api_endpoints.rs` checks its refusals.
+        if path == "/mcp" {
+            continue;
+        }
         for (method, op) in item.as_object().expect("path item") {
             ops.push(Operation {
                 path: path.clone(),

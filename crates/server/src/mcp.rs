@@ -12,6 +12,8 @@ use std::sync::Arc;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{CallToolResult, ContentBlock, Implementation, ServerCapabilities, ServerConfig};
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::{tool, tool_handler, tool_router, ErrorData, ServerHandler, ServiceExt};
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -106,6 +108,66 @@ impl VaultMcp {
             })?;
         Ok(())
     }
+}
+
+/// MCP over Streamable HTTP for `serve`'s `/mcp`: one [`VaultMcp`] per session. Host, Origin and
+/// the token are checked by the API's own guard before a request gets here, so rmcp's own
+/// checks are off (they would only repeat ours, less strictly).
+pub(crate) fn http_service(
+    backend: Arc<dyn Backend>,
+    limits: Arc<Limits>,
+) -> StreamableHttpService<VaultMcp, LocalSessionManager> {
+    let config = StreamableHttpServerConfig::default()
+        .disable_allowed_hosts()
+        .disable_allowed_origins()
+        .with_max_request_body_bytes(limits.max_body_bytes);
+    StreamableHttpService::new(
+        move || {
+            Ok(VaultMcp {
+                backend: backend.clone(),
+                limits: limits.clone(),
+                tool_router: VaultMcp::tool_router(),
+            })
+        },
+        Arc::new(LocalSessionManager::default()),
+        config,
+    )
+}
+
+/// The MCP transport answers a malformed request (a missing `Accept`, an unknown session…) with
+/// plain text; clients of this API get the usual JSON error with a stable code instead.
+pub(crate) async fn error_body(response: axum::response::Response) -> axum::response::Response {
+    use axum::http::header;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    let code = match status.as_u16() {
+        404 => "not_found",
+        405 => "method_not_allowed",
+        406 => "not_acceptable",
+        413 => "payload_too_large",
+        415 => "unsupported_media_type",
+        400..=499 => "invalid_request",
+        _ => "internal",
+    };
+    let body = serde_json::json!({ "error": { "code": code, "message": format!("MCP transport: {text}") } });
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    axum::response::Response::from_parts(parts, axum::body::Body::from(body.to_string()))
 }
 
 fn tool_error(err: ServerError) -> CallToolResult {

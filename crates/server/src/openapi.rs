@@ -17,6 +17,7 @@ pub const ERROR_CODES: &[(&str, u16)] = &[
     ("path_outside_vault", 400),
     ("method_not_allowed", 405),
     ("unsupported_media_type", 415),
+    ("not_acceptable", 406),
     ("timeout", 503),
     ("index_unavailable", 503),
     ("internal", 500),
@@ -62,6 +63,15 @@ fn state_op(summary: &str, op: &str) -> Value {
 fn paths() -> Value {
     let body_errors: &[(&str, &str)] = &[
         ("400", "BadRequest"),
+        ("413", "PayloadTooLarge"),
+        ("415", "UnsupportedMediaType"),
+    ];
+    // The MCP transport's refusals: no session id, an unknown session, a wrong Accept header.
+    let mcp_errors: &[(&str, &str)] = &[
+        ("400", "BadRequest"),
+        ("404", "NotFound"),
+        ("405", "MethodNotAllowed"),
+        ("406", "NotAcceptable"),
         ("413", "PayloadTooLarge"),
         ("415", "UnsupportedMediaType"),
     ];
@@ -115,6 +125,27 @@ fn paths() -> Value {
             "summary": "This document.",
             "responses": standard_errors(json!({ "200": { "description": "OpenAPI 3.1 document.", "content": { "application/json": { "schema": { "type": "object" } } } } }), &[]),
         }},
+        "/mcp": {
+            "post": {
+                "operationId": "mcpMessage",
+                "summary": "MCP over Streamable HTTP: one JSON-RPC message (initialize, tools/list, tools/call: search_notes, similar_notes, read_note). The answer is JSON or an event stream; `Mcp-Session-Id` names the session after initialize.",
+                "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object" } } } },
+                "responses": standard_errors(json!({
+                    "200": { "description": "The answer, as `application/json` or `text/event-stream`.", "content": { "application/json": { "schema": { "type": "object" } }, "text/event-stream": { "schema": { "type": "string" } } } },
+                    "202": { "description": "A notification or response was accepted." }
+                }), mcp_errors),
+            },
+            "get": {
+                "operationId": "mcpEvents",
+                "summary": "MCP: the session's event stream for messages the server sends on its own.",
+                "responses": standard_errors(json!({ "200": { "description": "Event stream.", "content": { "text/event-stream": { "schema": { "type": "string" } } } } }), mcp_errors),
+            },
+            "delete": {
+                "operationId": "mcpEnd",
+                "summary": "MCP: ends the session named by `Mcp-Session-Id`.",
+                "responses": standard_errors(json!({ "200": { "description": "Session ended." }, "202": { "description": "Session ended." } }), mcp_errors),
+            }
+        },
     })
 }
 
@@ -316,6 +347,8 @@ pub fn document() -> Value {
                 "NotFound": error_response("note_not_found (or not_found for an unknown route)."),
                 "PayloadTooLarge": error_response("payload_too_large: the body exceeds 1 MiB."),
                 "UnsupportedMediaType": error_response("unsupported_media_type: the body must be application/json."),
+                "MethodNotAllowed": error_response("method_not_allowed."),
+                "NotAcceptable": error_response("not_acceptable: an MCP client must accept application/json and text/event-stream."),
                 "Internal": error_response("internal."),
                 "Unavailable": error_response("index_unavailable or timeout."),
             }

@@ -56,6 +56,8 @@ function render(state: SupervisorState = { kind: "stopped" }, settings: Partial<
 		},
 		askDownload: (download) => asked.push(download.model),
 		folderExists: (path) => path === "/models/here",
+		serviceBinary: () => ({ path: "/home/ann/.local/bin/vault-rag", source: "the installer's folder" }),
+		vaultPath: () => "/home/ann/Notes",
 	};
 	const app = App.createConfigured__();
 	const plugin = {} as PluginOriginal;
@@ -157,6 +159,14 @@ describe.each([
 		const restart = ui.buttons.find((b) => b.buttonEl.textContent === "Restart");
 		restart?.simulateClick__();
 		expect(ui.restarts()).toBe(1);
+	});
+
+	it("shows each agent the command that uses the running service, with the program's full path", () => {
+		const ui = render({ kind: "stopped" });
+		const configs = [...ui.tab.containerEl.querySelectorAll("pre.vault-rag-agent-config")].map((el) => el.textContent ?? "");
+		expect(configs).toHaveLength(4);
+		expect(configs[1]).toBe("claude mcp add vault-rag -- '/home/ann/.local/bin/vault-rag' mcp --vault '/home/ann/Notes'");
+		expect(ui.tab.containerEl.textContent).toContain("an agent starts its own");
 	});
 
 	it("names each heading once and lists every setting for Obsidian's settings search", () => {

@@ -1,12 +1,14 @@
 //! `vault-rag mcp --vault VAULT`: an MCP server on stdio with the tools `search_notes`,
-//! `similar_notes` and `read_note`. stdout carries the protocol; logs go to stderr. Beside a
-//! running service on the same vault it reads the index read-only and indexes nothing.
+//! `similar_notes` and `read_note`. stdout carries the protocol; logs go to stderr. When a
+//! service runs on the same vault it forwards to that service's `/mcp` (loading no model);
+//! otherwise it serves on its own, read-only if another process holds the index.
 
 use std::time::Duration;
 
 use anyhow::Context;
 use vault_rag_server::{Limits, VaultMcp};
 
+use crate::bridge::ServiceFile;
 use crate::cmd::serve::{open_engine, runtime};
 use crate::settings::{ModelArgs, VaultArgs};
 
@@ -19,6 +21,14 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
+    let settings = args.vault.to_settings()?;
+    if let Some(service) = settings
+        .resolve_data_dir()
+        .ok()
+        .and_then(|dir| ServiceFile::find(&dir))
+    {
+        return crate::bridge::run(service);
+    }
     let engine = open_engine(&args.vault, &args.model)?;
     // Read-only beside a running service, which does the indexing.
     if !engine.is_read_only() {

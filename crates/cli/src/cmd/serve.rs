@@ -23,6 +23,7 @@ use vault_rag_server::{
     PendingBackend, ServeSettings,
 };
 
+use crate::bridge::ServiceFile;
 use crate::model::{Checked, ConfigError, DownloadNeeded};
 use crate::settings::{ModelArgs, VaultArgs};
 
@@ -86,6 +87,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let data_dir = settings.resolve_data_dir()?;
     let token = load_token(&data_dir, args.no_token)?;
+    let service_token = token.clone();
     let serve_settings = ServeSettings {
         host: args.host,
         port: args.port,
@@ -148,6 +150,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     engine
         .start_background()
         .context("starting background indexing")?;
+    // Holding the index now: agents' `vault-rag mcp` on this vault forward to this process.
+    let _service_file = ServiceFileGuard::write(&data_dir, port, service_token);
     let (failed_tx, failed_rx) = tokio::sync::oneshot::channel::<String>();
     std::thread::Builder::new()
         .name("vault-rag-model".into())
@@ -190,6 +194,36 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         anyhow::bail!("loading the embedding model `{model}`: {message}");
     }
     served
+}
+
+/// `<data dir>/service.json` for the life of the service ([`crate::bridge`]).
+struct ServiceFileGuard(Option<std::path::PathBuf>);
+
+impl ServiceFileGuard {
+    fn write(data_dir: &std::path::Path, port: u16, token: Option<String>) -> Self {
+        let file = ServiceFile {
+            pid: std::process::id(),
+            port,
+            token,
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        };
+        match file.write(data_dir) {
+            Ok(()) => Self(Some(data_dir.to_path_buf())),
+            Err(e) => {
+                // Agents then start their own read-only server: slower, still correct.
+                tracing::warn!(error = %e, "cannot write the service file for agents");
+                Self(None)
+            }
+        }
+    }
+}
+
+impl Drop for ServiceFileGuard {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.0 {
+            ServiceFile::remove(dir);
+        }
+    }
 }
 
 fn print_event(line: &str) -> anyhow::Result<()> {

@@ -77,6 +77,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("/index/pause", "post"),
     ("/index/resume", "post"),
     ("/openapi.json", "get"),
+    ("/mcp", "post"),
+    ("/mcp", "get"),
+    ("/mcp", "delete"),
 ];
 
 /// Builds the API for `backend`, served on `port` (the `Host` header must name it).
@@ -88,6 +91,7 @@ pub fn router(backend: Arc<dyn Backend>, settings: &ApiSettings, port: u16) -> R
         limits: limits.clone(),
     };
     let policy = Arc::new(AccessPolicy::new(&settings.access, port));
+    let mcp = crate::mcp::http_service(state.backend.clone(), limits.clone());
     Router::new()
         .route("/health", get(index::health))
         .route("/search", post(search::search))
@@ -99,6 +103,13 @@ pub fn router(backend: Arc<dyn Backend>, settings: &ApiSettings, port: u16) -> R
         .route("/index/pause", post(index::pause))
         .route("/index/resume", post(index::resume))
         .route("/openapi.json", get(openapi))
+        .route_service(
+            "/mcp",
+            tower::ServiceBuilder::new()
+                .layer(middleware::map_response(crate::mcp::error_body))
+                .map_response(|r: axum::http::Response<_>| r.map(axum::body::Body::new))
+                .service(mcp),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
@@ -123,6 +134,10 @@ async fn limit_and_time(
             limit: limits.max_body_bytes,
         }
         .into_response();
+    }
+    // An MCP client's event stream (GET /mcp) stays open for the whole session.
+    if request.method() == Method::GET && request.uri().path() == "/mcp" {
+        return next.run(request).await;
     }
     match tokio::time::timeout(limits.request_timeout, next.run(request)).await {
         Ok(response) => response,
