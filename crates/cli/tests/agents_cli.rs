@@ -3,35 +3,16 @@
 
 mod support;
 
-use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::{fixture_vault, model_args, start, venv_python};
+use support::{fixture_vault, start};
 
 const TOKEN: &str = "agents-t0ken";
 
-fn path_str(p: &std::path::Path) -> String {
-    p.display().to_string()
-}
-
 /// Runs `scripts/mcp_check.py` with `transport` arguments; returns its report.
 fn mcp_check(vault: &std::path::Path, data: &std::path::Path, transport: &[&str]) -> Value {
-    let out = Command::new(venv_python())
-        .arg(support::repo_root().join("scripts/mcp_check.py"))
-        .args(transport)
-        .args(["--binary", env!("CARGO_BIN_EXE_vault-rag")])
-        .args(["--vault", &path_str(vault)])
-        .args(["--data-dir", &path_str(data)])
-        .args(["--query", "how do I keep the wild yeast culture alive"])
-        .args(["--expect", "Cooking/Sourdough.md"])
-        .args(["--note", "Projects/Plan.md"])
-        .args(["--heading", "Risks"])
-        .args(["--expect-section", "## Risks\n\nThe budget is tight and the designer leaves in March.\n\n### Mitigation\n\nHire a freelancer early."])
-        .args(["--bench", "100"])
-        .arg("--")
-        .args(model_args())
-        .env("VAULT_RAG_LOG", "warn")
+    let out = support::mcp_check(vault, data, &[transport, &["--bench", "100"]].concat())
         .output()
         .unwrap();
     let report = String::from_utf8_lossy(&out.stdout).to_string();

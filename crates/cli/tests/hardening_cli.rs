@@ -7,13 +7,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use support::{fixture_vault, model_args, start, venv_python};
+use support::{fixture_vault, model_args, start};
 
 const INDEX_TIMEOUT: Duration = Duration::from_secs(240);
-
-fn path_str(p: &std::path::Path) -> String {
-    p.display().to_string()
-}
 
 /// `vault-rag CMD VAULT ARGS --data-dir DATA`, with the model flags when `model` (status takes
 /// none it needs), logging warnings only.
@@ -70,21 +66,7 @@ fn read_only_commands_work_beside_a_running_service() {
     // Without the service file (a service of an older version) `mcp` cannot forward to the
     // service: it reads the index itself. With the file it forwards (`agents_cli.rs`).
     std::fs::remove_file(data.join("service.json")).unwrap();
-    let mcp = Command::new(venv_python())
-        .arg(support::repo_root().join("scripts/mcp_check.py"))
-        .args(["--binary", env!("CARGO_BIN_EXE_vault-rag")])
-        .args(["--vault", &path_str(&vault)])
-        .args(["--data-dir", &path_str(&data)])
-        .args(["--query", "how do I keep the wild yeast culture alive"])
-        .args(["--expect", "Cooking/Sourdough.md"])
-        .args(["--note", "Projects/Plan.md"])
-        .args(["--heading", "Risks"])
-        .args(["--expect-section", "## Risks\n\nThe budget is tight and the designer leaves in March.\n\n### Mitigation\n\nHire a freelancer early."])
-        .arg("--")
-        .args(model_args())
-        .env("VAULT_RAG_LOG", "warn")
-        .output()
-        .unwrap();
+    let mcp = support::mcp_check(&vault, &data, &[]).output().unwrap();
     assert!(
         mcp.status.success(),
         "{}\n{}",

@@ -3,7 +3,6 @@
 
 mod support;
 
-use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -587,19 +586,7 @@ fn a_taken_port_fails_at_once_without_loading_the_model_or_opening_the_index() {
 fn mcp_tools_work_with_the_official_python_client() {
     let dir = tempfile::tempdir().unwrap();
     let vault = fixture_vault(dir.path());
-    let out = Command::new(venv_python())
-        .arg(support::repo_root().join("scripts/mcp_check.py"))
-        .args(["--binary", env!("CARGO_BIN_EXE_vault-rag")])
-        .args(["--vault", &path_str(&vault)])
-        .args(["--data-dir", &path_str(&dir.path().join("data"))])
-        .args(["--query", "how do I keep the wild yeast culture alive"])
-        .args(["--expect", "Cooking/Sourdough.md"])
-        .args(["--note", "Projects/Plan.md"])
-        .args(["--heading", "Risks"])
-        .args(["--expect-section", "## Risks\n\nThe budget is tight and the designer leaves in March.\n\n### Mitigation\n\nHire a freelancer early."])
-        .arg("--")
-        .args(support::model_args())
-        .env("VAULT_RAG_LOG", "warn")
+    let out = support::mcp_check(&vault, &dir.path().join("data"), &[])
         .output()
         .unwrap();
     let report = String::from_utf8_lossy(&out.stdout);
@@ -678,8 +665,4 @@ fn a_model_that_fails_to_load_stops_the_server_with_its_error() {
             && stderr.contains("model.onnx"),
         "{stderr}"
     );
-}
-
-fn path_str(p: &Path) -> String {
-    p.display().to_string()
 }

@@ -36,6 +36,29 @@ pub fn repo_root() -> PathBuf {
 }
 
 /// The test venv's Python (made by `make venv`).
+/// `scripts/mcp_check.py` (the official MCP Python SDK) against the fixture vault in `vault`,
+/// with `transport` arguments (none: `vault-rag mcp` on stdio); the model flags come last.
+#[allow(dead_code)] // Not every test binary drives MCP.
+pub fn mcp_check(vault: &Path, data: &Path, transport: &[&str]) -> Command {
+    let mut cmd = Command::new(venv_python());
+    cmd.arg(repo_root().join("scripts/mcp_check.py"))
+        .args(transport)
+        .args(["--binary", env!("CARGO_BIN_EXE_vault-rag")])
+        .arg("--vault")
+        .arg(vault)
+        .arg("--data-dir")
+        .arg(data)
+        .args(["--query", "how do I keep the wild yeast culture alive"])
+        .args(["--expect", "Cooking/Sourdough.md"])
+        .args(["--note", "Projects/Plan.md"])
+        .args(["--heading", "Risks"])
+        .args(["--expect-section", "## Risks\n\nThe budget is tight and the designer leaves in March.\n\n### Mitigation\n\nHire a freelancer early."])
+        .arg("--")
+        .args(model_args())
+        .env("VAULT_RAG_LOG", "warn");
+    cmd
+}
+
 pub fn venv_python() -> PathBuf {
     let python = repo_root().join(".venv/bin/python");
     assert!(
