@@ -2,16 +2,19 @@
 """Drives vault-rag's MCP server with the official MCP Python SDK: over stdio (`vault-rag mcp`,
 standalone or as a bridge to a running service) or over Streamable HTTP (`serve`'s `/mcp`).
 
-Lists the tools (exactly search_notes, similar_notes, read_note), calls each, and checks the
-answers against the vault on disk. Over HTTP it also checks that a request without the token and
-one from a foreign Origin are refused, and runs two clients at once. `--bench N` times N
+Lists the tools (exactly search_notes, similar_notes, read_note, list_notes), calls each, reads
+notes as `vault:///` resources, and checks the answers against the vault on disk. Over HTTP it
+also checks that a request without the token and one from a foreign Origin are refused, and runs
+two clients at once. `--rotate URL --service-token T` revokes the agent token in the middle of
+the session (POST URL) and checks that the session goes on (the bridge picks up the new one). `--bench N` times N
 search_notes calls (median, ms); `--bridge` reports the stdio process's start-up time, peak RSS
 and whether it mapped a model or ONNX Runtime (Linux). Prints one JSON line with what was seen;
 exits non-zero on any mismatch.
 
 Usage: mcp_check.py [--http URL --token T] --binary BIN --vault V --data-dir D --query Q
                     --expect PATH --note PATH --heading H --expect-section TEXT
-                    [--bench N] [--bridge] -- [model flags...]
+                    [--bench N] [--bridge] [--rotate URL --service-token T]
+                    -- [model flags...]
 """
 
 import argparse
@@ -25,11 +28,13 @@ import time
 from pathlib import Path
 
 import httpx2
-from mcp import ClientSession, StdioServerParameters, stdio_client
+from mcp import ClientSession, StdioServerParameters, stdio_client, types
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
-EXPECTED_TOOLS = {"search_notes", "similar_notes", "read_note"}
+from urllib.parse import quote
+
+EXPECTED_TOOLS = {"search_notes", "similar_notes", "read_note", "list_notes"}
 
 
 def text_of(result):
@@ -107,6 +112,95 @@ async def two_clients_at_once(args, model_flags, failures):
         failures.append(f"two clients at once: {len(a)} and {len(b)} hits")
 
 
+async def check_hit_fields(session, args, hit, failures, report):
+    """A hit names its passage (lines) and how to cite it; read_note reads exactly those lines."""
+    stem = args.expect[: -len(".md")]
+    report["top_link"] = hit.get("link")
+    if not str(hit.get("link", "")).startswith(f"[[{stem}"):
+        failures.append(f"search_notes hit link {hit.get('link')!r} does not name {stem}")
+    for field in ["line", "end_line", "score", "snippet", "heading_path", "title"]:
+        if field not in hit:
+            failures.append(f"search_notes hit lacks {field}: {hit}")
+    lines = Path(args.vault, args.expect).read_text(encoding="utf-8").splitlines()
+    result = await session.call_tool("read_note", {
+        "path": args.expect, "start_line": hit["line"], "end_line": hit["end_line"]})
+    want = "\n".join(lines[hit["line"] - 1 : hit["end_line"]])
+    if result.is_error or text_of(result) != want:
+        failures.append(f"read_note lines {hit['line']}-{hit['end_line']}: {text_of(result)[:200]!r} != {want[:200]!r}")
+    result = await session.call_tool("read_note", {"path": args.expect, "start_line": len(lines) + 5})
+    if not result.is_error or "invalid_request" not in text_of(result):
+        failures.append(f"read_note past the end: {text_of(result)[:200]!r}")
+
+
+def notes_on_disk(vault):
+    """The notes the indexer may index in the fixture vault (no dot-folders)."""
+    root = Path(vault)
+    return sorted(
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*.md")
+        if not any(part.startswith(".") for part in p.relative_to(root).parts)
+    )
+
+
+async def check_listing_and_resources(session, args, failures, report):
+    """list_notes pages through exactly the vault's notes; resources list and read them."""
+    expected = notes_on_disk(args.vault)
+    seen, cursor, pages = [], None, 0
+    while True:
+        call = {"limit": 2} | ({"cursor": cursor} if cursor else {})
+        result = await session.call_tool("list_notes", call)
+        if result.is_error:
+            failures.append(f"list_notes: {text_of(result)[:200]}")
+            break
+        page = result.structured_content
+        pages += 1
+        seen += [n["path"] for n in page["notes"]]
+        if page["total"] != len(expected):
+            failures.append(f"list_notes total {page['total']} != {len(expected)}")
+        cursor = page.get("next_cursor")
+        if not cursor or pages > 100:
+            break
+    report["list_notes_pages"] = pages
+    if seen != expected:
+        failures.append(f"list_notes paged {seen} != {expected}")
+    folder = args.expect.rsplit("/", 1)[0]
+    result = await session.call_tool("list_notes", {"folder": folder, "order": "modified"})
+    inside = [n["path"] for n in result.structured_content["notes"]] if not result.is_error else []
+    if not inside or any(not p.startswith(folder + "/") for p in inside):
+        failures.append(f"list_notes folder {folder}: {inside}")
+    result = await session.call_tool("list_notes", {"modified_since": "2999-01-01"})
+    if result.is_error or result.structured_content["notes"]:
+        failures.append(f"list_notes modified_since the future: {text_of(result)[:200]}")
+    result = await session.call_tool("list_notes", {"modified_since": "yesterday"})
+    if not result.is_error or "modified_since" not in text_of(result):
+        failures.append(f"list_notes bad date: {text_of(result)[:200]!r}")
+
+    resources, cursor = [], None
+    for _ in range(100):
+        params = types.PaginatedRequestParams(cursor=cursor) if cursor else None
+        page = await session.list_resources(params=params)
+        resources += page.resources
+        cursor = page.next_cursor
+        if not cursor:
+            break
+    uris = sorted(str(r.uri) for r in resources)
+    want = sorted("vault:///" + quote(p, safe="/") for p in expected)
+    report["resources"] = len(uris)
+    if uris != want:
+        failures.append(f"resources {uris[:5]}... != {want[:5]}...")
+    note_uri = "vault:///" + quote(args.note, safe="/")
+    read = await session.read_resource(note_uri)
+    on_disk = Path(args.vault, args.note).read_text(encoding="utf-8")
+    if read.contents[0].text != on_disk:
+        failures.append(f"resources/read {note_uri}: {read.contents[0].text[:200]!r}")
+    try:
+        await session.read_resource("vault:///.obsidian/app.json")
+        failures.append("resources/read of the config folder succeeded")
+    except Exception as err:  # the SDK raises McpError for a JSON-RPC error
+        if "note_not_found" not in str(err):
+            failures.append(f"resources/read of the config folder: {err}")
+
+
 async def run(args, model_flags):
     failures = []
     report = {"transport": "http" if args.http else "stdio"}
@@ -124,7 +218,8 @@ async def run(args, model_flags):
                 failures.append(f"tools {sorted(names)} != {sorted(EXPECTED_TOOLS)}")
             for tool in tools:
                 required = set(tool.input_schema.get("required", []))
-                want = {"search_notes": {"query"}, "similar_notes": {"path"}, "read_note": {"path"}}.get(tool.name)
+                want = {"search_notes": {"query"}, "similar_notes": {"path"}, "read_note": {"path"},
+                        "list_notes": set()}.get(tool.name)
                 if want is not None and required != want:
                     failures.append(f"{tool.name}: required {sorted(required)} != {sorted(want)}")
 
@@ -143,6 +238,20 @@ async def run(args, model_flags):
             report["search_top"] = [h["path"] for h in hits]
             if not hits or hits[0]["path"] != args.expect:
                 failures.append(f"search_notes top hit {report['search_top']} != {args.expect}")
+            else:
+                await check_hit_fields(session, args, hits[0], failures, report)
+
+            if args.rotate:
+                async with httpx2.AsyncClient() as client:
+                    r = await client.post(args.rotate, headers={"Authorization": f"Bearer {args.service_token}"})
+                    if r.status_code != 200 or not r.json().get("token"):
+                        failures.append(f"rotating the agent token: HTTP {r.status_code} {r.text[:200]}")
+                result = await session.call_tool("search_notes", {"query": args.query, "limit": 1})
+                report["session_survives_rotation"] = not result.is_error
+                if result.is_error:
+                    failures.append(f"search_notes after the agent token was renewed: {text_of(result)[:200]}")
+
+            await check_listing_and_resources(session, args, failures, report)
 
             result = await session.call_tool("similar_notes", {"path": args.expect, "top_k": 3})
             payload = result.structured_content or json.loads(text_of(result))
@@ -217,6 +326,8 @@ def main():
     parser.add_argument("--token")
     parser.add_argument("--bench", type=int, default=0)
     parser.add_argument("--bridge", action="store_true")
+    parser.add_argument("--rotate", help="POST URL that revokes the agent token mid-session")
+    parser.add_argument("--service-token")
     args = parser.parse_args(argv)
     return asyncio.run(run(args, model_flags))
 

@@ -38,3 +38,23 @@ export function agentConfigs(binary: string, vault: string, platform: NodeJS.Pla
 		},
 	];
 }
+
+/**
+ * The same clients over HTTP (`/mcp` of the running service) with the agent token, which opens only `/mcp`: for
+ * clients that take a URL, or to share one warm service without a bridge process. Claude Desktop's config file
+ * takes only commands, so it keeps the bridge.
+ */
+export function httpAgentConfigs(url: string, token: string | null): AgentConfig[] {
+	const headers = token ? { Authorization: `Bearer ${token}` } : undefined;
+	const json = JSON.stringify({ mcpServers: { "vault-rag": { url, ...(headers ? { headers } : {}) } } }, null, 2);
+	const header = token ? ` --header "Authorization: Bearer ${token}"` : "";
+	return [
+		{ client: "Claude Code (HTTP)", where: "Run in a terminal.", text: `claude mcp add --transport http vault-rag ${url}${header}` },
+		{ client: "Cursor (HTTP)", where: "Merge into ~/.cursor/mcp.json (or .cursor/mcp.json in a project).", text: json },
+		{
+			client: "Other MCP clients (HTTP)",
+			where: "A Streamable HTTP server at this URL, with this header.",
+			text: token ? `${url}\nAuthorization: Bearer ${token}` : url,
+		},
+	];
+}

@@ -116,6 +116,13 @@ export interface IndexStateResponse {
 	state: IndexState;
 }
 
+/** `GET /agents/token`: the token agents send to `/mcp` (it opens nothing else). */
+export interface AgentTokenResponse {
+	/** Null when the service runs without tokens. */
+	token: string | null;
+	mcp_path: string;
+}
+
 /** Stable error codes of the backend (`{"error": {"code", "message"}}`). */
 export type ApiErrorCode =
 	| "unauthorized"
@@ -169,6 +176,7 @@ export const REQUIRED_FIELDS: Record<string, readonly string[]> = {
 		"live_updates",
 	]),
 	IndexStateReply: requiredOf<IndexStateResponse>()(["state"]),
+	AgentToken: requiredOf<AgentTokenResponse>()(["token", "mcp_path"]),
 	Health: requiredOf<HealthResponse>()([
 		"status",
 		"version",

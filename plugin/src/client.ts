@@ -6,6 +6,7 @@ import * as http from "node:http";
 import { clearTimeout, setTimeout } from "node:timers";
 import {
 	isApiErrorBody,
+	type AgentTokenResponse,
 	type EmbedRequest,
 	type EmbedResponse,
 	type HealthResponse,
@@ -112,6 +113,16 @@ export class BackendClient {
 
 	indexAction(action: "rebuild" | "pause" | "resume", options?: RequestOptions): Promise<IndexStateResponse> {
 		return this.request<IndexStateResponse>("POST", `/index/${action}`, {}, options);
+	}
+
+	/** The agent token, for the "Use with AI agents" settings. */
+	agentToken(options?: RequestOptions): Promise<AgentTokenResponse> {
+		return this.request<AgentTokenResponse>("GET", "/agents/token", undefined, options);
+	}
+
+	/** Revokes the agent token; the answer holds the new one, already in effect. */
+	rotateAgentToken(options?: RequestOptions): Promise<AgentTokenResponse> {
+		return this.request<AgentTokenResponse>("POST", "/agents/token/rotate", {}, options);
 	}
 
 	/** Closes idle keep-alive sockets; requests in flight finish or fail on their own. */

@@ -180,6 +180,12 @@ export default class VaultRagPlugin extends Plugin {
 			askDownload: (download) => void this.askDownload(download),
 			serviceBinary: () => this.supervisor.binary,
 			vaultPath: () => this.vaultPath(),
+			agentAccess: () => {
+				const client = this.supervisor.client;
+				return client
+					? { port: client.port, token: () => client.agentToken(), rotate: () => client.rotateAgentToken() }
+					: null;
+			},
 		};
 	}
 

@@ -1,8 +1,8 @@
 /** The settings tab: backend and model options, search options, service status and its log. */
 import * as fs from "node:fs";
-import { PluginSettingTab, requireApiVersion, Setting, type App, type Plugin, type SettingDefinitionItem } from "obsidian";
-import type { SearchMode } from "./api";
-import { agentConfigs } from "./agents";
+import { ButtonComponent, PluginSettingTab, requireApiVersion, Setting, type App, type Plugin, type SettingDefinitionItem } from "obsidian";
+import type { AgentTokenResponse, SearchMode } from "./api";
+import { agentConfigs, httpAgentConfigs, type AgentConfig } from "./agents";
 import { describeState } from "./status-bar";
 import {
 	DEFAULT_MODEL,
@@ -32,6 +32,15 @@ export interface SettingsHost {
 	serviceBinary?(): { path: string; source: string } | null;
 	/** The vault's folder on disk, for the agents' configuration. */
 	vaultPath?(): string | null;
+	/** The running service's port and its agent token calls; null while it is not running. */
+	agentAccess?(): AgentAccess | null;
+}
+
+/** What the agents' HTTP set-up needs from the running service. */
+export interface AgentAccess {
+	port: number;
+	token(): Promise<AgentTokenResponse>;
+	rotate(): Promise<AgentTokenResponse>;
 }
 
 /** One row: Obsidian 1.13+ renders it from the definition (and finds it in settings search); older versions get the same rows from display(). */
@@ -288,7 +297,7 @@ export class VaultRagSettingTab extends PluginSettingTab {
 		const intro: Row = {
 			name: "How agents connect",
 			desc:
-				"Claude, Cursor and other MCP clients can search and read this vault with the tools search_notes, similar_notes and read_note. " +
+				"Claude, Cursor and other MCP clients can search and read this vault with the tools search_notes, similar_notes, read_note and list_notes. " +
 				(running
 					? "The service is running: agents set up below use it, with no second model in memory."
 					: "While Obsidian's service is not running, an agent starts its own for this vault."),
@@ -296,22 +305,77 @@ export class VaultRagSettingTab extends PluginSettingTab {
 		};
 		return [
 			intro,
-			...agentConfigs(binary, vault, process.platform).map(
-				(config): Row => ({
-					name: config.client,
-					desc: config.where,
-					render: (setting) => {
-						setting.addButton((button) =>
-							button.setButtonText("Copy").onClick(() => {
-								void navigator.clipboard.writeText(config.text);
-							}),
-						);
-						setting.settingEl.addClass("vault-rag-log-setting");
-						setting.settingEl.createEl("pre", { cls: "vault-rag-agent-config", text: config.text });
-					},
-				}),
-			),
+			...agentConfigs(binary, vault, process.platform).map((config) => configRow(config)),
+			...this.httpAgentRows(),
 		];
+	}
+
+	/** The HTTP set-up: a fixed port, the agent token (revocable) and what to paste. */
+	private httpAgentRows(): Row[] {
+		const port = this.host.settings.servicePort;
+		const portRow: Row = {
+			name: "Service port",
+			desc:
+				"For agents that connect over HTTP: a fixed port on 127.0.0.1 keeps their configuration valid across restarts. " +
+				"0 picks a free port each time (the commands above still work).",
+			render: (setting) => {
+				setting.addText((text) =>
+					text
+						.setPlaceholder("0")
+						.setValue(port > 0 ? String(port) : "")
+						.onChange((value) => {
+							const parsed = Number(value.trim() || "0");
+							if (Number.isInteger(parsed) && parsed >= 0 && parsed <= 65535) {
+								void this.host.updateSettings({ servicePort: parsed });
+							}
+						}),
+				);
+			},
+		};
+		const access = this.host.agentAccess?.() ?? null;
+		if (!access) {
+			return [portRow, { name: "Over HTTP", desc: "Shown while the service is running.", render: () => undefined }];
+		}
+		const url = `http://127.0.0.1:${access.port}/mcp`;
+		const tokenRow: Row = {
+			name: "Agent token",
+			desc:
+				"Agents over HTTP send this token; it opens only the MCP endpoint, not the plugin's own access. " +
+				"Revoke it if a configuration leaked: agents set up with it stop working, the bridge commands above do not.",
+			render: (setting) => {
+				setting.addButton((button) =>
+					button
+						.setButtonText("Revoke and make a new one")
+						.onClick(() => {
+							button.setDisabled(true);
+							void access.rotate().finally(() => this.rerender());
+						}),
+				);
+			},
+		};
+		const configsRow: Row = {
+			name: "HTTP configurations",
+			desc:
+				port > 0
+					? `The service listens on ${url}.`
+					: `The service listens on ${url} until it restarts: set a service port above for a lasting configuration.`,
+			render: (setting) => {
+				setting.settingEl.addClass("vault-rag-log-setting");
+				const box = setting.settingEl.createDiv({ cls: "vault-rag-agent-http" });
+				box.createEl("p", { text: "Loading the agent token…" });
+				void access.token().then(
+					(reply) => {
+						box.empty();
+						for (const config of httpAgentConfigs(url, reply.token)) renderConfig(box, config);
+					},
+					(err: unknown) => {
+						box.empty();
+						box.createEl("p", { text: `The service did not give the agent token: ${String(err)}` });
+					},
+				);
+			},
+		};
+		return [portRow, tokenRow, configsRow];
 	}
 
 	/** Rewrites the status line and the log tail. */
@@ -347,4 +411,32 @@ export class VaultRagSettingTab extends PluginSettingTab {
 			},
 		};
 	}
+}
+
+/** A row with one client's configuration and a copy button. */
+function configRow(config: AgentConfig): Row {
+	return {
+		name: config.client,
+		desc: config.where,
+		render: (setting) => {
+			setting.addButton((button) =>
+				button.setButtonText("Copy").onClick(() => {
+					void navigator.clipboard.writeText(config.text);
+				}),
+			);
+			setting.settingEl.addClass("vault-rag-log-setting");
+			setting.settingEl.createEl("pre", { cls: "vault-rag-agent-config", text: config.text });
+		},
+	};
+}
+
+/** A configuration inside a row (the HTTP ones arrive after the row is drawn). */
+function renderConfig(parent: HTMLElement, config: AgentConfig): void {
+	const head = parent.createDiv({ cls: "vault-rag-agent-http-head" });
+	head.createEl("strong", { text: config.client });
+	head.createSpan({ text: ` ${config.where} ` });
+	new ButtonComponent(head).setButtonText("Copy").onClick(() => {
+		void navigator.clipboard.writeText(config.text);
+	});
+	parent.createEl("pre", { cls: "vault-rag-agent-config", text: config.text });
 }

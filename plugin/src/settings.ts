@@ -22,6 +22,8 @@ export interface VaultRagSettings {
 	relatedExcludeLinked: boolean;
 	/** Models the user agreed to download (`model/precision`, e.g. `embeddinggemma-300m/int8`). */
 	downloadConsent: string[];
+	/** Port of the service on 127.0.0.1; 0 means a free port each start (agents then use the stdio bridge). */
+	servicePort: number;
 }
 
 export const DEFAULT_SETTINGS: VaultRagSettings = {
@@ -36,6 +38,7 @@ export const DEFAULT_SETTINGS: VaultRagSettings = {
 	resultsCount: 20,
 	relatedExcludeLinked: false,
 	downloadConsent: [],
+	servicePort: 0,
 };
 
 /** The backend's default model, used when the model setting is empty. */
@@ -86,6 +89,7 @@ export const RESTART_KEYS: readonly (keyof VaultRagSettings)[] = [
 	"dataDir",
 	"excludedFolders",
 	"downloadConsent",
+	"servicePort",
 ];
 
 /** Reads stored data, keeping valid fields and replacing anything malformed by its default. */
@@ -95,7 +99,7 @@ export function loadSettings(data: unknown): VaultRagSettings {
 		const value = stored[key];
 		return typeof value === "string" ? value : (DEFAULT_SETTINGS[key] as string);
 	};
-	const int = (key: "dim" | "resultsCount", min: number, max: number): number => {
+	const int = (key: "dim" | "resultsCount" | "servicePort", min: number, max: number): number => {
 		const value = stored[key];
 		return typeof value === "number" && Number.isInteger(value) && value >= min && value <= max
 			? value
@@ -123,6 +127,7 @@ export function loadSettings(data: unknown): VaultRagSettings {
 		downloadConsent: Array.isArray(stored.downloadConsent)
 			? stored.downloadConsent.filter((c): c is string => typeof c === "string")
 			: [],
+		servicePort: int("servicePort", 0, 65535),
 	};
 }
 
@@ -154,7 +159,7 @@ export function serveArgs(settings: VaultRagSettings, target: ServeTarget): stri
 		"--host",
 		"127.0.0.1",
 		"--port",
-		"0",
+		String(settings.servicePort),
 		"--exit-on-stdin-close",
 		"--vault",
 		target.vaultPath,

@@ -1,7 +1,8 @@
-//! One warm service for every agent. `serve` leaves `<data dir>/service.json` (port, pid,
-//! token; readable only by the user) while it runs; `vault-rag mcp` on the same vault finds it
-//! and forwards its stdio MCP session to the service's `/mcp` endpoint, so it loads no model,
-//! opens no index and starts at once. Without a live service, `mcp` serves on its own.
+//! One warm service for every agent. `serve` leaves `<data dir>/service.json` (port, pid;
+//! readable only by the user) while it runs; `vault-rag mcp` on the same vault finds it and
+//! forwards its stdio MCP session to the service's `/mcp` endpoint with the agent token of
+//! `<data dir>/agent-token` (which opens `/mcp` and nothing else), so it loads no model, opens no
+//! index and starts at once. Without a live service, `mcp` serves on its own.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -20,9 +21,13 @@ pub const SERVICE_FILE: &str = "service.json";
 pub struct ServiceFile {
     pub pid: u32,
     pub port: u16,
-    /// The bearer token it accepts (absent with `--no-token`).
-    pub token: Option<String>,
     pub version: String,
+}
+
+/// The agent token of a data directory, if the service made one (not with `--no-token`).
+fn agent_token(data_dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(data_dir.join(vault_rag_server::AGENT_TOKEN_FILE)).ok()?;
+    Some(text.trim().to_string()).filter(|t| !t.is_empty())
 }
 
 impl ServiceFile {
@@ -57,14 +62,15 @@ impl ServiceFile {
         serde_json::from_str(&text).ok()
     }
 
-    /// The service of this data directory, if one runs and answers `/health` with its token.
+    /// The service of this data directory, if one runs and answers `/health` with the agent
+    /// token.
     pub fn find(data_dir: &Path) -> Option<Self> {
         let file = Self::read(data_dir)?;
         let agent = ureq::AgentBuilder::new()
             .timeout(Duration::from_secs(2))
             .build();
         let mut request = agent.get(&format!("http://127.0.0.1:{}/health", file.port));
-        if let Some(token) = &file.token {
+        if let Some(token) = agent_token(data_dir) {
             request = request.set("Authorization", &format!("Bearer {token}"));
         }
         match request.call() {
@@ -78,7 +84,7 @@ impl ServiceFile {
 }
 
 /// Forwards MCP messages between stdio and the service until stdin closes.
-pub fn run(service: ServiceFile) -> anyhow::Result<()> {
+pub fn run(service: ServiceFile, data_dir: &Path) -> anyhow::Result<()> {
     let url = format!("http://127.0.0.1:{}/mcp", service.port);
     tracing::info!(pid = service.pid, %url, "forwarding to the running service");
     let bridge = Arc::new(Bridge {
@@ -86,7 +92,8 @@ pub fn run(service: ServiceFile) -> anyhow::Result<()> {
             .timeout_connect(Duration::from_secs(5))
             .build(),
         url,
-        token: service.token,
+        data_dir: data_dir.to_path_buf(),
+        token: Mutex::new(agent_token(data_dir)),
         session: Mutex::new(None),
         out: Mutex::new(std::io::stdout()),
     });
@@ -123,7 +130,9 @@ pub fn run(service: ServiceFile) -> anyhow::Result<()> {
 struct Bridge {
     agent: ureq::Agent,
     url: String,
-    token: Option<String>,
+    data_dir: PathBuf,
+    /// Re-read from the file when the service refuses it (the user revoked it in Obsidian).
+    token: Mutex<Option<String>>,
     session: Mutex<Option<String>>,
     out: Mutex<std::io::Stdout>,
 }
@@ -139,7 +148,7 @@ impl Bridge {
             .request(method, &self.url)
             .set("Accept", "application/json, text/event-stream")
             .set("Content-Type", "application/json");
-        if let Some(token) = &self.token {
+        if let Some(token) = self.token.lock().ok().and_then(|t| t.clone()) {
             request = request.set("Authorization", &format!("Bearer {token}"));
         }
         if let Some(session) = self.session_id() {
@@ -151,7 +160,20 @@ impl Bridge {
     /// Posts one message; writes every message of the answer (JSON or an event stream) to stdout.
     fn forward(&self, message: &Value, line: &str) {
         let id = message.get("id").cloned();
-        let response = match self.request("POST").send_string(line) {
+        let mut sent = self.request("POST").send_string(line);
+        if let Err(ureq::Error::Status(401, _)) = &sent {
+            let fresh = agent_token(&self.data_dir);
+            let changed = self
+                .token
+                .lock()
+                .map(|mut t| std::mem::replace(&mut *t, fresh.clone()) != fresh)
+                .unwrap_or(false);
+            if changed {
+                tracing::info!("the agent token was renewed; retrying with the new one");
+                sent = self.request("POST").send_string(line);
+            }
+        }
+        let response = match sent {
             Ok(response) => response,
             Err(ureq::Error::Status(code, response)) => {
                 let body = response.into_string().unwrap_or_default();
@@ -248,7 +270,6 @@ mod tests {
         let file = ServiceFile {
             pid: std::process::id(),
             port,
-            token: Some("t".into()),
             version: "0.1.0".into(),
         };
         file.write(dir.path()).unwrap();

@@ -44,13 +44,83 @@ fn agents_share_the_running_service_over_http_and_through_the_stdio_bridge() {
         assert_eq!(mode & 0o777, 0o600);
     }
 
+    // Agents have their own token (private, kept across restarts), which opens /mcp and /health
+    // only; the plugin reads it with the service token.
+    let agent_file = data.join("agent-token");
+    let agent_token = std::fs::read_to_string(&agent_file)
+        .unwrap()
+        .trim()
+        .to_string();
+    assert_eq!(agent_token.len(), 64);
+    let shown = server.get("/agents/token");
+    assert_eq!(shown.status, 200, "{}", shown.text());
+    assert_eq!(shown.json()["token"], agent_token.as_str());
+    assert!(
+        !service.to_string().contains(TOKEN),
+        "service.json holds no token: {service}"
+    );
+    let as_agent = |method: &str, path: &str, token: &str| {
+        let headers = vec![
+            ("Host".to_string(), server.host()),
+            ("Authorization".to_string(), format!("Bearer {token}")),
+            ("Content-Type".to_string(), "application/json".to_string()),
+        ];
+        let body = if method == "POST" {
+            r#"{"query":"yeast"}"#
+        } else {
+            ""
+        };
+        support::raw(server.port, method, path, &headers, body.as_bytes())
+    };
+    assert_eq!(as_agent("GET", "/health", &agent_token).status, 200);
+    for (method, path) in [
+        ("POST", "/search"),
+        ("GET", "/agents/token"),
+        ("POST", "/agents/token/rotate"),
+        ("POST", "/index/rebuild"),
+    ] {
+        let refused = as_agent(method, path, &agent_token);
+        assert_eq!(refused.status, 403, "{method} {path}: {}", refused.text());
+        assert_eq!(refused.code(), "forbidden_for_agents");
+    }
+
     let url = format!("http://127.0.0.1:{}/mcp", server.port);
-    let http = mcp_check(&vault, &data, &["--http", &url, "--token", TOKEN]);
+    let http = mcp_check(&vault, &data, &["--http", &url, "--token", &agent_token]);
     assert_eq!(http["search_top"][0], "Cooking/Sourdough.md");
     assert_eq!(http["refusals_and_two_clients_checked"], true);
+    let link = http["top_link"].as_str().unwrap_or_default();
+    assert!(
+        link.starts_with("[[Cooking/Sourdough") && link.ends_with("]]"),
+        "{http}"
+    );
 
-    let bridge = mcp_check(&vault, &data, &["--bridge"]);
+    // The bridge reads the agent token from its file, and follows a revocation mid-session.
+    let rotate = format!("http://127.0.0.1:{}/agents/token/rotate", server.port);
+    let bridge = mcp_check(
+        &vault,
+        &data,
+        &["--bridge", "--rotate", &rotate, "--service-token", TOKEN],
+    );
     assert_eq!(bridge["search_top"][0], "Cooking/Sourdough.md");
+    assert_eq!(bridge["session_survives_rotation"], true, "{bridge}");
+    let renewed = std::fs::read_to_string(&agent_file)
+        .unwrap()
+        .trim()
+        .to_string();
+    assert_ne!(renewed, agent_token);
+    let old = as_agent("POST", "/mcp", &agent_token);
+    assert_eq!(
+        old.status,
+        401,
+        "the revoked token opens nothing: {}",
+        old.text()
+    );
+    assert_eq!(as_agent("GET", "/health", &renewed).status, 200);
+    assert_eq!(
+        server.get("/health").status,
+        200,
+        "the service token is untouched"
+    );
     #[cfg(target_os = "linux")]
     {
         let b = &bridge["bridge"];

@@ -598,7 +598,7 @@ fn mcp_tools_work_with_the_official_python_client() {
     let report: Value = serde_json::from_str(report.trim()).unwrap();
     assert_eq!(
         report["tools"],
-        json!(["read_note", "search_notes", "similar_notes"])
+        json!(["list_notes", "read_note", "search_notes", "similar_notes"])
     );
     assert_eq!(report["search_top"][0], "Cooking/Sourdough.md");
 }

@@ -18,4 +18,4 @@ pub use embedder::{
     l2_normalize, DocumentText, EmbedError, Embedder, EmbedderFingerprint, ModelState, Precision,
 };
 pub use path::{NotePath, PathError};
-pub use types::{Hit, Retriever, SearchMode};
+pub use types::{wikilink, Hit, Retriever, SearchMode};

@@ -73,3 +73,54 @@ pub struct Hit {
     /// Which retrievers found this note.
     pub retrievers: Vec<Retriever>,
 }
+
+impl Hit {
+    /// An Obsidian link to the hit's place: the block when the chunk has an id, else its
+    /// deepest heading, else the note (see [`wikilink`]).
+    pub fn wikilink(&self) -> String {
+        match &self.block_id {
+            Some(id) => wikilink(&self.path, Some(&format!("^{id}"))),
+            None => wikilink(&self.path, self.heading_path.last().map(String::as_str)),
+        }
+    }
+}
+
+/// An Obsidian wikilink that opens `path` (vault-relative), at `anchor` (a heading or `^block`)
+/// when given: `[[Folder/Note#Heading]]`. Markdown notes drop their `.md`, as Obsidian writes
+/// them; characters that would end the link early (`[`, `]`, `|`, `#` in a heading) become
+/// spaces, which Obsidian's heading matching ignores as it does them.
+pub fn wikilink(path: &str, anchor: Option<&str>) -> String {
+    let target = path.strip_suffix(".md").unwrap_or(path);
+    let clean = |s: &str| {
+        s.chars()
+            .map(|c| if matches!(c, '[' | ']' | '|') { ' ' } else { c })
+            .collect::<String>()
+    };
+    match anchor.map(str::trim).filter(|a| !a.is_empty()) {
+        Some(block) if block.starts_with('^') => format!("[[{}#{}]]", clean(target), clean(block)),
+        Some(heading) => {
+            let heading: String = clean(heading).replace('#', " ");
+            let heading = heading.split_whitespace().collect::<Vec<_>>().join(" ");
+            format!("[[{}#{heading}]]", clean(target))
+        }
+        None => format!("[[{}]]", clean(target)),
+    }
+}
+
+#[cfg(test)]
+mod wikilink_tests {
+    use super::wikilink;
+
+    #[test]
+    fn links_name_the_note_without_md_and_the_place() {
+        assert_eq!(wikilink("Projects/Plan.md", None), "[[Projects/Plan]]");
+        assert_eq!(
+            wikilink("Projects/Plan.md", Some("Risks")),
+            "[[Projects/Plan#Risks]]"
+        );
+        assert_eq!(wikilink("a.md", Some("^abc1")), "[[a#^abc1]]");
+        assert_eq!(wikilink("a.md", Some("C# [draft] | x")), "[[a#C draft x]]");
+        assert_eq!(wikilink("a.md", Some("  ")), "[[a]]");
+        assert_eq!(wikilink("data.canvas", None), "[[data.canvas]]");
+    }
+}

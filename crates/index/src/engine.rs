@@ -22,6 +22,7 @@ use vault_rag_core::{Embedder, EmbedderFingerprint, NotePath};
 use crate::error::IndexError;
 use crate::indexer::{absolute, IndexCore, ProgressFn};
 use crate::jobs::run_jobs;
+use crate::list::{ListRequest, NoteList};
 use crate::lock::IndexLock;
 use crate::progress::{IndexState, IndexSummary, Progress};
 use crate::scan::VaultFilter;
@@ -226,6 +227,12 @@ impl Engine {
             index_complete: self.is_complete(),
             took_ms: started.elapsed().as_secs_f64() * 1000.0,
         })
+    }
+
+    /// A page of the indexed notes (by folder, tag and modification time).
+    pub fn list_notes(&self, req: &ListRequest) -> Result<NoteList, IndexError> {
+        let reader = self.core.store.reader()?;
+        crate::list::list(&reader, req)
     }
 
     fn context<'a>(

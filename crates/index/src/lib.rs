@@ -38,6 +38,7 @@
 //!   globs, symlinks), `note_file` (caps, binary detection, lossy UTF-8);
 //! - writing the index: [`indexer`] (passes and batches), [`store`] (SQLite), [`watcher`]
 //!   (debounced file events), [`lock`] (one process per index);
+//! - listing: [`list`] (notes by folder, tag and time, paged);
 //! - searching: [`search`], [`vectors`] (in-memory int8 matrix), [`lexical`] (FTS5 BM25),
 //!   [`fusion`] (RRF), [`snippet`];
 //! - reporting: [`progress`], [`status`], [`error`].
@@ -48,6 +49,7 @@ pub mod fusion;
 pub mod indexer;
 mod jobs;
 pub mod lexical;
+pub mod list;
 pub mod lock;
 mod note_file;
 mod note_read;
@@ -65,11 +67,12 @@ pub mod watcher;
 
 pub use engine::{Engine, IndexStatus};
 pub use error::IndexError;
+pub use list::{ListOrder, ListRequest, NoteList};
 pub use progress::{IndexState, IndexSummary, Progress};
 pub use search::{SearchContext, SearchRequest, SearchResponse, SimilarRequest};
 pub use settings::{CommitSettings, IndexSettings};
 pub use status::{stored_status, PendingChanges, StoredStatus};
-pub use store::NoteFailure;
+pub use store::{ListedNote, NoteFailure};
 pub use vectors::{NoteFilter, NoteSet, VectorMatrix};
 pub use watcher::LiveState;
 

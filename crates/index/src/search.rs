@@ -30,6 +30,7 @@ use crate::lexical::{bm25_top, Bm25Weights};
 use crate::snippet::{snippet, Anchor, SnippetTerms};
 use crate::vectors::{db_path, decode_f16_into, NoteFilter, Scored, VectorMatrix};
 
+pub(crate) use filter::{normalise_folder, normalise_tag};
 pub use filter::{resolve_link, tag_matches};
 pub use similar::similar;
 

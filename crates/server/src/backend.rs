@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 use vault_rag_core::{Embedder, Hit, NotePath, SearchMode};
+use vault_rag_index::{ListRequest, NoteList};
 
 use crate::ServerError;
 
@@ -108,4 +109,7 @@ pub trait Backend: Send + Sync + 'static {
     /// The text of a note. Only ever reads inside the vault: paths that resolve outside it
     /// (through symlinks) are refused with [`ServerError::PathOutsideVault`].
     fn read_note(&self, path: &NotePath) -> Result<String, ServerError>;
+
+    /// A page of the indexed notes (by folder, tag and modification time).
+    fn list_notes(&self, request: &ListRequest) -> Result<NoteList, ServerError>;
 }

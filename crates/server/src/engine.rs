@@ -4,7 +4,9 @@ use vault_rag_core::{Embedder, NotePath, PathError};
 use vault_rag_index::engine::{Engine, IndexStatus};
 use vault_rag_index::progress::IndexState as EngineState;
 use vault_rag_index::LiveState;
-use vault_rag_index::{IndexError, SearchRequest, SearchResponse, SimilarRequest};
+use vault_rag_index::{
+    IndexError, ListRequest, NoteList, SearchRequest, SearchResponse, SimilarRequest,
+};
 
 use crate::{
     resolve_in_vault, Backend, IndexFailure, IndexProgress, IndexState, LiveUpdates, SearchQuery,
@@ -137,5 +139,9 @@ impl Backend for Engine {
 
     fn read_note(&self, path: &NotePath) -> Result<String, ServerError> {
         Ok(Engine::read_note(self, path)?)
+    }
+
+    fn list_notes(&self, request: &ListRequest) -> Result<NoteList, ServerError> {
+        Ok(Engine::list_notes(self, request)?)
     }
 }

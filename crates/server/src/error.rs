@@ -16,6 +16,8 @@ pub enum ServerError {
     ForbiddenHost { host: String, port: u16 },
     #[error("origin `{origin}` is not allowed (allowed: {allowed})")]
     ForbiddenOrigin { origin: String, allowed: String },
+    #[error("the agent token opens only /mcp and /health, not `{path}`")]
+    AgentForbidden { path: String },
     #[error("request body is not valid JSON: {message}")]
     InvalidJson { message: String },
     #[error("invalid request: field `{field}`: {message}")]
@@ -78,6 +80,7 @@ impl ServerError {
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Self::ForbiddenHost { .. } => (StatusCode::FORBIDDEN, "forbidden_host"),
             Self::ForbiddenOrigin { .. } => (StatusCode::FORBIDDEN, "forbidden_origin"),
+            Self::AgentForbidden { .. } => (StatusCode::FORBIDDEN, "forbidden_for_agents"),
             Self::InvalidJson { .. } => (StatusCode::BAD_REQUEST, "invalid_json"),
             Self::InvalidRequest { .. } => (StatusCode::BAD_REQUEST, "invalid_request"),
             Self::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),

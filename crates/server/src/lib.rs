@@ -5,17 +5,20 @@
 //! with any implementation; `vault_rag_index::Engine` is the real one.
 //!
 //! - [`router`]: the axum API (`/health`, `/search`, `/similar`, `/embed`, `/v1/embeddings`,
-//!   `/index/*`, `/openapi.json`) behind the access rules of [`security`](AccessSettings):
-//!   loopback `Host` with the served port, allow-listed `Origin`, optional bearer token.
+//!   `/index/*`, `/openapi.json`, `/agents/token`, `/mcp`) behind the access rules of
+//!   [`security`](AccessSettings): loopback `Host` with the served port, allow-listed `Origin`,
+//!   optional bearer token, and the [`AgentToken`] that opens only `/mcp` and `/health`.
 //! - [`Listener`]: binds (loopback unless a token is set), then serves until a shutdown signal;
 //!   [`PendingBackend`] answers on the same port while the model is still downloading.
 //! - [`ServerError`]: the one error type; [`ServerError::status_and_code`] is the one mapping to
 //!   HTTP status and stable `error.code` strings.
 //! - [`openapi::document`]: the OpenAPI 3.1 document of the API.
-//! - [`VaultMcp`]: the MCP server (`search_notes`, `similar_notes`, `read_note`) on stdio.
+//! - [`VaultMcp`]: the MCP server (tools `search_notes`, `similar_notes`, `read_note`, `list_notes`; notes as
+//!   `vault:///` resources) on stdio and at `/mcp`.
 //! - [`resolve_in_vault`]: a note path to a file really inside the vault (no symlinks out).
 
 mod accept;
+pub mod agent_token;
 mod api;
 mod backend;
 mod engine;
@@ -30,6 +33,7 @@ mod serve;
 mod vault_path;
 
 pub use accept::ConnectionLimits;
+pub use agent_token::{AgentToken, AGENT_TOKEN_FILE};
 pub use api::{router, ApiSettings, Limits, ROUTES};
 pub use backend::{
     Backend, IndexFailure, IndexProgress, IndexState, LiveUpdates, SearchQuery, SearchResults,

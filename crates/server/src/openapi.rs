@@ -9,6 +9,7 @@ pub const ERROR_CODES: &[(&str, u16)] = &[
     ("unauthorized", 401),
     ("forbidden_host", 403),
     ("forbidden_origin", 403),
+    ("forbidden_for_agents", 403),
     ("invalid_json", 400),
     ("invalid_request", 400),
     ("payload_too_large", 413),
@@ -125,10 +126,20 @@ fn paths() -> Value {
             "summary": "This document.",
             "responses": standard_errors(json!({ "200": { "description": "OpenAPI 3.1 document.", "content": { "application/json": { "schema": { "type": "object" } } } } }), &[]),
         }},
+        "/agents/token": { "get": {
+            "operationId": "agentToken",
+            "summary": "The agent token: a second bearer token that opens only /mcp and /health, for AI agents' configurations. Needs the service token.",
+            "responses": standard_errors(json!({ "200": ok("The current agent token.", "AgentToken") }), &[]),
+        }},
+        "/agents/token/rotate": { "post": {
+            "operationId": "agentTokenRotate",
+            "summary": "Revoke the agent token and make a new one, in effect at once. Needs the service token.",
+            "responses": standard_errors(json!({ "200": ok("The new agent token.", "AgentToken") }), &[]),
+        }},
         "/mcp": {
             "post": {
                 "operationId": "mcpMessage",
-                "summary": "MCP over Streamable HTTP: one JSON-RPC message (initialize, tools/list, tools/call: search_notes, similar_notes, read_note). The answer is JSON or an event stream; `Mcp-Session-Id` names the session after initialize.",
+                "summary": "MCP over Streamable HTTP: one JSON-RPC message (initialize, tools/list, tools/call: search_notes, similar_notes, read_note, list_notes; resources/list and resources/read for `vault:///` note URIs). The answer is JSON or an event stream; `Mcp-Session-Id` names the session after initialize.",
                 "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object" } } } },
                 "responses": standard_errors(json!({
                     "200": { "description": "The answer, as `application/json` or `text/event-stream`.", "content": { "application/json": { "schema": { "type": "object" } }, "text/event-stream": { "schema": { "type": "string" } } } },
@@ -302,6 +313,14 @@ fn schemas() -> Value {
                 "complete": { "type": "boolean" },
                 "fingerprint": { "type": "string", "description": "Id of the embedder the vectors belong to." },
                 "live_updates": { "type": "string", "enum": ["on", "off", "vault_missing"], "description": "Whether file changes reach the index: `vault_missing` while the vault folder is gone (deleted or renamed away); updates resume, with a full pass, when it is back." }
+            }
+        },
+        "AgentToken": {
+            "type": "object",
+            "required": ["token", "mcp_path"],
+            "properties": {
+                "token": { "type": ["string", "null"], "description": "Bearer token for /mcp; null when the service runs without tokens." },
+                "mcp_path": { "type": "string", "description": "Path of the MCP endpoint on this service." }
             }
         },
         "IndexStateReply": {

@@ -122,4 +122,11 @@ impl Backend for PendingBackend {
     fn read_note(&self, _: &NotePath) -> Result<String, ServerError> {
         Err(self.unavailable())
     }
+
+    fn list_notes(
+        &self,
+        _: &vault_rag_index::ListRequest,
+    ) -> Result<vault_rag_index::NoteList, ServerError> {
+        Err(self.unavailable())
+    }
 }

@@ -99,6 +99,25 @@ pub fn extract_section(note: &str, heading: &str) -> Result<String, Vec<String>>
     Ok(lines[start.line..end].join("\n").trim_end().to_string())
 }
 
+/// Lines `start..=end` of `note` (1-based; either end may be left open, `end` past the note's
+/// end stops there). Errors say why the range is empty.
+pub fn extract_lines(note: &str, start: Option<u64>, end: Option<u64>) -> Result<String, String> {
+    let lines: Vec<&str> = note.lines().collect();
+    let count = lines.len() as u64;
+    let start = start.unwrap_or(1);
+    let end = end.unwrap_or(count).min(count);
+    if start == 0 {
+        return Err("lines are counted from 1".into());
+    }
+    if start > count {
+        return Err(format!("the note has {count} lines; start_line is {start}"));
+    }
+    if end < start {
+        return Err(format!("end_line {end} is before start_line {start}"));
+    }
+    Ok(lines[(start - 1) as usize..end as usize].join("\n"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,6 +144,20 @@ mod tests {
             extract_section(NOTE, "Top#Setup#Detail").unwrap(),
             "### Detail\nmore"
         );
+    }
+
+    #[test]
+    fn line_ranges() {
+        let note = "one\ntwo\nthree\n";
+        assert_eq!(extract_lines(note, Some(2), Some(3)).unwrap(), "two\nthree");
+        assert_eq!(extract_lines(note, Some(2), None).unwrap(), "two\nthree");
+        assert_eq!(extract_lines(note, None, Some(1)).unwrap(), "one");
+        assert_eq!(extract_lines(note, Some(3), Some(99)).unwrap(), "three");
+        assert!(extract_lines(note, Some(0), None).is_err());
+        assert!(extract_lines(note, Some(4), None)
+            .unwrap_err()
+            .contains("3 lines"));
+        assert!(extract_lines(note, Some(3), Some(2)).is_err());
     }
 
     #[test]

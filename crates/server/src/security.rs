@@ -6,7 +6,8 @@
 //!    foreign name is refused.
 //! 2. `Origin`, when present, is on the allow-list: other pages are refused, and CORS headers are
 //!    only ever sent for allowed origins (never `*`).
-//! 3. The bearer token matches, when one is configured (compared in constant time).
+//! 3. The bearer token matches, when one is configured (compared in constant time): the service
+//!    token opens everything, the agent token ([`crate::agent_token`]) only `/mcp` and `/health`.
 
 use std::sync::Arc;
 
@@ -16,6 +17,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
 
+use crate::agent_token::{AgentToken, AGENT_PATHS};
 use crate::ServerError;
 
 /// The origin of Obsidian's renderer, allowed by default.
@@ -26,6 +28,8 @@ pub const OBSIDIAN_ORIGIN: &str = "app://obsidian.md";
 pub struct AccessSettings {
     /// Bearer token every request must carry; `None` allows loopback requests without one.
     pub token: Option<String>,
+    /// A second token that opens only what agents need (with `token` only).
+    pub agent_token: Option<Arc<AgentToken>>,
     /// Exact `Origin` values that may call the API from a browser context.
     pub allowed_origins: Vec<String>,
     /// Host names accepted in `Host` besides `127.0.0.1`, `localhost` and `[::1]`.
@@ -36,6 +40,7 @@ impl Default for AccessSettings {
     fn default() -> Self {
         Self {
             token: None,
+            agent_token: None,
             allowed_origins: vec![OBSIDIAN_ORIGIN.to_string()],
             extra_hosts: Vec::new(),
         }
@@ -49,6 +54,16 @@ pub(crate) struct AccessPolicy {
     hosts: Vec<String>,
     origins: Vec<String>,
     token_digest: Option<[u8; 32]>,
+    agent_token: Option<Arc<AgentToken>>,
+}
+
+/// Who a request's token says it comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Caller {
+    /// No token is configured: every (loopback) caller is let in.
+    Open,
+    Service,
+    Agent,
 }
 
 impl AccessPolicy {
@@ -71,6 +86,7 @@ impl AccessPolicy {
                 .token
                 .as_deref()
                 .map(|t| *blake3::hash(t.as_bytes()).as_bytes()),
+            agent_token: settings.agent_token.clone(),
         }
     }
 
@@ -117,9 +133,9 @@ impl AccessPolicy {
         }
     }
 
-    fn check_token(&self, headers: &HeaderMap) -> Result<(), ServerError> {
+    fn check_token(&self, headers: &HeaderMap) -> Result<Caller, ServerError> {
         let Some(expected) = &self.token_digest else {
-            return Ok(());
+            return Ok(Caller::Open);
         };
         let presented = headers
             .get(header::AUTHORIZATION)
@@ -132,7 +148,13 @@ impl AccessPolicy {
         // Hashing first makes the comparison independent of the token's length as well.
         let digest = blake3::hash(presented.as_bytes());
         if bool::from(digest.as_bytes().ct_eq(expected)) {
-            Ok(())
+            Ok(Caller::Service)
+        } else if self
+            .agent_token
+            .as_ref()
+            .is_some_and(|a| a.matches(presented))
+        {
+            Ok(Caller::Agent)
         } else {
             Err(ServerError::Unauthorized)
         }
@@ -213,7 +235,13 @@ pub(crate) async fn guard(
         }
     }
     let mut response = match policy.check_token(headers) {
-        Ok(()) => next.run(request).await,
+        Ok(Caller::Agent) if !AGENT_PATHS.contains(&request.uri().path()) => {
+            ServerError::AgentForbidden {
+                path: request.uri().path().to_string(),
+            }
+            .into_response()
+        }
+        Ok(_) => next.run(request).await,
         Err(err) => err.into_response(),
     };
     if let Some(origin) = &origin {
@@ -308,6 +336,33 @@ mod tests {
             .is_err());
         assert!(policy.check_token(&HeaderMap::new()).is_err());
         let open = AccessPolicy::new(&AccessSettings::default(), 1);
-        assert!(open.check_token(&HeaderMap::new()).is_ok());
+        assert_eq!(open.check_token(&HeaderMap::new()).unwrap(), Caller::Open);
+    }
+
+    #[test]
+    fn the_agent_token_is_told_apart_and_follows_rotation() {
+        let agent = Arc::new(AgentToken::in_memory("agent1"));
+        let settings = AccessSettings {
+            token: Some("s3cret".into()),
+            agent_token: Some(agent.clone()),
+            ..AccessSettings::default()
+        };
+        let policy = AccessPolicy::new(&settings, 1);
+        let bearer = |t: &str| headers(&[("authorization", &format!("Bearer {t}"))]);
+        assert_eq!(
+            policy.check_token(&bearer("s3cret")).unwrap(),
+            Caller::Service
+        );
+        assert_eq!(
+            policy.check_token(&bearer("agent1")).unwrap(),
+            Caller::Agent
+        );
+        let new = agent.rotate().unwrap();
+        assert!(policy.check_token(&bearer("agent1")).is_err());
+        assert_eq!(policy.check_token(&bearer(&new)).unwrap(), Caller::Agent);
+        assert_eq!(
+            policy.check_token(&bearer("s3cret")).unwrap(),
+            Caller::Service
+        );
     }
 }

@@ -118,6 +118,21 @@ describe("supervisor and client against the real backend", () => {
 			stranger.close();
 			expect(refused).toMatchObject({ kind: "http", status: 401, code: "unauthorized" });
 
+			// The agents' token: another key than the plugin's, that opens /mcp only, and a new one on revocation.
+			const agent = await client.agentToken();
+			expect(agent.token).toMatch(/^[0-9a-f]{64}$/);
+			expect(agent.mcp_path).toBe("/mcp");
+			const asAgent = new BackendClient({ port: client.port, token: agent.token ?? "" });
+			expect((await asAgent.health()).version).toBeTruthy();
+			const scoped = await asAgent.search({ query: "mars" }).catch((err: unknown) => err);
+			expect(scoped).toMatchObject({ kind: "http", status: 403, code: "forbidden_for_agents" });
+			const renewed = await client.rotateAgentToken();
+			expect(renewed.token).not.toBe(agent.token);
+			const revoked = await asAgent.health().catch((err: unknown) => err);
+			asAgent.close();
+			expect(revoked).toMatchObject({ kind: "http", status: 401 });
+			expect((await client.agentToken()).token).toBe(renewed.token);
+
 			const document = await client.request<unknown>("GET", "/openapi.json", undefined);
 			expect(openApiMismatches(document)).toEqual([]);
 		} finally {

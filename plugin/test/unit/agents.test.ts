@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { agentConfigs } from "../../src/agents";
+import { agentConfigs, httpAgentConfigs } from "../../src/agents";
 
 describe("agentConfigs", () => {
 	it("gives each client the bridge command with the full program path and the vault", () => {
@@ -22,5 +22,16 @@ describe("agentConfigs", () => {
 		expect(win[0]?.where).toContain("%APPDATA%");
 		const tricky = agentConfigs("/bin/vault-rag", "/n/it's mine", "linux");
 		expect(tricky[3]?.text).toBe("'/bin/vault-rag' 'mcp' '--vault' '/n/it'\\''s mine'");
+	});
+
+	it("gives HTTP clients the URL and the agent token, or the URL alone without tokens", () => {
+		const [code, cursor, other] = httpAgentConfigs("http://127.0.0.1:8765/mcp", "t0k");
+		expect(code?.text).toBe('claude mcp add --transport http vault-rag http://127.0.0.1:8765/mcp --header "Authorization: Bearer t0k"');
+		expect(JSON.parse(cursor?.text ?? "")).toEqual({
+			mcpServers: { "vault-rag": { url: "http://127.0.0.1:8765/mcp", headers: { Authorization: "Bearer t0k" } } },
+		});
+		expect(other?.text).toBe("http://127.0.0.1:8765/mcp\nAuthorization: Bearer t0k");
+		const open = httpAgentConfigs("http://127.0.0.1:8765/mcp", null);
+		expect(open.map((c) => c.text).join("\n")).not.toContain("Authorization");
 	});
 });

@@ -35,7 +35,11 @@ function rowName(control: HTMLElement): string {
 /** Obsidian 1.13+ renders the tab from its definitions; older versions call display(). Both are tested. */
 let declarative = false;
 
-function render(state: SupervisorState = { kind: "stopped" }, settings: Partial<VaultRagSettings> = {}) {
+function render(
+	state: SupervisorState = { kind: "stopped" },
+	settings: Partial<VaultRagSettings> = {},
+	agentAccess: SettingsHost["agentAccess"] = undefined,
+) {
 	const texts = collect(TextComponent);
 	const areas = collect(TextAreaComponent);
 	const dropdowns = collect(DropdownComponent);
@@ -58,6 +62,7 @@ function render(state: SupervisorState = { kind: "stopped" }, settings: Partial<
 		folderExists: (path) => path === "/models/here",
 		serviceBinary: () => ({ path: "/home/ann/.local/bin/vault-rag", source: "the installer's folder" }),
 		vaultPath: () => "/home/ann/Notes",
+		agentAccess,
 	};
 	const app = App.createConfigured__();
 	const plugin = {} as PluginOriginal;
@@ -167,6 +172,50 @@ describe.each([
 		expect(configs).toHaveLength(4);
 		expect(configs[1]).toBe("claude mcp add vault-rag -- '/home/ann/.local/bin/vault-rag' mcp --vault '/home/ann/Notes'");
 		expect(ui.tab.containerEl.textContent).toContain("an agent starts its own");
+	});
+
+	it("gives agents over HTTP the URL and the agent token, and revokes the token", async () => {
+		let token = "a".repeat(64);
+		let rotations = 0;
+		const access = {
+			port: 51234,
+			token: () => Promise.resolve({ token, mcp_path: "/mcp" }),
+			rotate: () => {
+				rotations += 1;
+				token = "b".repeat(64);
+				return Promise.resolve({ token, mcp_path: "/mcp" });
+			},
+		};
+		const ui = render({ kind: "stopped" }, { servicePort: 51234 }, () => access);
+		await new Promise((resolve) => setTimeout(resolve, 0));
+		const configs = () =>
+			[...ui.tab.containerEl.querySelectorAll("pre.vault-rag-agent-config")].map((el) => el.textContent ?? "");
+		expect(configs()).toHaveLength(7);
+		expect(configs()[4]).toBe(
+			`claude mcp add --transport http vault-rag http://127.0.0.1:51234/mcp --header "Authorization: Bearer ${"a".repeat(64)}"`,
+		);
+		expect(JSON.parse(configs()[5] ?? "")).toEqual({
+			mcpServers: { "vault-rag": { url: "http://127.0.0.1:51234/mcp", headers: { Authorization: `Bearer ${"a".repeat(64)}` } } },
+		});
+		expect(ui.text("Service port")?.inputEl.value).toBe("51234");
+		const revoke = ui.buttons.find((b) => b.buttonEl.textContent === "Revoke and make a new one");
+		revoke?.simulateClick__();
+		await new Promise((resolve) => setTimeout(resolve, 0));
+		await new Promise((resolve) => setTimeout(resolve, 0));
+		expect(rotations).toBe(1);
+		expect(configs().join("\n")).toContain("b".repeat(64));
+		expect(configs().join("\n")).not.toContain("a".repeat(64));
+	});
+
+	it("asks for a fixed port before HTTP configurations can last", () => {
+		const ui = render({ kind: "stopped" }, {}, () => ({
+			port: 40001,
+			token: () => new Promise(() => undefined),
+			rotate: () => new Promise(() => undefined),
+		}));
+		expect(ui.tab.containerEl.textContent).toContain("until it restarts: set a service port above");
+		for (const value of ["abc", "70000", "8765", ""]) ui.text("Service port")?.setValue(value);
+		expect(ui.patches).toEqual([{ servicePort: 8765 }, { servicePort: 0 }]);
 	});
 
 	it("names each heading once and lists every setting for Obsidian's settings search", () => {

@@ -67,6 +67,9 @@ describe("settings", () => {
 			dataDir: "/data/idx",
 			excludedFolders: ["Archive"],
 		};
+		expect(serveArgs({ ...DEFAULT_SETTINGS, servicePort: 8765 }, target).slice(3, 5)).toEqual(["--port", "8765"]);
+		expect(loadSettings({ servicePort: 70000 }).servicePort).toBe(0);
+		expect(loadSettings({ servicePort: 8765 }).servicePort).toBe(8765);
 		expect(serveArgs(custom, target).slice(10)).toEqual([
 			"--model",
 			"all-minilm-l6-v2",

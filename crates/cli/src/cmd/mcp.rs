@@ -1,5 +1,5 @@
 //! `vault-rag mcp --vault VAULT`: an MCP server on stdio with the tools `search_notes`,
-//! `similar_notes` and `read_note`. stdout carries the protocol; logs go to stderr. When a
+//! `similar_notes`, `read_note` and `list_notes`, and the notes as `vault:///` resources. stdout carries the protocol; logs go to stderr. When a
 //! service runs on the same vault it forwards to that service's `/mcp` (loading no model);
 //! otherwise it serves on its own, read-only if another process holds the index.
 
@@ -22,12 +22,10 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let settings = args.vault.to_settings()?;
-    if let Some(service) = settings
-        .resolve_data_dir()
-        .ok()
-        .and_then(|dir| ServiceFile::find(&dir))
-    {
-        return crate::bridge::run(service);
+    if let Ok(dir) = settings.resolve_data_dir() {
+        if let Some(service) = ServiceFile::find(&dir) {
+            return crate::bridge::run(service, &dir);
+        }
     }
     let engine = open_engine(&args.vault, &args.model)?;
     // Read-only beside a running service, which does the indexing.

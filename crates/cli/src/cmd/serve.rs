@@ -18,9 +18,10 @@ use anyhow::Context;
 use vault_rag_core::{EmbedderFingerprint, ModelState};
 use vault_rag_embed::{DownloadProgress, ModelSpec, OnnxEmbedder};
 use vault_rag_index::engine::Engine;
+use vault_rag_server::agent_token::read_or_create_token_file;
 use vault_rag_server::{
-    listening_line, AccessSettings, ApiSettings, ConnectionLimits, Limits, Listener,
-    PendingBackend, ServeSettings,
+    listening_line, AccessSettings, AgentToken, ApiSettings, ConnectionLimits, Limits, Listener,
+    PendingBackend, ServeSettings, AGENT_TOKEN_FILE,
 };
 
 use crate::bridge::ServiceFile;
@@ -87,7 +88,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let data_dir = settings.resolve_data_dir()?;
     let token = load_token(&data_dir, args.no_token)?;
-    let service_token = token.clone();
+    // Agents get their own token, which opens only /mcp; none when nothing needs a token.
+    let agent_token = match token {
+        Some(_) => Some(Arc::new(
+            AgentToken::load_or_create(&data_dir).with_context(|| {
+                format!(
+                    "reading the agent token {}",
+                    data_dir.join(AGENT_TOKEN_FILE).display()
+                )
+            })?,
+        )),
+        None => None,
+    };
     let serve_settings = ServeSettings {
         host: args.host,
         port: args.port,
@@ -98,6 +110,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             },
             access: AccessSettings {
                 token,
+                agent_token,
                 allowed_origins: AccessSettings::default()
                     .allowed_origins
                     .into_iter()
@@ -151,7 +164,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .start_background()
         .context("starting background indexing")?;
     // Holding the index now: agents' `vault-rag mcp` on this vault forward to this process.
-    let _service_file = ServiceFileGuard::write(&data_dir, port, service_token);
+    let _service_file = ServiceFileGuard::write(&data_dir, port);
     let (failed_tx, failed_rx) = tokio::sync::oneshot::channel::<String>();
     std::thread::Builder::new()
         .name("vault-rag-model".into())
@@ -200,11 +213,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 struct ServiceFileGuard(Option<std::path::PathBuf>);
 
 impl ServiceFileGuard {
-    fn write(data_dir: &std::path::Path, port: u16, token: Option<String>) -> Self {
+    fn write(data_dir: &std::path::Path, port: u16) -> Self {
         let file = ServiceFile {
             pid: std::process::id(),
             port,
-            token,
             version: env!("CARGO_PKG_VERSION").to_string(),
         };
         match file.write(data_dir) {
@@ -394,37 +406,14 @@ fn load_token(data_dir: &Path, no_token: bool) -> anyhow::Result<Option<String>>
         return Ok(None);
     }
     let file = data_dir.join(TOKEN_FILE);
-    match std::fs::read_to_string(&file) {
-        Ok(text) if !text.trim().is_empty() => {
-            vault_rag_index::private::private_file(&file)
-                .with_context(|| format!("making {} private", file.display()))?;
-            return Ok(Some(text.trim().to_string()));
-        }
-        Ok(_) => {}
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-        Err(err) => {
-            return Err(err).with_context(|| format!("reading the token file {}", file.display()))
-        }
+    let (token, made) = read_or_create_token_file(&file)
+        .with_context(|| format!("reading or writing the token file {}", file.display()))?;
+    if made {
+        eprintln!(
+            "API token written to {} (readable only by you); send it as `Authorization: Bearer <token>`",
+            file.display()
+        );
     }
-    vault_rag_index::private::private_dir(data_dir)?;
-    let bytes: [u8; 32] = rand::random();
-    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    let write = || -> std::io::Result<()> {
-        let tmp = data_dir.join(format!("{TOKEN_FILE}.tmp"));
-        let mut f = vault_rag_index::private::private_options()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)?;
-        writeln!(f, "{token}")?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, &file)
-    };
-    write().with_context(|| format!("writing the token file {}", file.display()))?;
-    eprintln!(
-        "API token written to {} (readable only by you); send it as `Authorization: Bearer <token>`",
-        file.display()
-    );
     Ok(Some(token))
 }
 

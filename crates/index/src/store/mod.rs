@@ -17,7 +17,7 @@ use vault_rag_core::EmbedderFingerprint;
 use crate::error::IndexError;
 use crate::{SCHEMA_SQL, SCHEMA_VERSION};
 
-pub use notes::{ChunkRecord, NoteFailure, NoteRecord, NoteState, WrittenNote};
+pub use notes::{ChunkRecord, ListedNote, NoteFailure, NoteRecord, NoteState, WrittenNote};
 
 /// Read connections kept open for reuse; more are opened on demand and closed after use.
 const READER_POOL: usize = 4;

@@ -125,6 +125,54 @@ pub fn notes_under(conn: &Connection, prefix: &str) -> Result<Vec<String>, Index
     rows.collect::<Result<_, _>>().map_err(e())
 }
 
+/// A note as listed to callers: what the index knows about it, decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedNote {
+    pub path: String,
+    pub title: String,
+    pub tags: Vec<String>,
+    pub aliases: Vec<String>,
+    /// Modification time of the file when it was indexed (ns since the Unix epoch).
+    pub mtime_ns: i64,
+    pub size: u64,
+}
+
+/// Indexed notes inside folder `prefix` (vault-relative, no trailing `/`; `None` for all)
+/// modified at or after `since_ns`, by path.
+pub fn listed_notes(
+    conn: &Connection,
+    prefix: Option<&str>,
+    since_ns: Option<i64>,
+) -> Result<Vec<ListedNote>, IndexError> {
+    let e = || err(db(conn), "listing notes");
+    // Same range trick as `notes_under`; the whole vault when there is no folder.
+    let (lo, hi) = match prefix {
+        Some(p) => (format!("{p}/"), Some(format!("{p}0"))),
+        None => (String::new(), None),
+    };
+    let mut stmt = conn
+        .prepare(
+            "SELECT path, title, tags, aliases, mtime_ns, size FROM notes
+             WHERE path >= ?1 AND (?2 IS NULL OR path < ?2) AND (?3 IS NULL OR mtime_ns >= ?3)
+             ORDER BY path",
+        )
+        .map_err(e())?;
+    let rows = stmt
+        .query_map(params![lo, hi, since_ns], |r| {
+            let list = |s: String| serde_json::from_str::<Vec<String>>(&s).unwrap_or_default();
+            Ok(ListedNote {
+                path: r.get(0)?,
+                title: r.get(1)?,
+                tags: list(r.get(2)?),
+                aliases: list(r.get(3)?),
+                mtime_ns: r.get(4)?,
+                size: r.get::<_, i64>(5)?.max(0) as u64,
+            })
+        })
+        .map_err(e())?;
+    rows.collect::<Result<_, _>>().map_err(e())
+}
+
 /// Inserts or replaces a note and all its chunks (and their full-text rows).
 pub fn write_note(
     tx: &Transaction<'_>,

@@ -1,5 +1,6 @@
 //! The HTTP API: routes, limits and the middleware around them.
 
+mod agents;
 mod embed;
 mod index;
 mod search;
@@ -17,6 +18,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use tokio::sync::Semaphore;
 
+use crate::agent_token::AgentToken;
 use crate::security::{self, AccessPolicy, AccessSettings};
 use crate::{Backend, ServerError};
 
@@ -63,6 +65,7 @@ pub(crate) struct AppState {
     pub(crate) backend: Arc<dyn Backend>,
     pub(crate) limits: Arc<Limits>,
     pub(crate) embed_slots: Arc<Semaphore>,
+    pub(crate) agent_token: Option<Arc<AgentToken>>,
 }
 
 /// The paths and methods the API serves (the OpenAPI document must list exactly these).
@@ -77,6 +80,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("/index/pause", "post"),
     ("/index/resume", "post"),
     ("/openapi.json", "get"),
+    ("/agents/token", "get"),
+    ("/agents/token/rotate", "post"),
     ("/mcp", "post"),
     ("/mcp", "get"),
     ("/mcp", "delete"),
@@ -89,6 +94,7 @@ pub fn router(backend: Arc<dyn Backend>, settings: &ApiSettings, port: u16) -> R
         backend,
         embed_slots: Arc::new(Semaphore::new(limits.embed_concurrency.max(1))),
         limits: limits.clone(),
+        agent_token: settings.access.agent_token.clone(),
     };
     let policy = Arc::new(AccessPolicy::new(&settings.access, port));
     let mcp = crate::mcp::http_service(state.backend.clone(), limits.clone());
@@ -103,6 +109,8 @@ pub fn router(backend: Arc<dyn Backend>, settings: &ApiSettings, port: u16) -> R
         .route("/index/pause", post(index::pause))
         .route("/index/resume", post(index::resume))
         .route("/openapi.json", get(openapi))
+        .route("/agents/token", get(agents::token))
+        .route("/agents/token/rotate", post(agents::rotate))
         .route_service(
             "/mcp",
             tower::ServiceBuilder::new()

@@ -351,6 +351,45 @@ impl Backend for MemoryBackend {
             message: format!("{}: {err}", file.display()),
         })
     }
+
+    fn list_notes(
+        &self,
+        request: &vault_rag_index::ListRequest,
+    ) -> Result<vault_rag_index::NoteList, ServerError> {
+        self.enter("list_notes")?;
+        let mut notes: Vec<vault_rag_index::ListedNote> = NOTES
+            .iter()
+            .map(|(path, _)| *path)
+            .filter(|p| {
+                request
+                    .folder
+                    .as_deref()
+                    .is_none_or(|f| NotePath::new(p).unwrap().is_in_folder(f))
+            })
+            .filter(|p| {
+                request
+                    .tag
+                    .as_deref()
+                    .is_none_or(|t| self.tags(p).iter().any(|x| x == t))
+            })
+            .map(|path| vault_rag_index::ListedNote {
+                path: path.to_string(),
+                title: NotePath::new(path).unwrap().stem().to_string(),
+                tags: self.tags(path),
+                aliases: Vec::new(),
+                mtime_ns: 1_000_000_000,
+                size: self.note_text(path).len() as u64,
+            })
+            .collect();
+        notes.sort_by(|a, b| a.path.cmp(&b.path));
+        let total = notes.len();
+        let notes = notes
+            .into_iter()
+            .skip(request.offset)
+            .take(request.limit)
+            .collect();
+        Ok(vault_rag_index::NoteList { notes, total })
+    }
 }
 
 pub fn vault_file(backend: &MemoryBackend, path: &str) -> PathBuf {
