@@ -51,6 +51,7 @@ for (let i = 0; i < 600; i++) {
 }
 const search = await call("POST", "/search", { query, top_k: 6, mode: "hybrid" });
 const similar = await call("GET", `/similar?${new URLSearchParams({ path: notePath, top_k: "8" })}`);
+const agent = await call("GET", "/agents/token");
 server.stdin.end();
 
 const text = fs.readFileSync(path.join(vault, notePath), "utf8").replace(/^---[\s\S]*?---\n/, "");
@@ -58,6 +59,7 @@ const data = {
 	query, search: search.hits, notePath, noteTitle: "Circadian Rhythm",
 	noteText: text.replace(/^# .*\n/, "").slice(0, 1400), similar: similar.hits, health,
 	binary: "/Users/you/.local/bin/vault-rag",
+	port, agentToken: agent.token,
 };
 
 await esbuild.build({
@@ -74,7 +76,7 @@ fs.writeFileSync(path.join(work, "page.html"), `<!doctype html><meta charset="ut
 <script>window.SCREENSHOT_DATA = ${JSON.stringify(data)};</script><body></body><script src="page.js"></script>`);
 
 fs.mkdirSync(out, { recursive: true });
-const scenes = { search: [1200, 760], related: [1200, 700], install: [1200, 720], settings: [1000, 1230] };
+const scenes = { search: [1200, 760], related: [1200, 700], install: [1200, 720], settings: [1000, 1230], agents: [1000, 1760] };
 for (const [scene, [width, height]] of Object.entries(scenes)) {
 	const file = path.join(out, `${scene}.png`);
 	const shot = spawnSync(chromium, ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

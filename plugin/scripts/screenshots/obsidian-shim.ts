@@ -193,7 +193,7 @@ class Component2 {
 	constructor(protected el: HTMLElement) {}
 }
 
-class ButtonComponent extends Component2 {
+export class ButtonComponent extends Component2 {
 	buttonEl: HTMLButtonElement;
 	constructor(el: HTMLElement) {
 		super(el);
@@ -205,6 +205,10 @@ class ButtonComponent extends Component2 {
 	}
 	setCta(): this {
 		this.buttonEl.addClass("mod-cta");
+		return this;
+	}
+	setDisabled(disabled: boolean): this {
+		this.buttonEl.disabled = disabled;
 		return this;
 	}
 	onClick(cb: () => void): this {
@@ -222,6 +226,10 @@ class ValueComponent<E extends HTMLInputElement | HTMLSelectElement | HTMLTextAr
 	}
 	setValue(v: string): this {
 		this.inputEl.value = v;
+		return this;
+	}
+	setPlaceholder(text: string): this {
+		if ("placeholder" in this.inputEl) this.inputEl.placeholder = text;
 		return this;
 	}
 	onChange(_cb: (v: string) => void): this {

@@ -22,9 +22,13 @@ interface Data {
 	similar: Hit[];
 	health: HealthResponse;
 	binary: string;
+	port: number;
+	agentToken: string | null;
 }
 
 const data = (window as unknown as { SCREENSHOT_DATA: Data }).SCREENSHOT_DATA;
+// The settings read `process.platform` (as in Obsidian's Electron renderer); the page shows a Mac.
+(globalThis as unknown as { process?: unknown }).process ??= { platform: "darwin", env: {} };
 const running: SupervisorState = { kind: "running", health: data.health };
 const service: SearchService = {
 	search: async () => ({ hits: data.search, index_complete: true }) as never,
@@ -90,10 +94,16 @@ async function scene(name: string): Promise<void> {
 			platform: "darwin",
 			copy: () => undefined,
 		}).open();
-	} else if (name === "settings") {
+	} else if (name === "settings" || name === "agents") {
 		const frame = document.body.createDiv("modal-container mod-dim").createDiv("modal mod-settings");
+		const agentReply = { token: data.agentToken, mcp_path: "/mcp" };
 		const tab = new VaultRagSettingTab(app as never, {} as never, {
-			settings: { ...DEFAULT_SETTINGS, model: "all-minilm-l6-v2", excludedFolders: ["Archive", "Templates"] },
+			settings: {
+				...DEFAULT_SETTINGS,
+				model: "all-minilm-l6-v2",
+				excludedFolders: ["Archive", "Templates"],
+				servicePort: data.port,
+			},
 			updateSettings: async () => undefined,
 			serviceState: () => running,
 			serviceLog: () => ["[plugin] using ~/.local/bin/vault-rag (the installer's folder, version 0.1.0)", "[plugin] healthy"],
@@ -101,9 +111,19 @@ async function scene(name: string): Promise<void> {
 			askDownload: () => undefined,
 			folderExists: () => true,
 			serviceBinary: () => ({ path: data.binary, source: "the installer's folder" }),
+			vaultPath: () => "/Users/you/Notes",
+			agentAccess: () => ({ port: data.port, token: async () => agentReply, rotate: async () => agentReply }),
 		});
 		frame.appendChild(tab.containerEl);
 		tab.display();
+		// The agents scene shows only the "Use with AI agents" part of the tab.
+		const rows = [...tab.containerEl.children] as HTMLElement[];
+		const start = rows.findIndex((el) => el.textContent === "Use with AI agents");
+		rows.forEach((el, i) => {
+			const agents = start >= 0 && i >= start;
+			if (agents !== (name === "agents")) el.style.display = "none";
+		});
+		await new Promise((resolve) => setTimeout(resolve, 0));
 	}
 	document.body.dataset.ready = "1";
 }
