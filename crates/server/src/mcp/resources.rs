@@ -9,6 +9,7 @@ use rmcp::model::{
 use rmcp::ErrorData;
 use vault_rag_index::{ListRequest, ListedNote};
 
+use super::tools::{next_cursor, parse_cursor};
 use crate::api::{blocking, note_path};
 use crate::{Backend, ServerError};
 
@@ -79,15 +80,7 @@ pub(super) async fn list(
     backend: Arc<dyn Backend>,
     cursor: Option<String>,
 ) -> Result<ListResourcesResult, ErrorData> {
-    let offset = match cursor.as_deref() {
-        None | Some("") => 0,
-        Some(c) => c.parse().map_err(|_| {
-            rpc_error(ServerError::invalid(
-                "cursor",
-                format!("`{c}` is not a cursor this server gave out"),
-            ))
-        })?,
-    };
+    let offset = parse_cursor(cursor.as_deref()).map_err(rpc_error)?;
     let request = ListRequest {
         offset,
         limit: PAGE,
@@ -96,9 +89,8 @@ pub(super) async fn list(
     let page = blocking(move || backend.list_notes(&request))
         .await
         .map_err(rpc_error)?;
-    let next = offset.saturating_add(PAGE);
     let mut result = ListResourcesResult::with_all_items(page.notes.iter().map(resource).collect());
-    result.next_cursor = (next < page.total).then(|| next.to_string());
+    result.next_cursor = next_cursor(offset, PAGE, page.total);
     Ok(result)
 }
 

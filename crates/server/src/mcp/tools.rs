@@ -123,7 +123,7 @@ fn hit_json(hit: &Hit) -> Value {
 }
 
 /// A listed note as agents get it.
-pub(super) fn note_json(note: &ListedNote) -> Value {
+fn note_json(note: &ListedNote) -> Value {
     json!({
         "path": note.path,
         "title": note.title,
@@ -136,7 +136,7 @@ pub(super) fn note_json(note: &ListedNote) -> Value {
 }
 
 /// A file time as RFC 3339 (UTC, seconds); `None` when the index does not hold a real one.
-pub(super) fn rfc3339(mtime_ns: i64) -> Option<String> {
+fn rfc3339(mtime_ns: i64) -> Option<String> {
     (mtime_ns >= 0)
         .then(|| chrono::DateTime::from_timestamp_nanos(mtime_ns))
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
@@ -167,7 +167,8 @@ fn parse_since(raw: &str) -> Result<i64, ServerError> {
         }))
 }
 
-fn parse_cursor(cursor: Option<&str>) -> Result<usize, ServerError> {
+/// A page's cursor is the offset of its first note (tools and resources page alike).
+pub(super) fn parse_cursor(cursor: Option<&str>) -> Result<usize, ServerError> {
     match cursor.map(str::trim).filter(|c| !c.is_empty()) {
         None => Ok(0),
         Some(c) => c.parse().map_err(|_| {
@@ -177,6 +178,12 @@ fn parse_cursor(cursor: Option<&str>) -> Result<usize, ServerError> {
             )
         }),
     }
+}
+
+/// The cursor of the page after `offset..offset + limit`, if any notes are left.
+pub(super) fn next_cursor(offset: usize, limit: usize, total: usize) -> Option<String> {
+    let next = offset.saturating_add(limit);
+    (next < total).then(|| next.to_string())
 }
 
 fn tag_arg(tag: Option<String>) -> Option<String> {
@@ -316,12 +323,11 @@ impl VaultMcp {
                 };
                 let (offset, limit) = (request.offset, request.limit);
                 let page = blocking(move || backend.list_notes(&request)).await?;
-                let next = offset.saturating_add(limit);
                 let notes: Vec<Value> = page.notes.iter().map(note_json).collect();
                 Ok(CallToolResult::structured(json!({
                     "notes": notes,
                     "total": page.total,
-                    "next_cursor": (next < page.total).then(|| next.to_string()),
+                    "next_cursor": next_cursor(offset, limit, page.total),
                 })))
             }
             .await,
