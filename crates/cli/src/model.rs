@@ -102,12 +102,10 @@ pub fn check(args: &ModelArgs, index: Option<&IndexSettings>) -> anyhow::Result<
         }
     }
     let recorded = match index {
-        Some(settings) => {
-            vault_rag_index::status::recorded_embedder(settings).unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "cannot read the model the index records");
-                None
-            })
-        }
+        Some(settings) => vault_rag_index::recorded_embedder(settings).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot read the model the index records");
+            None
+        }),
         None => None,
     };
     let spec = resolve(args, recorded.as_ref());

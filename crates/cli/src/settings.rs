@@ -84,7 +84,7 @@ pub struct VaultArgs {
     #[arg(long = "exclude", value_name = "GLOB")]
     pub exclude: Vec<String>,
     /// Bytes of a note that are indexed; the rest of a longer note is reported, not indexed.
-    #[arg(long, env = "VAULT_RAG_MAX_NOTE_BYTES", default_value_t = vault_rag_index::settings::DEFAULT_MAX_NOTE_BYTES)]
+    #[arg(long, env = "VAULT_RAG_MAX_NOTE_BYTES", default_value_t = vault_rag_index::DEFAULT_MAX_NOTE_BYTES)]
     pub max_note_bytes: u64,
     /// Largest chunk in tokens (also capped by the model's input size).
     #[arg(long, value_name = "TOKENS")]

@@ -60,6 +60,8 @@ pub use hub::{DownloadError, DownloadProgress, HubCache};
 pub use memory::ProcessMemory;
 pub use onnx_refs::external_files;
 pub use runtime::{cache_library, init_runtime, ORT_DYLIB_ENV, ORT_VERSION};
-pub use source::{download, locate, model_available_offline, vault_rag_cache, ModelFiles};
+pub use source::{
+    download, locate, model_available_offline, test_model_dir, vault_rag_cache, ModelFiles,
+};
 pub use tokenize::{TextTokenizer, TokenizerBackend, Tokens};
 pub use vault_rag_core::{DocumentText, EmbedError, Embedder, EmbedderFingerprint, Precision};

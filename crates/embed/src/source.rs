@@ -35,6 +35,26 @@ pub fn vault_rag_cache() -> PathBuf {
         .join("vault-rag")
 }
 
+/// Where the small int8 MiniLM model that `make setup` fetches lives: `$VAULT_RAG_TEST_MODEL_DIR`,
+/// else `models/all-MiniLM-L6-v2-int8` in [`vault_rag_cache`]. Every real-model test of the
+/// workspace loads it from here; a missing file fails with what to run.
+pub fn test_model_dir() -> Result<PathBuf, String> {
+    let dir = std::env::var_os("VAULT_RAG_TEST_MODEL_DIR")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| vault_rag_cache().join("models/all-MiniLM-L6-v2-int8"));
+    for file in ["model.onnx", "tokenizer.json"] {
+        if !dir.join(file).is_file() {
+            return Err(format!(
+                "the MiniLM test model is missing ({} not found): run `make setup` \
+                 (or set VAULT_RAG_TEST_MODEL_DIR)",
+                dir.join(file).display()
+            ));
+        }
+    }
+    Ok(dir)
+}
+
 /// Whether the model of `spec` can be loaded without a network: its files are in the given
 /// directory, the vault-rag cache or the Hugging Face cache. Unknown models are not available.
 pub fn model_available_offline(spec: &ModelSpec) -> bool {

@@ -26,10 +26,11 @@ use crate::list::{ListRequest, NoteList};
 use crate::lock::IndexLock;
 use crate::progress::{IndexState, IndexSummary, Progress};
 use crate::scan::VaultFilter;
+use crate::search::VectorMatrix;
 use crate::search::{self, SearchContext, SearchRequest, SearchResponse, SimilarRequest};
 use crate::settings::{clamp_chunk_config, IndexSettings, INDEX_FILE, LOCK_FILE};
+use crate::store::Reader;
 use crate::store::{damage, notes, NoteFailure, Store};
-use crate::vectors::VectorMatrix;
 use crate::watcher::{Job, LiveState, LiveUpdates};
 
 /// Tokens kept free for a note title in the document prompt when fitting chunks to the model.
@@ -138,7 +139,7 @@ impl Engine {
             }
         }
         fit_chunks(&mut settings, embedder.as_ref());
-        let matrix = VectorMatrix::load(&*store.reader()?, &fingerprint.id(), fingerprint.dims)?;
+        let matrix = VectorMatrix::load(&store.reader()?, &fingerprint.id(), fingerprint.dims)?;
         assemble(vault, settings, embedder, store, matrix, index_path, None)
     }
 
@@ -237,13 +238,12 @@ impl Engine {
 
     fn context<'a>(
         &'a self,
-        conn: &'a rusqlite::Connection,
+        reader: &'a Reader<'a>,
         matrix: &'a VectorMatrix,
     ) -> SearchContext<'a> {
         SearchContext {
-            conn,
+            reader,
             vectors: matrix,
-            embedder: self.core.embedder.as_ref(),
             fingerprint_id: &self.core.fingerprint_id,
         }
     }
@@ -496,7 +496,7 @@ fn open_store(
         tracing::info!("chunking settings changed: every note is chunked again (unchanged text keeps its vectors)");
     }
     let started = Instant::now();
-    let matrix = VectorMatrix::load(&*store.reader()?, &fingerprint.id(), fingerprint.dims)?;
+    let matrix = VectorMatrix::load(&store.reader()?, &fingerprint.id(), fingerprint.dims)?;
     tracing::info!(
         vectors = matrix.len(),
         ms = started.elapsed().as_millis() as u64,

@@ -1,6 +1,7 @@
 //! The one error type of the index crate. Every variant names what it concerns (a file, a note,
 //! a setting) so that a message alone tells the user what to fix.
 
+use crate::store::SqliteError;
 use std::path::PathBuf;
 
 use vault_rag_core::{EmbedError, PathError};
@@ -54,14 +55,14 @@ pub enum IndexError {
         path: PathBuf,
         context: &'static str,
         #[source]
-        source: rusqlite::Error,
+        source: SqliteError,
     },
     #[error("index `{path}`: {context}: {source}")]
     Sqlite {
         path: PathBuf,
         context: &'static str,
         #[source]
-        source: rusqlite::Error,
+        source: SqliteError,
     },
     #[error("{}", schema_message(path, found, *supported))]
     SchemaVersion {
@@ -164,34 +165,5 @@ fn pid_suffix(pid: Option<u32>) -> String {
     match pid {
         Some(pid) => format!(" (pid {pid}); stop it or use another --data-dir"),
         None => " (which one is unknown); stop it or use another --data-dir".to_string(),
-    }
-}
-
-impl IndexError {
-    /// Wraps a SQLite error with the index file and what was being done.
-    pub(crate) fn sqlite<'a>(
-        path: &'a std::path::Path,
-        context: &'static str,
-    ) -> impl FnOnce(rusqlite::Error) -> IndexError + 'a {
-        move |source| {
-            // SQLite reports ENOSPC as "full", and EFBIG (a file size limit) as a write error.
-            let no_space = source.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull)
-                || matches!(&source, rusqlite::Error::SqliteFailure(e, _)
-                    if e.extended_code == rusqlite::ffi::SQLITE_IOERR_WRITE);
-            let path = path.to_path_buf();
-            if no_space {
-                IndexError::NoSpace {
-                    path,
-                    context,
-                    source,
-                }
-            } else {
-                IndexError::Sqlite {
-                    path,
-                    context,
-                    source,
-                }
-            }
-        }
     }
 }

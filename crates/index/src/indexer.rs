@@ -28,9 +28,9 @@ use crate::progress::{Counters, IndexState, IndexSummary, Progress};
 use crate::scan::{
     classify, scan, scan_dir, PathState, ProblemKind, ScanProblem, ScannedNote, VaultFilter,
 };
+use crate::search::VectorMatrix;
 use crate::settings::IndexSettings;
 use crate::store::{embeddings, notes, NoteFailure, NoteState, Store};
-use crate::vectors::VectorMatrix;
 
 /// Callback for progress, called after every embedded group and every commit.
 pub type ProgressFn<'a> = &'a dyn Fn(&Progress);
@@ -326,18 +326,7 @@ impl IndexCore {
     /// the whole vault. Vectors are kept: they depend only on the chunk text and the embedder.
     pub fn invalidate_all(&self) -> Result<(), IndexError> {
         let _pass = self.pass.lock();
-        let path = self.store.path();
-        let mut conn = self.store.writer()?;
-        let tx = conn
-            .transaction()
-            .map_err(IndexError::sqlite(path, "invalidating notes"))?;
-        tx.execute_batch(
-            "UPDATE notes SET mtime_ns = -1, content_hash = x'';
-             UPDATE failures SET mtime_ns = NULL, size = NULL;",
-        )
-        .map_err(IndexError::sqlite(path, "invalidating notes"))?;
-        tx.commit()
-            .map_err(IndexError::sqlite(path, "invalidating notes"))
+        self.store.invalidate_all()
     }
 
     fn end_pass(
@@ -370,7 +359,7 @@ impl IndexCore {
 
     /// Re-reads the note and chunk totals after commits.
     pub fn refresh_counts(&self) -> Result<(), IndexError> {
-        let (notes, chunks) = notes::counts(&*self.store.reader()?)?;
+        let (notes, chunks) = notes::counts(&self.store.reader()?)?;
         self.counters.notes_indexed.store(notes, Relaxed);
         self.counters.chunks.store(chunks, Relaxed);
         Ok(())
@@ -378,7 +367,7 @@ impl IndexCore {
 
     /// Re-counts the chunk texts that have no vector of the active embedder.
     pub fn refresh_missing(&self) -> Result<(), IndexError> {
-        let missing = embeddings::count_missing(&*self.store.reader()?, &self.fingerprint_id)?;
+        let missing = embeddings::count_missing(&self.store.reader()?, &self.fingerprint_id)?;
         self.counters.vectors_missing.store(missing, Relaxed);
         Ok(())
     }
@@ -447,7 +436,7 @@ impl IndexCore {
         report: ProgressFn<'_>,
     ) -> Result<(), IndexError> {
         const GROUP: usize = 256;
-        let missing = embeddings::count_missing(&*self.store.reader()?, &self.fingerprint_id)?;
+        let missing = embeddings::count_missing(&self.store.reader()?, &self.fingerprint_id)?;
         if missing == 0 {
             return Ok(());
         }
@@ -460,7 +449,7 @@ impl IndexCore {
         let mut after = None;
         loop {
             let rows = embeddings::missing(
-                &*self.store.reader()?,
+                &self.store.reader()?,
                 &self.fingerprint_id,
                 after.as_ref(),
                 GROUP,
@@ -478,26 +467,21 @@ impl IndexCore {
     /// Garbage-collects vectors and, after a full pass, forgets failures of paths that no longer
     /// exist.
     fn finish(&self, keep_failures: Option<&HashSet<String>>) -> Result<(), IndexError> {
-        let path = self.store.path();
-        let missing = embeddings::count_missing(&*self.store.reader()?, &self.fingerprint_id)?;
+        let missing = embeddings::count_missing(&self.store.reader()?, &self.fingerprint_id)?;
         let stale: Vec<String> = match keep_failures {
-            Some(keep) => notes::failures(&*self.store.reader()?)?
+            Some(keep) => notes::failures(&self.store.reader()?)?
                 .into_iter()
                 .map(|f| f.path)
                 .filter(|p| !keep.contains(p))
                 .collect(),
             None => Vec::new(),
         };
-        let mut conn = self.store.writer()?;
-        let tx = conn
-            .transaction()
-            .map_err(IndexError::sqlite(path, "finishing a pass"))?;
-        let removed = embeddings::collect_garbage(&tx, &self.fingerprint_id, missing == 0)?;
-        for p in &stale {
-            notes::clear_failure(&tx, p)?;
-        }
-        tx.commit()
-            .map_err(IndexError::sqlite(path, "finishing a pass"))?;
+        let removed = self.store.write("finishing a pass", |tx| {
+            for p in &stale {
+                notes::clear_failure(tx, p)?;
+            }
+            embeddings::collect_garbage(tx, &self.fingerprint_id, missing == 0)
+        })?;
         if removed > 0 {
             tracing::debug!(removed, "unused vectors removed");
         }

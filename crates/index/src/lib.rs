@@ -43,40 +43,31 @@
 //!   [`fusion`] (RRF), [`snippet`];
 //! - reporting: [`progress`], [`status`], [`error`].
 
-pub mod engine;
-pub mod error;
-pub mod fusion;
-pub mod indexer;
+mod engine;
+mod error;
+mod fts;
+mod indexer;
 mod jobs;
-pub mod lexical;
-pub mod list;
-pub mod lock;
+mod list;
+mod lock;
 mod note_file;
 mod note_read;
 mod prepare;
 pub mod private;
-pub mod progress;
-pub mod scan;
-pub mod search;
-pub mod settings;
-pub mod snippet;
-pub mod status;
-pub mod store;
-pub mod vectors;
-pub mod watcher;
+mod progress;
+mod scan;
+mod search;
+mod settings;
+mod status;
+mod store;
+mod watcher;
 
 pub use engine::{Engine, IndexStatus};
 pub use error::IndexError;
 pub use list::{ListOrder, ListRequest, NoteList};
 pub use progress::{IndexState, IndexSummary, Progress};
-pub use search::{SearchContext, SearchRequest, SearchResponse, SimilarRequest};
-pub use settings::{CommitSettings, IndexSettings};
-pub use status::{stored_status, PendingChanges, StoredStatus};
-pub use store::{ListedNote, NoteFailure};
-pub use vectors::{NoteFilter, NoteSet, VectorMatrix};
+pub use search::{SearchRequest, SearchResponse, SimilarRequest, VectorMatrix};
+pub use settings::{CommitSettings, IndexSettings, DEFAULT_MAX_NOTE_BYTES};
+pub use status::{recorded_embedder, stored_status, PendingChanges, StoredStatus};
+pub use store::{ListedNote, NoteFailure, SqliteError, SCHEMA_VERSION};
 pub use watcher::LiveState;
-
-/// The SQL that creates a version-1 index.
-pub const SCHEMA_SQL: &str = include_str!("schema.sql");
-/// The schema version this build reads and writes.
-pub const SCHEMA_VERSION: u32 = 1;

@@ -1,11 +1,9 @@
 //! Listing notes (by folder, tag and modification time, a page at a time): what an agent uses to
 //! browse a vault instead of searching it.
 
-use rusqlite::Connection;
-
 use crate::error::IndexError;
 use crate::search::{normalise_folder, normalise_tag, tag_matches};
-use crate::store::{self, ListedNote};
+use crate::store::{self, ListedNote, Reader};
 
 /// Most notes one page may hold.
 pub const MAX_LIST_LIMIT: usize = 500;
@@ -44,7 +42,7 @@ pub struct NoteList {
 }
 
 /// Lists the indexed notes that match `req`.
-pub fn list(conn: &Connection, req: &ListRequest) -> Result<NoteList, IndexError> {
+pub(crate) fn list(reader: &Reader<'_>, req: &ListRequest) -> Result<NoteList, IndexError> {
     if req.limit == 0 || req.limit > MAX_LIST_LIMIT {
         return Err(IndexError::InvalidRequest {
             field: "limit",
@@ -56,7 +54,7 @@ pub fn list(conn: &Connection, req: &ListRequest) -> Result<NoteList, IndexError
         None => None,
     };
     let tag = req.tag.as_deref().map(normalise_tag).transpose()?;
-    let mut notes = store::notes::listed_notes(conn, folder.as_deref(), req.modified_since_ns)?;
+    let mut notes = store::notes::listed_notes(reader, folder.as_deref(), req.modified_since_ns)?;
     if let Some(tag) = &tag {
         notes.retain(|n| n.tags.iter().any(|t| tag_matches(t, tag)));
     }
@@ -80,29 +78,28 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let fingerprint = HashEmbedder::new(8).fingerprint().clone();
         let (store, _) = Store::open(&dir.path().join("index.sqlite"), &fingerprint).unwrap();
-        {
-            let mut conn = store.writer().unwrap();
-            let tx = conn.transaction().unwrap();
-            for (path, mtime, tags) in notes {
-                let tags: Vec<String> = tags.iter().map(|t| t.to_string()).collect();
-                store::notes::write_note(
-                    &tx,
-                    &NoteRecord {
-                        path,
-                        mtime_ns: *mtime,
-                        size: 10,
-                        content_hash: b"h",
-                        title: path.trim_end_matches(".md"),
-                        tags: &tags,
-                        aliases: &[],
-                        links: Vec::new(),
-                    },
-                    &[],
-                )
-                .unwrap();
-            }
-            tx.commit().unwrap();
-        }
+        store
+            .write("test", |tx| {
+                for (path, mtime, tags) in notes {
+                    let tags: Vec<String> = tags.iter().map(|t| t.to_string()).collect();
+                    store::notes::write_note(
+                        tx,
+                        &NoteRecord {
+                            path,
+                            mtime_ns: *mtime,
+                            size: 10,
+                            content_hash: b"h",
+                            title: path.trim_end_matches(".md"),
+                            tags: &tags,
+                            aliases: &[],
+                            links: Vec::new(),
+                        },
+                        &[],
+                    )?;
+                }
+                Ok(())
+            })
+            .unwrap();
         (dir, store)
     }
 

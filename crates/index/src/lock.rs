@@ -5,7 +5,7 @@
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::error::IndexError;
 
@@ -13,7 +13,6 @@ use crate::error::IndexError;
 #[derive(Debug)]
 pub struct IndexLock {
     _file: File,
-    path: PathBuf,
 }
 
 impl IndexLock {
@@ -52,15 +51,7 @@ impl IndexLock {
         file.seek(SeekFrom::Start(0)).map_err(io)?;
         write!(file, "{}", std::process::id()).map_err(io)?;
         file.flush().map_err(io)?;
-        Ok(Self {
-            _file: file,
-            path: path.to_path_buf(),
-        })
-    }
-
-    /// The lock file.
-    pub fn path(&self) -> &Path {
-        &self.path
+        Ok(Self { _file: file })
     }
 
     /// Whether a process holds the lock at `path`, and which, without taking it for longer than
@@ -123,7 +114,7 @@ mod tests {
         let path = dir.path().join("sub/index.lock");
         let first = IndexLock::acquire(&path).unwrap();
         assert_eq!(
-            std::fs::read_to_string(first.path()).unwrap(),
+            std::fs::read_to_string(&path).unwrap(),
             std::process::id().to_string()
         );
         // flock locks belong to the open file description, so a second open in the same

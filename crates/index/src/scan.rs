@@ -121,11 +121,6 @@ impl VaultFilter {
         })
     }
 
-    /// The configuration folder, relative to the vault.
-    pub fn config_dir(&self) -> &str {
-        &self.config_dir
-    }
-
     /// Why Obsidian's excluded files could not be read, when they could not: the filter then
     /// admits no note at all (it fails closed).
     pub fn rules_unreadable(&self) -> Option<&str> {

@@ -72,7 +72,7 @@ pub fn stored_status(settings: &IndexSettings) -> Result<StoredStatus, IndexErro
     let (notes_indexed, chunks) = notes::counts(&reader)?;
     let (vectors, vectors_missing) = match &fingerprint {
         Some(fp) => (
-            count_vectors(&reader, fp, &index_path)?,
+            reader.count_vectors(fp)?,
             embeddings::count_missing(&reader, fp)?,
         ),
         None => (0, chunks),
@@ -99,20 +99,6 @@ pub fn stored_status(settings: &IndexSettings) -> Result<StoredStatus, IndexErro
         failures,
         in_use_by: IndexLock::holder(&data_dir.join(LOCK_FILE)),
     })
-}
-
-fn count_vectors(
-    conn: &rusqlite::Connection,
-    fingerprint: &str,
-    path: &std::path::Path,
-) -> Result<u64, IndexError> {
-    conn.query_row(
-        "SELECT count(*) FROM vectors WHERE fingerprint = ?1",
-        [fingerprint],
-        |r| r.get::<_, i64>(0),
-    )
-    .map(|n| n.max(0) as u64)
-    .map_err(IndexError::sqlite(path, "counting vectors"))
 }
 
 /// Compares a scan (metadata only, no file is read) with the index.

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use rusqlite::Connection;
 use vault_rag_core::{Embedder, SearchMode};
 use vault_rag_embed::{ModelSpec, OnnxEmbedder, Precision};
-use vault_rag_index::engine::Engine;
-use vault_rag_index::progress::IndexSummary;
+use vault_rag_index::Engine;
+use vault_rag_index::IndexSummary;
 use vault_rag_index::{IndexSettings, LiveState, SearchRequest};
 
 /// The MiniLM test model, loaded once per test binary. Fails (never skips) without it.
@@ -18,19 +18,7 @@ fn minilm() -> Arc<dyn Embedder> {
     static MODEL: OnceLock<Arc<dyn Embedder>> = OnceLock::new();
     MODEL
         .get_or_init(|| {
-            let dir = std::env::var_os("VAULT_RAG_TEST_MODEL_DIR")
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-                .unwrap_or_else(|| {
-                    vault_rag_embed::vault_rag_cache().join("models/all-MiniLM-L6-v2-int8")
-                });
-            for file in ["model.onnx", "tokenizer.json"] {
-                assert!(
-                    dir.join(file).is_file(),
-                    "the MiniLM test model is missing ({} not found): run `make setup`",
-                    dir.join(file).display()
-                );
-            }
+            let dir = vault_rag_embed::test_model_dir().unwrap_or_else(|e| panic!("{e}"));
             let spec = ModelSpec {
                 model: "all-minilm-l6-v2".into(),
                 model_dir: Some(dir),

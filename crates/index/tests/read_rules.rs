@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use vault_rag_core::fake::HashEmbedder;
 use vault_rag_core::NotePath;
-use vault_rag_index::engine::Engine;
+use vault_rag_index::Engine;
 use vault_rag_index::{IndexError, IndexSettings};
 
 fn write(root: &Path, rel: &str, text: &str) {

@@ -6,26 +6,11 @@ use std::sync::Arc;
 
 use vault_rag_core::{Hit, NotePath, Retriever, SearchMode};
 use vault_rag_embed::{ModelSpec, OnnxEmbedder};
-use vault_rag_index::engine::Engine;
+use vault_rag_index::Engine;
 use vault_rag_index::{IndexSettings, SearchRequest, SimilarRequest};
 
 fn model_dir() -> PathBuf {
-    let dir = std::env::var_os("VAULT_RAG_TEST_MODEL_DIR")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("XDG_CACHE_HOME")
-                .map(PathBuf::from)
-                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-                .map(|c| c.join("vault-rag/models/all-MiniLM-L6-v2-int8"))
-        })
-        .expect("no cache directory: set VAULT_RAG_TEST_MODEL_DIR");
-    assert!(
-        dir.join("model.onnx").is_file() && dir.join("tokenizer.json").is_file(),
-        "MiniLM test model missing in {}: run `make setup`",
-        dir.display()
-    );
-    dir
+    vault_rag_embed::test_model_dir().unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn fixture_vault() -> PathBuf {
@@ -269,116 +254,4 @@ fn similar_notes_are_related_stable_and_never_the_note_itself() {
     assert_eq!(summary.chunks_embedded, 0);
     let after: Vec<Vec<Hit>> = notes.iter().map(|n| similar(&engine, n, false)).collect();
     assert_eq!(before, after);
-}
-
-/// The int8 scan + f16 re-scoring agrees with exact brute force over the real MiniLM vectors of
-/// a vault (the sample vault plus the fixture vault), for real queries and for every chunk used
-/// as a query.
-#[test]
-fn compact_search_agrees_with_brute_force_on_real_vectors() {
-    use vault_rag_index::search::{dense_top, SearchContext};
-    use vault_rag_index::vectors::decode_f16_into;
-    use vault_rag_index::{NoteFilter, VectorMatrix};
-
-    let dir = tempfile::tempdir().unwrap();
-    let vault = dir.path().join("vault");
-    copy_dir(
-        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/sample-vault"),
-        &vault.join("sample"),
-    );
-    copy_dir(&fixture_vault(), &vault.join("fixture"));
-    let embedder = Arc::new(
-        OnnxEmbedder::load(&ModelSpec {
-            model: "all-minilm-l6-v2".into(),
-            model_dir: Some(model_dir()),
-            threads: Some(2),
-            ..ModelSpec::default()
-        })
-        .unwrap(),
-    );
-    let mut settings = IndexSettings::new(&vault);
-    settings.data_dir = Some(dir.path().join("data"));
-    let engine = Engine::open(settings, embedder.clone()).unwrap();
-    engine.reconcile(&|_| {}).unwrap();
-    let index_path = engine.index_path().to_path_buf();
-    engine.shutdown();
-    drop(engine);
-
-    let conn = rusqlite::Connection::open(&index_path).unwrap();
-    let fp = vault_rag_core::Embedder::fingerprint(embedder.as_ref()).id();
-    let dims = 384;
-    let matrix = VectorMatrix::load(&conn, &fp, dims).unwrap();
-    let mut stmt = conn
-        .prepare(
-            "SELECT c.id, v.vec FROM chunks c JOIN vectors v ON v.content_hash = c.content_hash \
-             AND v.fingerprint = ?1",
-        )
-        .unwrap();
-    let stored: Vec<(i64, Vec<f32>)> = stmt
-        .query_map([&fp], |r| {
-            let blob: Vec<u8> = r.get(1)?;
-            let mut v = vec![0f32; dims];
-            assert!(decode_f16_into(&blob, &mut v));
-            Ok((r.get(0)?, v))
-        })
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    assert!(stored.len() >= 100, "only {} chunks", stored.len());
-    assert_eq!(matrix.len(), stored.len());
-
-    let mut queries: Vec<Vec<f32>> = stored.iter().map(|(_, v)| v.clone()).collect();
-    for q in [
-        "how do I keep my data safe",
-        "sourdough",
-        "XR-7741b",
-        "番茄工作法",
-        "travel plans",
-    ] {
-        queries.push(vault_rag_core::Embedder::embed_query(embedder.as_ref(), q).unwrap());
-    }
-    let ctx = SearchContext {
-        conn: &conn,
-        vectors: &matrix,
-        embedder: embedder.as_ref(),
-        fingerprint_id: &fp,
-    };
-    let (mut found, mut found_int8) = (0usize, 0usize);
-    for q in &queries {
-        let mut exact: Vec<(f32, i64)> = stored
-            .iter()
-            .map(|(id, v)| (v.iter().zip(q).map(|(a, b)| a * b).sum::<f32>(), *id))
-            .collect();
-        exact.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        let truth: Vec<i64> = exact[..10].iter().map(|e| e.1).collect();
-        let got = dense_top(&ctx, q, 50, &NoteFilter::All).unwrap();
-        found += got[..10]
-            .iter()
-            .filter(|s| truth.contains(&s.chunk_id))
-            .count();
-        let int8 = matrix.top_k(q, 10, &NoteFilter::All);
-        found_int8 += int8.iter().filter(|s| truth.contains(&s.chunk_id)).count();
-    }
-    let recall = found as f64 / (queries.len() * 10) as f64;
-    let recall_int8 = found_int8 as f64 / (queries.len() * 10) as f64;
-    println!(
-        "{} chunks, {} queries: recall@10 {recall:.4} (int8 scan alone: {recall_int8:.4})",
-        stored.len(),
-        queries.len()
-    );
-    assert!(recall >= 0.99, "recall@10 = {recall}");
-    assert!(recall_int8 >= 0.9, "int8-only recall@10 = {recall_int8}");
-}
-
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }

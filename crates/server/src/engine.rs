@@ -1,9 +1,9 @@
 //! The real backend: `vault_rag_index::Engine`.
 
 use vault_rag_core::{Embedder, NotePath, PathError};
-use vault_rag_index::engine::{Engine, IndexStatus};
-use vault_rag_index::progress::IndexState as EngineState;
+use vault_rag_index::IndexState as EngineState;
 use vault_rag_index::LiveState;
+use vault_rag_index::{Engine, IndexStatus};
 use vault_rag_index::{
     IndexError, ListRequest, NoteList, SearchRequest, SearchResponse, SimilarRequest,
 };

@@ -16,8 +16,8 @@ use vault_rag_eval::{
     doc_id_from_note, evaluate, run_queries, write_run_file, write_vault, BeirDataset, EvalReport,
     Qrels, Query, ScoredDoc, SystemConfig, Timings,
 };
-use vault_rag_index::progress::Progress;
-use vault_rag_index::{engine::Engine, IndexSettings, SearchRequest};
+use vault_rag_index::Progress;
+use vault_rag_index::{Engine, IndexSettings, SearchRequest};
 use vault_rag_markdown::ChunkConfig;
 
 use crate::settings::ModelArgs;

@@ -11,8 +11,8 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use parking_lot::Mutex;
 use vault_rag_embed::OnnxEmbedder;
-use vault_rag_index::engine::Engine;
-use vault_rag_index::progress::{IndexState, IndexSummary, Progress};
+use vault_rag_index::Engine;
+use vault_rag_index::{IndexState, IndexSummary, Progress};
 
 use crate::settings::{ModelArgs, VaultArgs};
 

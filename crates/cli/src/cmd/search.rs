@@ -8,8 +8,8 @@ use std::time::Instant;
 use anyhow::Context;
 use vault_rag_core::{Hit, SearchMode};
 use vault_rag_embed::OnnxEmbedder;
-use vault_rag_index::engine::Engine;
-use vault_rag_index::progress::Progress;
+use vault_rag_index::Engine;
+use vault_rag_index::Progress;
 use vault_rag_index::{SearchRequest, SearchResponse};
 
 use crate::settings::{ModelArgs, VaultArgs};

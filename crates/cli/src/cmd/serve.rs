@@ -17,7 +17,7 @@ use std::time::Duration;
 use anyhow::Context;
 use vault_rag_core::{EmbedderFingerprint, ModelState};
 use vault_rag_embed::{DownloadProgress, ModelSpec, OnnxEmbedder};
-use vault_rag_index::engine::Engine;
+use vault_rag_index::Engine;
 use vault_rag_server::agent_token::read_or_create_token_file;
 use vault_rag_server::{
     listening_line, AccessSettings, AgentToken, ApiSettings, ConnectionLimits, Limits, Listener,

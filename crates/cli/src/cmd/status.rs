@@ -5,7 +5,7 @@ use std::io::Write;
 
 use serde::Serialize;
 use vault_rag_embed::ProcessMemory;
-use vault_rag_index::status::{stored_status, StoredStatus};
+use vault_rag_index::{stored_status, StoredStatus};
 
 use crate::settings::{ModelArgs, VaultArgs};
 

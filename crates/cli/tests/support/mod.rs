@@ -13,22 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 pub fn model_dir() -> PathBuf {
-    let dir = std::env::var_os("VAULT_RAG_TEST_MODEL_DIR")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("XDG_CACHE_HOME")
-                .map(PathBuf::from)
-                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-                .map(|c| c.join("vault-rag/models/all-MiniLM-L6-v2-int8"))
-        })
-        .expect("no cache directory: set VAULT_RAG_TEST_MODEL_DIR");
-    assert!(
-        dir.join("model.onnx").is_file() && dir.join("tokenizer.json").is_file(),
-        "MiniLM test model missing in {}: run `make setup`",
-        dir.display()
-    );
-    dir
+    vault_rag_embed::test_model_dir().unwrap_or_else(|e| panic!("{e}"))
 }
 
 pub fn repo_root() -> PathBuf {

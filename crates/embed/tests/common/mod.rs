@@ -10,19 +10,7 @@ use vault_rag_embed::{ModelSpec, Precision};
 /// `VAULT_RAG_TEST_MODEL_DIR`, else the directory `make setup` fills. Panics (fails the test)
 /// with instructions when the model is not there.
 pub fn model_dir() -> PathBuf {
-    let dir = std::env::var_os("VAULT_RAG_TEST_MODEL_DIR")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| vault_rag_embed::vault_rag_cache().join("models/all-MiniLM-L6-v2-int8"));
-    for file in ["model.onnx", "tokenizer.json"] {
-        assert!(
-            dir.join(file).is_file(),
-            "the MiniLM test model is missing ({} not found): run `make setup` \
-             (or set VAULT_RAG_TEST_MODEL_DIR)",
-            dir.join(file).display()
-        );
-    }
-    dir
+    vault_rag_embed::test_model_dir().unwrap_or_else(|e| panic!("{e}"))
 }
 
 pub fn minilm_spec() -> ModelSpec {

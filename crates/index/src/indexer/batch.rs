@@ -14,8 +14,8 @@ use crate::progress::IndexSummary;
 use crate::scan::{ProblemKind, ScanProblem};
 use crate::settings::CommitSettings;
 use crate::store::embeddings::{self, ContentHash, MissingChunk};
+use crate::store::{decode_f16_into, encode_f16, WriteTx};
 use crate::store::{notes, ChunkRecord, NoteFailure, NoteRecord};
-use crate::vectors::{decode_f16_into, encode_f16};
 
 /// Documents per embedder call: small enough for frequent progress and pause checks.
 const EMBED_GROUP: usize = 32;
@@ -86,7 +86,7 @@ impl IndexCore {
             })
             .collect();
         let stored = embeddings::existing(
-            &*self.store.reader()?,
+            &self.store.reader()?,
             &self.fingerprint_id,
             prepared
                 .iter()
@@ -117,26 +117,34 @@ impl IndexCore {
         embedded: &Embedded,
         summary: &mut IndexSummary,
     ) -> Result<(Vec<MatrixOp>, u64), IndexError> {
-        let path = self.store.path();
-        let mut conn = self.store.writer()?;
-        let tx = conn
-            .transaction()
-            .map_err(IndexError::sqlite(path, "starting a batch"))?;
+        self.store.write("committing a batch", |tx| {
+            self.commit_in(tx, batch, stored, embedded, summary)
+        })
+    }
+
+    fn commit_in(
+        &self,
+        tx: &WriteTx<'_>,
+        batch: &Batch,
+        stored: &HashSet<ContentHash>,
+        embedded: &Embedded,
+        summary: &mut IndexSummary,
+    ) -> Result<(Vec<MatrixOp>, u64), IndexError> {
         let mut ops = Vec::new();
         let mut done = 0u64;
         for p in &batch.deletes {
-            if let Some((_, chunk_ids)) = notes::delete_note(&tx, p)? {
+            if let Some((_, chunk_ids)) = notes::delete_note(tx, p)? {
                 ops.push(MatrixOp::RemoveChunks(chunk_ids));
                 summary.notes_deleted += 1;
             }
-            notes::clear_failure(&tx, p)?;
+            notes::clear_failure(tx, p)?;
         }
         for problem in &batch.problems {
             if problem.kind == ProblemKind::Unreadable {
                 summary.retrying.push(problem.path.clone());
             }
             if is_persistent(problem) {
-                notes::set_failure(&tx, &problem.path, &problem.reason, None)?;
+                notes::set_failure(tx, &problem.path, &problem.reason, None)?;
             } else {
                 summary
                     .failures
@@ -149,7 +157,7 @@ impl IndexCore {
         for item in &batch.items {
             match item {
                 Prepared::Touch { note_id, file } => {
-                    notes::touch_note(&tx, *note_id, file.mtime_ns, file.size)?;
+                    notes::touch_note(tx, *note_id, file.mtime_ns, file.size)?;
                     summary.notes_unchanged += 1;
                     done += 1;
                 }
@@ -160,7 +168,7 @@ impl IndexCore {
                         .find_map(|c| embedded.failed.get(&c.hash));
                     if let Some(message) = refused {
                         let reason = format!("embedding failed: {message}");
-                        notes::set_failure(&tx, note.file.path.as_str(), &reason, None)?;
+                        notes::set_failure(tx, note.file.path.as_str(), &reason, None)?;
                         done += 1;
                         continue;
                     }
@@ -170,7 +178,7 @@ impl IndexCore {
                     if !complete {
                         continue; // stopped before its chunks were embedded: next pass
                     }
-                    ops.push(self.write_note(&tx, note, embedded, &mut fresh, summary)?);
+                    ops.push(self.write_note(tx, note, embedded, &mut fresh, summary)?);
                     done += 1;
                 }
                 Prepared::Skip {
@@ -180,23 +188,23 @@ impl IndexCore {
                     remember,
                 } => {
                     if *drop_indexed {
-                        if let Some((_, chunk_ids)) = notes::delete_note(&tx, file.path.as_str())? {
+                        if let Some((_, chunk_ids)) = notes::delete_note(tx, file.path.as_str())? {
                             ops.push(MatrixOp::RemoveChunks(chunk_ids));
                         }
                     }
                     let state = remember.then_some((file.mtime_ns, file.size));
-                    notes::set_failure(&tx, file.path.as_str(), reason, state)?;
+                    notes::set_failure(tx, file.path.as_str(), reason, state)?;
                     if !remember {
                         summary.retrying.push(file.path.as_str().to_string());
                     }
                     done += 1;
                 }
                 Prepared::Vanished { file } => {
-                    if let Some((_, chunk_ids)) = notes::delete_note(&tx, file.path.as_str())? {
+                    if let Some((_, chunk_ids)) = notes::delete_note(tx, file.path.as_str())? {
                         ops.push(MatrixOp::RemoveChunks(chunk_ids));
                         summary.notes_deleted += 1;
                     }
-                    notes::clear_failure(&tx, file.path.as_str())?;
+                    notes::clear_failure(tx, file.path.as_str())?;
                     summary
                         .failures
                         .push(failure(file.path.as_str(), "vanished while indexing"));
@@ -204,14 +212,12 @@ impl IndexCore {
                 }
             }
         }
-        tx.commit()
-            .map_err(IndexError::sqlite(path, "committing a batch"))?;
         Ok((ops, done))
     }
 
     fn write_note(
         &self,
-        tx: &rusqlite::Transaction<'_>,
+        tx: &WriteTx<'_>,
         note: &PreparedNote,
         embedded: &Embedded,
         fresh: &mut HashSet<ContentHash>,
@@ -283,7 +289,7 @@ impl IndexCore {
             .collect();
         let dims = self.embedder.dim();
         let mut vectors = embeddings::load(
-            &*self.store.reader()?,
+            &self.store.reader()?,
             &self.fingerprint_id,
             dims,
             wanted.iter(),
@@ -427,23 +433,18 @@ impl IndexCore {
             .map(|(r, t)| (r.hash, r.title.as_str(), t.as_str()))
             .collect();
         let embedded = self.embed_texts(&todo, summary, report)?;
-        let path = self.store.path();
         let mut ops = Vec::new();
-        {
-            let mut conn = self.store.writer()?;
-            let tx = conn
-                .transaction()
-                .map_err(IndexError::sqlite(path, "storing vectors"))?;
+        self.store.write("storing vectors", |tx| {
             for (hash, message) in &embedded.failed {
                 tracing::warn!(hash = %hex(hash), %message, "a chunk could not be embedded");
                 let reason = format!("embedding failed: {message}");
-                for note in notes::paths_with_hash(&tx, hash)? {
-                    notes::set_failure(&tx, &note, &reason, None)?;
+                for note in notes::paths_with_hash(tx, hash)? {
+                    notes::set_failure(tx, &note, &reason, None)?;
                 }
             }
             for (hash, v) in &embedded.vectors {
-                embeddings::insert(&tx, &self.fingerprint_id, hash, v)?;
-                for (chunk_id, note_id) in notes::chunks_with_hash(&tx, hash)? {
+                embeddings::insert(tx, &self.fingerprint_id, hash, v)?;
+                for (chunk_id, note_id) in notes::chunks_with_hash(tx, hash)? {
                     ops.push(MatrixOp::Replace {
                         removed: Vec::new(),
                         note_id,
@@ -451,9 +452,8 @@ impl IndexCore {
                     });
                 }
             }
-            tx.commit()
-                .map_err(IndexError::sqlite(path, "storing vectors"))?;
-        }
+            Ok(())
+        })?;
         self.apply(ops, &embedded.vectors)?;
         let done = embedded.vectors.len() as u64;
         let _ = self

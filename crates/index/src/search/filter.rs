@@ -1,9 +1,7 @@
 //! Folder and tag filters (as sets of allowed notes), and Obsidian-style link resolution.
 
-use rusqlite::Connection;
-
 use crate::error::IndexError;
-use crate::vectors::{db_path, NoteFilter, NoteSet};
+use crate::store::Reader;
 
 /// A folder filter as given by a user (`Projects/`, `\Projects`, ` Projects `) in the form paths
 /// are stored in; `None` for the whole vault.
@@ -47,40 +45,19 @@ pub fn tag_matches(note_tag: &str, filter: &str) -> bool {
 
 /// The notes a search may return, given a normalised folder and tag.
 pub(crate) fn note_filter(
-    conn: &Connection,
+    reader: &Reader<'_>,
     folder: Option<&str>,
     tag: Option<&str>,
 ) -> Result<NoteFilter, IndexError> {
     if folder.is_none() && tag.is_none() {
         return Ok(NoteFilter::All);
     }
-    let sql_err = |source| IndexError::Sqlite {
-        path: db_path(conn),
-        context: "applying search filters",
-        source,
-    };
-    // Folder: compare whole segments in SQL (`substr` counts characters, as `chars()` does).
-    let prefix = folder.map(|f| format!("{f}/"));
-    let prefix_len = prefix.as_ref().map_or(0, |p| p.chars().count() as i64);
-    let mut stmt = conn
-        .prepare_cached("SELECT id, tags FROM notes WHERE ?1 IS NULL OR substr(path, 1, ?2) = ?1")
-        .map_err(sql_err)?;
-    let mut rows = stmt
-        .query(rusqlite::params![prefix, prefix_len])
-        .map_err(sql_err)?;
-    let mut set = NoteSet::new();
-    while let Some(row) = rows.next().map_err(sql_err)? {
-        let id: i64 = row.get(0).map_err(sql_err)?;
-        let Some(tag) = tag else {
-            set.insert(id);
-            continue;
-        };
-        let tags: String = row.get(1).map_err(sql_err)?;
-        let tags: Vec<String> = serde_json::from_str(&tags).unwrap_or_default();
-        if tags.iter().any(|t| tag_matches(t, tag)) {
-            set.insert(id);
-        }
-    }
+    let set = reader
+        .notes_in_folder(folder)?
+        .into_iter()
+        .filter(|(_, tags)| tag.is_none_or(|tag| tags.iter().any(|t| tag_matches(t, tag))))
+        .map(|(id, _)| id)
+        .collect();
     Ok(NoteFilter::Only(set))
 }
 
@@ -161,6 +138,84 @@ fn percent_decode(s: &str) -> String {
         i += 1;
     }
     String::from_utf8(out).unwrap_or_else(|_| s.to_string())
+}
+
+/// Which notes a scan may return. Checked for every row inside the scan, so filters apply before
+/// the top-k cut, never after it.
+#[derive(Debug, Clone, Default)]
+pub enum NoteFilter {
+    /// Every note.
+    #[default]
+    All,
+    /// Only the notes in the set.
+    Only(NoteSet),
+    /// Every note except those in the set.
+    Except(NoteSet),
+}
+
+impl NoteFilter {
+    /// Whether rows of `note_id` pass the filter.
+    pub fn allows(&self, note_id: i64) -> bool {
+        match self {
+            Self::All => true,
+            Self::Only(set) => set.contains(note_id),
+            Self::Except(set) => !set.contains(note_id),
+        }
+    }
+}
+
+/// A set of note ids as a bitmap (note ids are small, dense integers): one bit per id up to the
+/// largest member, so a lookup in the scan costs a shift and a mask.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NoteSet {
+    bits: Vec<u64>,
+    len: usize,
+}
+
+impl NoteSet {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn insert(&mut self, note_id: i64) {
+        let Ok(id) = usize::try_from(note_id) else {
+            return;
+        };
+        let word = id / 64;
+        if word >= self.bits.len() {
+            self.bits.resize(word + 1, 0);
+        }
+        let mask = 1u64 << (id % 64);
+        if self.bits[word] & mask == 0 {
+            self.bits[word] |= mask;
+            self.len += 1;
+        }
+    }
+
+    pub fn contains(&self, note_id: i64) -> bool {
+        usize::try_from(note_id)
+            .ok()
+            .and_then(|id| self.bits.get(id / 64).map(|w| w & (1u64 << (id % 64)) != 0))
+            .unwrap_or(false)
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl FromIterator<i64> for NoteSet {
+    fn from_iter<I: IntoIterator<Item = i64>>(iter: I) -> Self {
+        let mut set = Self::new();
+        for id in iter {
+            set.insert(id);
+        }
+        set
+    }
 }
 
 #[cfg(test)]

@@ -11,15 +11,13 @@
 
 use std::collections::HashMap;
 
-use rusqlite::OptionalExtension;
-use vault_rag_core::Retriever;
+use vault_rag_core::{Hit, Retriever};
 
+use super::filter::{resolve_link, NoteFilter, NoteSet};
+use super::fusion::NoteResult;
+use super::snippet::{Anchor, SnippetTerms};
 use super::{load_hit, rescore_max, validate_top_k, SearchContext, SimilarRequest};
 use crate::error::IndexError;
-use crate::fusion::NoteResult;
-use crate::snippet::{Anchor, SnippetTerms};
-use crate::vectors::{db_path, decode_f16_into, NoteFilter, NoteSet};
-use vault_rag_core::Hit;
 
 /// Chunks scanned per requested note: related notes often match with several chunks each.
 const CANDIDATES_PER_NOTE: usize = 8;
@@ -29,23 +27,13 @@ const MIN_CANDIDATES: usize = 100;
 pub const MAX_SOURCE_CHUNKS: usize = 32;
 
 /// The `top_k` notes most similar to `req.path`, never the note itself, best first.
-pub fn similar(ctx: &SearchContext<'_>, req: &SimilarRequest) -> Result<Vec<Hit>, IndexError> {
+pub(crate) fn similar(
+    ctx: &SearchContext<'_>,
+    req: &SimilarRequest,
+) -> Result<Vec<Hit>, IndexError> {
     validate_top_k(req.top_k)?;
-    let conn = ctx.conn;
-    let sql_err = |source| IndexError::Sqlite {
-        path: db_path(conn),
-        context: "finding similar notes",
-        source,
-    };
     let path = req.path.as_str();
-    let row: Option<(i64, String)> = conn
-        .prepare_cached("SELECT id, links FROM notes WHERE path = ?1")
-        .and_then(|mut s| {
-            s.query_row([path], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()
-        })
-        .map_err(sql_err)?;
-    let Some((note_id, links)) = row else {
+    let Some((note_id, links)) = ctx.reader.note_links(path)? else {
         return Err(IndexError::NoteNotFound {
             path: path.to_string(),
         });
@@ -65,7 +53,7 @@ pub fn similar(ctx: &SearchContext<'_>, req: &SimilarRequest) -> Result<Vec<Hit>
     let filter = NoteFilter::Except(excluded);
     let depth = (req.top_k * CANDIDATES_PER_NOTE).max(MIN_CANDIDATES);
     let candidates = ctx.vectors.top_k_max(&queries, depth, &filter);
-    let scored = rescore_max(conn, ctx.fingerprint_id, &queries, candidates)?;
+    let scored = rescore_max(ctx.reader, ctx.fingerprint_id, &queries, candidates)?;
 
     let mut best: HashMap<i64, (i64, f32)> = HashMap::new();
     for s in &scored {
@@ -84,7 +72,7 @@ pub fn similar(ctx: &SearchContext<'_>, req: &SimilarRequest) -> Result<Vec<Hit>
             retrievers: vec![Retriever::Dense],
             best_rank: 0,
         };
-        if let Some(hit) = load_hit(conn, &note, &terms, Anchor::Start)? {
+        if let Some(hit) = load_hit(ctx.reader, &note, &terms, Anchor::Start)? {
             hits.push(hit);
         }
     }
@@ -100,31 +88,9 @@ pub fn similar(ctx: &SearchContext<'_>, req: &SimilarRequest) -> Result<Vec<Hit>
 /// A note's chunk vectors in order, at most [`MAX_SOURCE_CHUNKS`] (evenly spread); empty when
 /// none is embedded yet.
 fn note_vectors(ctx: &SearchContext<'_>, note_id: i64) -> Result<Vec<Vec<f32>>, IndexError> {
-    let conn = ctx.conn;
-    let sql_err = |source| IndexError::Sqlite {
-        path: db_path(conn),
-        context: "reading a note's vectors",
-        source,
-    };
-    let dims = ctx.vectors.dims();
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT v.vec FROM chunks c JOIN vectors v \
-             ON v.content_hash = c.content_hash AND v.fingerprint = ?2 \
-             WHERE c.note_id = ?1 ORDER BY c.ord",
-        )
-        .map_err(sql_err)?;
-    let mut rows = stmt
-        .query(rusqlite::params![note_id, ctx.fingerprint_id])
-        .map_err(sql_err)?;
-    let mut all = Vec::new();
-    while let Some(row) = rows.next().map_err(sql_err)? {
-        let blob = row.get_ref(0).map_err(sql_err)?;
-        let mut v = vec![0f32; dims];
-        if decode_f16_into(blob.as_blob().unwrap_or(&[]), &mut v) {
-            all.push(v);
-        }
-    }
+    let all = ctx
+        .reader
+        .note_vectors(note_id, ctx.fingerprint_id, ctx.vectors.dims())?;
     if all.len() <= MAX_SOURCE_CHUNKS {
         return Ok(all);
     }
@@ -135,29 +101,17 @@ fn note_vectors(ctx: &SearchContext<'_>, note_id: i64) -> Result<Vec<Vec<f32>>, 
 }
 
 /// Ids of the notes that the note at `path` links to (its stored link targets, resolved).
-fn linked_notes(ctx: &SearchContext<'_>, path: &str, links: &str) -> Result<Vec<i64>, IndexError> {
-    let targets: Vec<String> = serde_json::from_str(links).unwrap_or_else(|err| {
-        tracing::warn!(%path, %err, "unreadable link list");
-        Vec::new()
-    });
+fn linked_notes(
+    ctx: &SearchContext<'_>,
+    path: &str,
+    targets: &[String],
+) -> Result<Vec<i64>, IndexError> {
     if targets.is_empty() {
         return Ok(Vec::new());
     }
-    let conn = ctx.conn;
-    let sql_err = |source| IndexError::Sqlite {
-        path: db_path(conn),
-        context: "resolving links",
-        source,
-    };
-    let notes: Vec<(i64, String)> = conn
-        .prepare_cached("SELECT id, path FROM notes")
-        .and_then(|mut s| {
-            s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<Result<_, _>>()
-        })
-        .map_err(sql_err)?;
+    let notes = ctx.reader.note_paths()?;
     Ok(targets
         .iter()
-        .filter_map(|t| super::resolve_link(t, path, &notes))
+        .filter_map(|t| resolve_link(t, path, &notes))
         .collect())
 }

@@ -13,6 +13,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, ErrorCode};
 
+use super::sql_err;
 use crate::error::IndexError;
 
 /// The 16 bytes every SQLite 3 file starts with.
@@ -97,11 +98,7 @@ pub(crate) fn classify(path: &Path, context: &'static str, source: rusqlite::Err
     match source.sqlite_error_code() {
         Some(ErrorCode::NotADatabase) => corrupt(path, "the file is not an SQLite database"),
         Some(ErrorCode::DatabaseCorrupt) => corrupt(path, format!("{context}: {source}")),
-        _ => IndexError::Sqlite {
-            path: path.to_path_buf(),
-            context,
-            source,
-        },
+        _ => sql_err(path, context)(source),
     }
 }
 
@@ -110,7 +107,7 @@ pub fn is_damage(err: &IndexError) -> bool {
     match err {
         IndexError::Corrupt { .. } => true,
         IndexError::Sqlite { source, .. } => matches!(
-            source.sqlite_error_code(),
+            source.0.sqlite_error_code(),
             Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase)
         ),
         // Older or unreadable versions: this build cannot migrate them; newer ones are refused.

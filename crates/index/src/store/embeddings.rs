@@ -6,27 +6,26 @@
 //! until the section itself changes.
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
 
-use rusqlite::{params, Connection, Transaction};
+use rusqlite::{params, Connection};
 
+use super::{conn_file, Reader, WriteTx};
+
+use super::codec::{decode_f16_into, encode_f16};
+use super::sql_err;
 use crate::error::IndexError;
-use crate::vectors::{decode_f16_into, encode_f16};
 
 /// blake3 of a chunk's embedded text.
 pub type ContentHash = [u8; 32];
 
-fn db(conn: &Connection) -> &Path {
-    Path::new(conn.path().unwrap_or(":memory:"))
-}
-
 /// The hashes among `hashes` that already have a vector of `fingerprint`.
-pub fn existing<'a>(
-    conn: &Connection,
+pub(crate) fn existing<'a>(
+    r: &Reader<'_>,
     fingerprint: &str,
     hashes: impl IntoIterator<Item = &'a ContentHash>,
 ) -> Result<HashSet<ContentHash>, IndexError> {
-    let e = || IndexError::sqlite(db(conn), "looking up vectors");
+    let conn = r.conn();
+    let e = || sql_err(conn_file(conn), "looking up vectors");
     let mut stmt = conn
         .prepare_cached("SELECT 1 FROM vectors WHERE content_hash = ?1 AND fingerprint = ?2")
         .map_err(e())?;
@@ -40,31 +39,33 @@ pub fn existing<'a>(
 }
 
 /// Stores a vector (as f16); an existing one for the same key is kept.
-pub fn insert(
-    tx: &Transaction<'_>,
+pub(crate) fn insert(
+    w: &WriteTx<'_>,
     fingerprint: &str,
     hash: &ContentHash,
     vector: &[f32],
 ) -> Result<(), IndexError> {
+    let tx: &Connection = &w.tx;
     let mut stmt = tx
         .prepare_cached(
             "INSERT OR IGNORE INTO vectors(content_hash, fingerprint, vec) VALUES (?1, ?2, ?3)",
         )
-        .map_err(IndexError::sqlite(db(tx), "storing a vector"))?;
+        .map_err(sql_err(conn_file(tx), "storing a vector"))?;
     stmt.execute(params![&hash[..], fingerprint, encode_f16(vector)])
         .map(drop)
-        .map_err(IndexError::sqlite(db(tx), "storing a vector"))
+        .map_err(sql_err(conn_file(tx), "storing a vector"))
 }
 
 /// The stored vectors of `hashes` (decoded from f16). Hashes without a vector, or with a blob
 /// of the wrong length, are absent from the result.
-pub fn load<'a>(
-    conn: &Connection,
+pub(crate) fn load<'a>(
+    r: &Reader<'_>,
     fingerprint: &str,
     dims: usize,
     hashes: impl IntoIterator<Item = &'a ContentHash>,
 ) -> Result<HashMap<ContentHash, Vec<f32>>, IndexError> {
-    let e = || IndexError::sqlite(db(conn), "reading vectors");
+    let conn = r.conn();
+    let e = || sql_err(conn_file(conn), "reading vectors");
     let mut stmt = conn
         .prepare_cached("SELECT vec FROM vectors WHERE content_hash = ?1 AND fingerprint = ?2")
         .map_err(e())?;
@@ -96,13 +97,14 @@ pub struct MissingChunk {
 
 /// Up to `limit` distinct chunk texts without a vector of `fingerprint`, in hash order after
 /// `after` (so that a pass over them ends even when some cannot be embedded).
-pub fn missing(
-    conn: &Connection,
+pub(crate) fn missing(
+    r: &Reader<'_>,
     fingerprint: &str,
     after: Option<&ContentHash>,
     limit: usize,
 ) -> Result<Vec<MissingChunk>, IndexError> {
-    let e = || IndexError::sqlite(db(conn), "finding chunks without vectors");
+    let conn = r.conn();
+    let e = || sql_err(conn_file(conn), "finding chunks without vectors");
     let mut stmt = conn
         .prepare_cached(
             "SELECT c.content_hash, n.title, c.heading_path, c.text
@@ -143,7 +145,8 @@ pub fn missing(
 }
 
 /// Number of distinct chunk texts without a vector of `fingerprint`.
-pub fn count_missing(conn: &Connection, fingerprint: &str) -> Result<u64, IndexError> {
+pub(crate) fn count_missing(r: &Reader<'_>, fingerprint: &str) -> Result<u64, IndexError> {
+    let conn = r.conn();
     conn.query_row(
         "SELECT count(DISTINCT c.content_hash) FROM chunks c
          WHERE NOT EXISTS (SELECT 1 FROM vectors v
@@ -152,20 +155,18 @@ pub fn count_missing(conn: &Connection, fingerprint: &str) -> Result<u64, IndexE
         |r| r.get::<_, i64>(0),
     )
     .map(|n| n.max(0) as u64)
-    .map_err(IndexError::sqlite(
-        db(conn),
-        "counting chunks without vectors",
-    ))
+    .map_err(sql_err(conn_file(conn), "counting chunks without vectors"))
 }
 
 /// Deletes vectors of `fingerprint` that no chunk uses, and, when `drop_others`, every vector of
 /// other fingerprints (once the active embedder's set is complete). Returns rows deleted.
-pub fn collect_garbage(
-    tx: &Transaction<'_>,
+pub(crate) fn collect_garbage(
+    w: &WriteTx<'_>,
     fingerprint: &str,
     drop_others: bool,
 ) -> Result<usize, IndexError> {
-    let e = || IndexError::sqlite(db(tx), "removing unused vectors");
+    let tx: &Connection = &w.tx;
+    let e = || sql_err(conn_file(tx), "removing unused vectors");
     let mut n = tx
         .execute(
             "DELETE FROM vectors WHERE fingerprint = ?1

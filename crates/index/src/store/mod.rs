@@ -4,9 +4,12 @@
 //! Searches never wait for indexing: WAL lets readers see the last committed state while the
 //! writer works, and the writer is a separate connection behind its own mutex.
 
+mod codec;
 pub mod damage;
 pub(crate) mod embeddings;
 pub(crate) mod notes;
+mod queries;
+mod sql_error;
 
 use std::path::{Path, PathBuf};
 
@@ -15,9 +18,18 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use vault_rag_core::EmbedderFingerprint;
 
 use crate::error::IndexError;
-use crate::{SCHEMA_SQL, SCHEMA_VERSION};
 
-pub use notes::{ChunkRecord, ListedNote, NoteFailure, NoteRecord, NoteState, WrittenNote};
+pub(crate) use codec::{decode_f16_into, encode_f16};
+pub(crate) use notes::{ChunkRecord, NoteRecord, NoteState};
+pub use notes::{ListedNote, NoteFailure};
+pub(crate) use queries::Bm25Weights;
+use sql_error::sql_err;
+pub use sql_error::SqliteError;
+
+/// The SQL that creates a version-1 index.
+pub(crate) const SCHEMA_SQL: &str = include_str!("schema.sql");
+/// The schema version this build reads and writes.
+pub const SCHEMA_VERSION: u32 = 1;
 
 /// Read connections kept open for reuse; more are opened on demand and closed after use.
 const READER_POOL: usize = 4;
@@ -35,18 +47,31 @@ pub struct Store {
     immutable: bool,
 }
 
-/// A pooled read connection; returns to the pool when dropped.
+/// A pooled read connection; returns to the pool when dropped. Its queries are typed methods
+/// (`queries.rs`) and functions of `notes` and `embeddings`: SQL never leaves this module.
 pub struct Reader<'a> {
     conn: Option<Connection>,
     pool: &'a Mutex<Vec<Connection>>,
+    file: &'a Path,
 }
 
-impl std::ops::Deref for Reader<'_> {
-    type Target = Connection;
-    fn deref(&self) -> &Connection {
+impl Reader<'_> {
+    fn conn(&self) -> &Connection {
         // Present from construction until drop.
         self.conn.as_ref().unwrap_or_else(|| unreachable!())
     }
+
+    /// The `sqlite` error helper bound to this file.
+    fn err(&self, context: &'static str) -> impl FnOnce(rusqlite::Error) -> IndexError + '_ {
+        sql_err(self.file, context)
+    }
+}
+
+/// One write transaction of the indexer: committed by [`Store::write`] when its closure
+/// succeeds, rolled back otherwise.
+pub struct WriteTx<'a> {
+    tx: rusqlite::Transaction<'a>,
+    file: &'a Path,
 }
 
 impl Drop for Reader<'_> {
@@ -91,7 +116,7 @@ impl Store {
             crate::private::private_file(&file).map_err(private)?;
         }
         damage::check_header(path)?;
-        let mut conn = Connection::open(path).map_err(IndexError::sqlite(path, "opening"))?;
+        let mut conn = Connection::open(path).map_err(sql_err(path, "opening"))?;
         configure(&conn, path)?;
         conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
             .map_err(|e| damage::classify(path, "opening", e))?;
@@ -107,7 +132,7 @@ impl Store {
                 |r| r.get(0),
             )
             .optional()
-            .map_err(IndexError::sqlite(path, "reading the embedder fingerprint"))?;
+            .map_err(sql_err(path, "reading the embedder fingerprint"))?;
         if previous.as_ref() != Some(fingerprint) || stored_id != Some(fingerprint.id()) {
             record_fingerprint(&mut conn, path, fingerprint)?;
         }
@@ -139,24 +164,19 @@ impl Store {
             readers: Mutex::new(Vec::new()),
             immutable: false,
         };
-        let first = store.reader().and_then(|c| check_version(&c, path));
+        let first = store.reader().and_then(|c| check_version(c.conn(), path));
         if let Err(e) = first {
             let cannot_share = matches!(&e, IndexError::Sqlite { source, .. }
-                if matches!(source.sqlite_error_code(),
+                if matches!(source.0.sqlite_error_code(),
                     Some(rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::CannotOpen)));
             if !cannot_share {
                 return Err(e);
             }
             store.readers.lock().clear();
             store.immutable = true;
-            check_version(&*store.reader()?, path)?;
+            check_version(store.reader()?.conn(), path)?;
         }
         Ok(store)
-    }
-
-    /// The index file.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// A read connection (sees the last committed state; never blocks on the writer).
@@ -173,23 +193,48 @@ impl Store {
                 } else {
                     Connection::open_with_flags(&self.path, flags)
                 };
-                let c = opened.map_err(IndexError::sqlite(&self.path, "opening a reader"))?;
+                let c = opened.map_err(sql_err(&self.path, "opening a reader"))?;
                 configure(&c, &self.path)?;
                 // Pooled readers each keep a page cache; the OS caches the file anyway, so a
                 // small one per reader saves resident memory at no measurable search cost.
                 c.execute_batch(READER_CACHE)
-                    .map_err(IndexError::sqlite(&self.path, "opening a reader"))?;
+                    .map_err(sql_err(&self.path, "opening a reader"))?;
                 c
             }
         };
         Ok(Reader {
             conn: Some(conn),
             pool: &self.readers,
+            file: &self.path,
         })
     }
 
+    /// Runs `work` in one write transaction and commits it when `work` succeeds (an error rolls
+    /// everything back). `context` names the work in errors.
+    pub(crate) fn write<T>(
+        &self,
+        context: &'static str,
+        work: impl FnOnce(&WriteTx<'_>) -> Result<T, IndexError>,
+    ) -> Result<T, IndexError> {
+        let mut conn = self.writer()?;
+        let tx = conn.transaction().map_err(sql_err(&self.path, context))?;
+        let tx = WriteTx {
+            tx,
+            file: &self.path,
+        };
+        let out = work(&tx)?;
+        tx.tx.commit().map_err(sql_err(&self.path, context))?;
+        Ok(out)
+    }
+
+    /// Marks every note as changed, so that the next pass re-reads, re-parses and re-chunks the
+    /// whole vault. Vectors are kept: they depend only on the chunk text and the embedder.
+    pub(crate) fn invalidate_all(&self) -> Result<(), IndexError> {
+        self.write("invalidating notes", |tx| mark_all_changed(&tx.tx, tx.file))
+    }
+
     /// The writer connection. Only the indexer writes, one batch at a time.
-    pub(crate) fn writer(&self) -> Result<MutexGuard<'_, Connection>, IndexError> {
+    fn writer(&self) -> Result<MutexGuard<'_, Connection>, IndexError> {
         self.writer
             .as_ref()
             .map(|w| w.lock())
@@ -204,7 +249,7 @@ impl Store {
     /// that the next pass re-chunks them all, even across a crash. Returns whether it differed.
     pub(crate) fn sync_chunking(&self, recipe: &str) -> Result<bool, IndexError> {
         let path = self.path.as_path();
-        let e = || IndexError::sqlite(path, "recording the chunking settings");
+        let e = || sql_err(path, "recording the chunking settings");
         let mut conn = self.writer()?;
         let tx = conn.transaction().map_err(e())?;
         let stored: Option<String> = tx
@@ -215,11 +260,7 @@ impl Store {
             .map_err(e())?;
         let changed = stored.as_deref() != Some(recipe);
         if changed {
-            tx.execute_batch(
-                "UPDATE notes SET mtime_ns = -1, content_hash = x'';
-                 UPDATE failures SET mtime_ns = NULL, size = NULL;",
-            )
-            .map_err(e())?;
+            mark_all_changed(&tx, path)?;
             tx.execute(
                 "INSERT INTO meta(key, value) VALUES ('chunking', ?1)
                  ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -239,10 +280,10 @@ impl Store {
         let path = self.path.as_path();
         let conn = self.writer()?;
         conn.execute_batch("INSERT INTO chunks_fts(chunks_fts) VALUES('optimize');")
-            .map_err(IndexError::sqlite(path, "merging the full-text index"))?;
+            .map_err(sql_err(path, "merging the full-text index"))?;
         let busy: i64 = conn
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
-            .map_err(IndexError::sqlite(path, "checkpointing the log"))?;
+            .map_err(sql_err(path, "checkpointing the log"))?;
         if busy != 0 {
             tracing::warn!(file = %path.display(), "the log could not be emptied while searches read it; retried after the next deletion");
         }
@@ -261,7 +302,7 @@ impl Store {
 
     /// The embedder fingerprint recorded in the index.
     pub fn fingerprint(&self) -> Result<Option<EmbedderFingerprint>, IndexError> {
-        read_fingerprint(&*self.reader()?, &self.path)
+        read_fingerprint(self.reader()?.conn(), &self.path)
     }
 }
 
@@ -281,12 +322,26 @@ impl Drop for Store {
     }
 }
 
+/// The file behind `conn`, for error messages (the one place that asks a connection for it).
+fn conn_file(conn: &Connection) -> &Path {
+    Path::new(conn.path().unwrap_or(":memory:"))
+}
+
+/// Makes every note and skipped file look changed to the next pass.
+fn mark_all_changed(conn: &Connection, path: &Path) -> Result<(), IndexError> {
+    conn.execute_batch(
+        "UPDATE notes SET mtime_ns = -1, content_hash = x'';
+         UPDATE failures SET mtime_ns = NULL, size = NULL;",
+    )
+    .map_err(sql_err(path, "marking notes changed"))
+}
+
 fn record_fingerprint(
     conn: &mut Connection,
     path: &Path,
     fingerprint: &EmbedderFingerprint,
 ) -> Result<(), IndexError> {
-    let e = || IndexError::sqlite(path, "recording the embedder");
+    let e = || sql_err(path, "recording the embedder");
     let json = serde_json::to_string(fingerprint).unwrap_or_default();
     let tx = conn.transaction().map_err(e())?;
     for (key, value) in [
@@ -353,16 +408,15 @@ fn init_schema(conn: &mut Connection, path: &Path) -> Result<(), IndexError> {
     // Idempotent (IF NOT EXISTS): also adds objects a newer build of version 1 defines.
     let tx = conn
         .transaction()
-        .map_err(IndexError::sqlite(path, "creating the schema"))?;
+        .map_err(sql_err(path, "creating the schema"))?;
     tx.execute_batch(SCHEMA_SQL)
-        .map_err(IndexError::sqlite(path, "creating the schema"))?;
+        .map_err(sql_err(path, "creating the schema"))?;
     tx.execute(
         "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?1)",
         [SCHEMA_VERSION.to_string()],
     )
-    .map_err(IndexError::sqlite(path, "creating the schema"))?;
-    tx.commit()
-        .map_err(IndexError::sqlite(path, "creating the schema"))
+    .map_err(sql_err(path, "creating the schema"))?;
+    tx.commit().map_err(sql_err(path, "creating the schema"))
 }
 
 /// Refuses an index whose schema version this build does not know.
@@ -401,7 +455,7 @@ fn read_fingerprint(
             |r| r.get(0),
         )
         .optional()
-        .map_err(IndexError::sqlite(path, "reading the embedder fingerprint"))?;
+        .map_err(sql_err(path, "reading the embedder fingerprint"))?;
     Ok(json.and_then(|j| match serde_json::from_str(&j) {
         Ok(fp) => Some(fp),
         Err(e) => {

@@ -3,11 +3,14 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::{conn_file, Reader, WriteTx};
 use serde::Serialize;
 
+use super::sql_err;
 use crate::error::IndexError;
-use crate::lexical::fts_document;
+use crate::fts::fts_document;
 
 /// What the index remembers about a note file, to tell whether it changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,16 +66,13 @@ fn err<'a>(
     path: &'a Path,
     context: &'static str,
 ) -> impl FnOnce(rusqlite::Error) -> IndexError + 'a {
-    IndexError::sqlite(path, context)
-}
-
-fn db(conn: &Connection) -> &Path {
-    Path::new(conn.path().unwrap_or(":memory:"))
+    sql_err(path, context)
 }
 
 /// Every indexed note, by path.
-pub fn note_states(conn: &Connection) -> Result<HashMap<String, NoteState>, IndexError> {
-    let e = || err(db(conn), "reading notes");
+pub(crate) fn note_states(r: &Reader<'_>) -> Result<HashMap<String, NoteState>, IndexError> {
+    let conn = r.conn();
+    let e = || err(conn_file(conn), "reading notes");
     let mut stmt = conn
         .prepare("SELECT path, id, mtime_ns, size, content_hash FROM notes")
         .map_err(e())?;
@@ -93,7 +93,8 @@ pub fn note_states(conn: &Connection) -> Result<HashMap<String, NoteState>, Inde
 }
 
 /// One note's state.
-pub fn note_state(conn: &Connection, path: &str) -> Result<Option<NoteState>, IndexError> {
+pub(crate) fn note_state(r: &Reader<'_>, path: &str) -> Result<Option<NoteState>, IndexError> {
+    let conn = r.conn();
     conn.query_row(
         "SELECT id, mtime_ns, size, content_hash FROM notes WHERE path = ?1",
         [path],
@@ -107,12 +108,13 @@ pub fn note_state(conn: &Connection, path: &str) -> Result<Option<NoteState>, In
         },
     )
     .optional()
-    .map_err(err(db(conn), "reading a note"))
+    .map_err(err(conn_file(conn), "reading a note"))
 }
 
 /// Paths of indexed notes inside folder `prefix` (vault-relative, no trailing `/`).
-pub fn notes_under(conn: &Connection, prefix: &str) -> Result<Vec<String>, IndexError> {
-    let e = || err(db(conn), "listing notes of a folder");
+pub(crate) fn notes_under(r: &Reader<'_>, prefix: &str) -> Result<Vec<String>, IndexError> {
+    let conn = r.conn();
+    let e = || err(conn_file(conn), "listing notes of a folder");
     // `/` + 1 = `0`: the range [prefix/, prefix0) holds exactly the paths below the folder.
     let lo = format!("{prefix}/");
     let hi = format!("{prefix}0");
@@ -139,12 +141,13 @@ pub struct ListedNote {
 
 /// Indexed notes inside folder `prefix` (vault-relative, no trailing `/`; `None` for all)
 /// modified at or after `since_ns`, by path.
-pub fn listed_notes(
-    conn: &Connection,
+pub(crate) fn listed_notes(
+    r: &Reader<'_>,
     prefix: Option<&str>,
     since_ns: Option<i64>,
 ) -> Result<Vec<ListedNote>, IndexError> {
-    let e = || err(db(conn), "listing notes");
+    let conn = r.conn();
+    let e = || err(conn_file(conn), "listing notes");
     // Same range trick as `notes_under`; the whole vault when there is no folder.
     let (lo, hi) = match prefix {
         Some(p) => (format!("{p}/"), Some(format!("{p}0"))),
@@ -174,12 +177,13 @@ pub fn listed_notes(
 }
 
 /// Inserts or replaces a note and all its chunks (and their full-text rows).
-pub fn write_note(
-    tx: &Transaction<'_>,
+pub(crate) fn write_note(
+    w: &WriteTx<'_>,
     note: &NoteRecord<'_>,
     chunks: &[ChunkRecord<'_>],
 ) -> Result<WrittenNote, IndexError> {
-    let path = db(tx);
+    let tx: &Connection = &w.tx;
+    let path = conn_file(tx);
     let e = || err(path, "writing a note");
     let note_id: i64 = tx
         .query_row(
@@ -262,8 +266,8 @@ fn json<T: Serialize + ?Sized>(v: &T) -> String {
 }
 
 /// Chunk ids of a note, in order.
-pub fn chunk_ids(conn: &Connection, note_id: i64) -> Result<Vec<i64>, IndexError> {
-    let e = || err(db(conn), "listing chunks");
+fn chunk_ids(conn: &Connection, note_id: i64) -> Result<Vec<i64>, IndexError> {
+    let e = || err(conn_file(conn), "listing chunks");
     let mut stmt = conn
         .prepare_cached("SELECT id FROM chunks WHERE note_id = ?1 ORDER BY ord")
         .map_err(e())?;
@@ -272,27 +276,29 @@ pub fn chunk_ids(conn: &Connection, note_id: i64) -> Result<Vec<i64>, IndexError
 }
 
 /// Records a new (mtime, size) for a note whose content did not change.
-pub fn touch_note(
-    tx: &Transaction<'_>,
+pub(crate) fn touch_note(
+    w: &WriteTx<'_>,
     note_id: i64,
     mtime_ns: i64,
     size: u64,
 ) -> Result<(), IndexError> {
+    let tx: &Connection = &w.tx;
     tx.execute(
         "UPDATE notes SET mtime_ns = ?2, size = ?3 WHERE id = ?1",
         params![note_id, mtime_ns, size as i64],
     )
     .map(drop)
-    .map_err(err(db(tx), "updating a note"))
+    .map_err(err(conn_file(tx), "updating a note"))
 }
 
 /// Removes a note, its chunks and their full-text rows; returns its id and chunk ids when it
 /// was indexed. Vectors stay until garbage collection: a moved note reuses them.
-pub fn delete_note(
-    tx: &Transaction<'_>,
+pub(crate) fn delete_note(
+    w: &WriteTx<'_>,
     path: &str,
 ) -> Result<Option<(i64, Vec<i64>)>, IndexError> {
-    let e = || err(db(tx), "deleting a note");
+    let tx: &Connection = &w.tx;
+    let e = || err(conn_file(tx), "deleting a note");
     let id: Option<i64> = tx
         .query_row("SELECT id FROM notes WHERE path = ?1", [path], |r| r.get(0))
         .optional()
@@ -308,12 +314,13 @@ pub fn delete_note(
 
 /// Records why `path` was not (fully) indexed. `file` is the (mtime_ns, size) of a note that
 /// was skipped entirely (it is retried when they change); `None` for a note indexed with a warning.
-pub fn set_failure(
-    tx: &Transaction<'_>,
+pub(crate) fn set_failure(
+    w: &WriteTx<'_>,
     path: &str,
     reason: &str,
     file: Option<(i64, u64)>,
 ) -> Result<(), IndexError> {
+    let tx: &Connection = &w.tx;
     tx.execute(
         "INSERT INTO failures(path, reason, at, mtime_ns, size) VALUES (?1, ?2, unixepoch(), ?3, ?4)
          ON CONFLICT(path) DO UPDATE SET reason = excluded.reason, at = excluded.at,
@@ -321,19 +328,21 @@ pub fn set_failure(
         params![path, reason, file.map(|f| f.0), file.map(|f| f.1 as i64)],
     )
     .map(drop)
-    .map_err(err(db(tx), "recording a failure"))
+    .map_err(err(conn_file(tx), "recording a failure"))
 }
 
 /// Forgets the failure of `path` (it indexed cleanly, or it is gone).
-pub fn clear_failure(tx: &Transaction<'_>, path: &str) -> Result<(), IndexError> {
+pub(crate) fn clear_failure(w: &WriteTx<'_>, path: &str) -> Result<(), IndexError> {
+    let tx: &Connection = &w.tx;
     tx.execute("DELETE FROM failures WHERE path = ?1", [path])
         .map(drop)
-        .map_err(err(db(tx), "clearing a failure"))
+        .map_err(err(conn_file(tx), "clearing a failure"))
 }
 
 /// Every recorded failure, by path.
-pub fn failures(conn: &Connection) -> Result<Vec<NoteFailure>, IndexError> {
-    let e = || err(db(conn), "reading failures");
+pub(crate) fn failures(r: &Reader<'_>) -> Result<Vec<NoteFailure>, IndexError> {
+    let conn = r.conn();
+    let e = || err(conn_file(conn), "reading failures");
     let mut stmt = conn
         .prepare("SELECT path, reason FROM failures ORDER BY path")
         .map_err(e())?;
@@ -349,8 +358,9 @@ pub fn failures(conn: &Connection) -> Result<Vec<NoteFailure>, IndexError> {
 }
 
 /// Notes that were skipped entirely, with the (mtime_ns, size) they had then.
-pub fn skipped_files(conn: &Connection) -> Result<HashMap<String, (i64, u64)>, IndexError> {
-    let e = || err(db(conn), "reading failures");
+pub(crate) fn skipped_files(r: &Reader<'_>) -> Result<HashMap<String, (i64, u64)>, IndexError> {
+    let conn = r.conn();
+    let e = || err(conn_file(conn), "reading failures");
     let mut stmt = conn
         .prepare("SELECT path, mtime_ns, size FROM failures WHERE mtime_ns IS NOT NULL AND size IS NOT NULL")
         .map_err(e())?;
@@ -366,7 +376,8 @@ pub fn skipped_files(conn: &Connection) -> Result<HashMap<String, (i64, u64)>, I
 }
 
 /// (notes, chunks) in the index.
-pub fn counts(conn: &Connection) -> Result<(u64, u64), IndexError> {
+pub(crate) fn counts(r: &Reader<'_>) -> Result<(u64, u64), IndexError> {
+    let conn = r.conn();
     conn.query_row(
         "SELECT (SELECT count(*) FROM notes), (SELECT count(*) FROM chunks)",
         [],
@@ -377,12 +388,16 @@ pub fn counts(conn: &Connection) -> Result<(u64, u64), IndexError> {
             ))
         },
     )
-    .map_err(err(db(conn), "counting notes"))
+    .map_err(err(conn_file(conn), "counting notes"))
 }
 
 /// (chunk id, note id) of every chunk whose embedded text has `hash`.
-pub fn chunks_with_hash(conn: &Connection, hash: &[u8]) -> Result<Vec<(i64, i64)>, IndexError> {
-    let e = || err(db(conn), "finding chunks by content");
+pub(crate) fn chunks_with_hash(
+    w: &WriteTx<'_>,
+    hash: &[u8],
+) -> Result<Vec<(i64, i64)>, IndexError> {
+    let conn: &Connection = &w.tx;
+    let e = || err(conn_file(conn), "finding chunks by content");
     let mut stmt = conn
         .prepare_cached("SELECT id, note_id FROM chunks WHERE content_hash = ?1")
         .map_err(e())?;
@@ -393,8 +408,9 @@ pub fn chunks_with_hash(conn: &Connection, hash: &[u8]) -> Result<Vec<(i64, i64)
 }
 
 /// Paths of the notes that have a chunk whose embedded text has `hash`.
-pub fn paths_with_hash(conn: &Connection, hash: &[u8]) -> Result<Vec<String>, IndexError> {
-    let e = || err(db(conn), "finding notes by content");
+pub(crate) fn paths_with_hash(w: &WriteTx<'_>, hash: &[u8]) -> Result<Vec<String>, IndexError> {
+    let conn: &Connection = &w.tx;
+    let e = || err(conn_file(conn), "finding notes by content");
     let mut stmt = conn
         .prepare_cached(
             "SELECT DISTINCT n.path FROM chunks c JOIN notes n ON n.id = c.note_id

@@ -65,7 +65,10 @@ fn writing_and_deleting_notes_keeps_fts_in_step() {
     let dir = tempfile::tempdir().unwrap();
     let (s, _) = Store::open(&dir.path().join("i.sqlite"), &fp(8)).unwrap();
     let mut conn = s.writer().unwrap();
-    let tx = conn.transaction().unwrap();
+    let tx = WriteTx {
+        tx: conn.transaction().unwrap(),
+        file: Path::new("test"),
+    };
     let tags = vec!["t".to_string()];
     let aliases = vec!["Other name".to_string()];
     let heading = vec!["H".to_string()];
@@ -97,12 +100,13 @@ fn writing_and_deleting_notes_keeps_fts_in_step() {
         "chunk ids are never reused"
     );
     let fts = |q: &str| -> i64 {
-        tx.query_row(
-            "SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?1",
-            [q],
-            |r| r.get(0),
-        )
-        .unwrap()
+        tx.tx
+            .query_row(
+                "SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?1",
+                [q],
+                |r| r.get(0),
+            )
+            .unwrap()
     };
     assert_eq!(fts("replaced"), 1);
     assert_eq!(fts("second"), 0);
@@ -110,30 +114,32 @@ fn writing_and_deleting_notes_keeps_fts_in_step() {
     notes::delete_note(&tx, "a.md").unwrap().unwrap();
     assert_eq!(fts("replaced"), 0);
     assert!(notes::delete_note(&tx, "a.md").unwrap().is_none());
-    tx.commit().unwrap();
+    tx.tx.commit().unwrap();
 }
 
 #[test]
 fn notes_under_matches_whole_folders() {
     let dir = tempfile::tempdir().unwrap();
     let (s, _) = Store::open(&dir.path().join("i.sqlite"), &fp(8)).unwrap();
-    let mut conn = s.writer().unwrap();
-    let tx = conn.transaction().unwrap();
-    for p in ["a/x.md", "a/b/y.md", "ab/z.md", "a.md"] {
-        let note = NoteRecord {
-            path: p,
-            mtime_ns: 0,
-            size: 0,
-            content_hash: &[0; 32],
-            title: p,
-            tags: &[],
-            aliases: &[],
-            links: vec![],
-        };
-        notes::write_note(&tx, &note, &[]).unwrap();
-    }
+    s.write("test", |tx| {
+        for p in ["a/x.md", "a/b/y.md", "ab/z.md", "a.md"] {
+            let note = NoteRecord {
+                path: p,
+                mtime_ns: 0,
+                size: 0,
+                content_hash: &[0; 32],
+                title: p,
+                tags: &[],
+                aliases: &[],
+                links: vec![],
+            };
+            notes::write_note(tx, &note, &[])?;
+        }
+        Ok(())
+    })
+    .unwrap();
     assert_eq!(
-        notes::notes_under(&tx, "a").unwrap(),
+        notes::notes_under(&s.reader().unwrap(), "a").unwrap(),
         ["a/b/y.md", "a/x.md"]
     );
 }

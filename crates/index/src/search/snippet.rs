@@ -4,7 +4,7 @@
 //! Matching mirrors the FTS5 tokenizer closely enough for display: words compare after
 //! lower-casing and removing diacritics (`remove_diacritics 2`), CJK text by the query's bigrams
 //! and single characters, multi-word terms (`XR-7741b`) only where their words follow each other,
-//! as in an FTS5 phrase. English function words ([`crate::lexical::STOP_WORDS`]) are not
+//! as in an FTS5 phrase. English function words ([`crate::fts::STOP_WORDS`]) are not
 //! highlighted, so that "what is the boiling point" marks `boiling` and `point`, not every `the`.
 
 use std::collections::HashSet;
@@ -12,7 +12,7 @@ use std::collections::HashSet;
 use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
 
-use crate::lexical::{fts_query_terms, is_cjk, QueryTerm};
+use crate::fts::{fts_query_terms, is_cjk, QueryTerm};
 
 /// Target snippet length in characters.
 pub const SNIPPET_CHARS: usize = 200;

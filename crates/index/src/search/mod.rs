@@ -14,25 +14,31 @@
 //! 5. load path, title, heading path, lines and a snippet for the best chunk of each note.
 
 mod filter;
+mod fusion;
+pub(crate) mod lexical;
 mod similar;
+mod snippet;
 #[cfg(test)]
 pub(crate) mod testdb;
+mod vectors;
 
 use std::time::Instant;
 
-use rusqlite::{Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use vault_rag_core::{Embedder, Hit, NotePath, Retriever, SearchMode};
 
 use crate::error::IndexError;
-use crate::fusion::{fuse, group_by_note, NoteResult, RankedList, RRF_K};
-use crate::lexical::{bm25_top, Bm25Weights};
-use crate::snippet::{snippet, Anchor, SnippetTerms};
-use crate::vectors::{db_path, decode_f16_into, NoteFilter, Scored, VectorMatrix};
+use crate::store::Reader;
+use fusion::{fuse, group_by_note, NoteResult, RankedList, RRF_K};
+use lexical::{bm25_top, Bm25Weights};
+use snippet::{snippet, Anchor, SnippetTerms};
 
-pub(crate) use filter::{normalise_folder, normalise_tag};
-pub use filter::{resolve_link, tag_matches};
-pub use similar::similar;
+#[cfg(test)]
+pub(crate) use filter::NoteSet;
+pub(crate) use filter::{normalise_folder, normalise_tag, tag_matches, NoteFilter};
+pub(crate) use fusion::Scored;
+pub(crate) use similar::similar;
+pub use vectors::VectorMatrix;
 
 /// Largest `top_k` a request may ask for.
 pub const MAX_TOP_K: usize = 100;
@@ -94,29 +100,22 @@ pub struct SearchResponse {
     pub took_ms: f64,
 }
 
-/// What a search reads: the index database, the in-memory vectors of the active embedder, the
-/// embedder itself and its fingerprint id (the key of its vectors in SQLite).
+/// What a search reads: the index (through a store reader), the in-memory vectors of the active
+/// embedder and its fingerprint id (the key of its stored vectors).
 #[derive(Clone, Copy)]
-pub struct SearchContext<'a> {
-    pub conn: &'a Connection,
+pub(crate) struct SearchContext<'a> {
+    pub reader: &'a Reader<'a>,
     pub vectors: &'a VectorMatrix,
-    pub embedder: &'a dyn Embedder,
     pub fingerprint_id: &'a str,
 }
 
 /// A validated search with its query vector (when the mode needs one).
 #[derive(Debug, Clone)]
-pub struct PreparedSearch {
+pub(crate) struct PreparedSearch {
     request: SearchRequest,
     query_vector: Option<Vec<f32>>,
     tag: Option<String>,
     folder: Option<String>,
-}
-
-impl PreparedSearch {
-    pub fn request(&self) -> &SearchRequest {
-        &self.request
-    }
 }
 
 /// Checks `top_k` (1..=[`MAX_TOP_K`]).
@@ -133,7 +132,10 @@ pub(crate) fn validate_top_k(top_k: usize) -> Result<(), IndexError> {
 
 /// Validates `req` and embeds its query. Needs no access to the index, so callers can do it
 /// before taking any lock.
-pub fn prepare(embedder: &dyn Embedder, req: &SearchRequest) -> Result<PreparedSearch, IndexError> {
+pub(crate) fn prepare(
+    embedder: &dyn Embedder,
+    req: &SearchRequest,
+) -> Result<PreparedSearch, IndexError> {
     validate_top_k(req.top_k)?;
     if req.query.trim().is_empty() {
         return Err(IndexError::InvalidRequest {
@@ -169,16 +171,21 @@ pub fn prepare(embedder: &dyn Embedder, req: &SearchRequest) -> Result<PreparedS
 }
 
 /// Validates, embeds and runs `req`; see [`prepare`] and [`run`].
-pub fn search(ctx: &SearchContext<'_>, req: &SearchRequest) -> Result<Vec<Hit>, IndexError> {
-    let prepared = prepare(ctx.embedder, req)?;
+#[cfg(test)]
+pub(crate) fn search(
+    ctx: &SearchContext<'_>,
+    embedder: &dyn Embedder,
+    req: &SearchRequest,
+) -> Result<Vec<Hit>, IndexError> {
+    let prepared = prepare(embedder, req)?;
     run(ctx, &prepared)
 }
 
 /// Runs a prepared search against the index.
-pub fn run(ctx: &SearchContext<'_>, p: &PreparedSearch) -> Result<Vec<Hit>, IndexError> {
+pub(crate) fn run(ctx: &SearchContext<'_>, p: &PreparedSearch) -> Result<Vec<Hit>, IndexError> {
     let started = Instant::now();
     let req = &p.request;
-    let filter = filter::note_filter(ctx.conn, p.folder.as_deref(), p.tag.as_deref())?;
+    let filter = filter::note_filter(ctx.reader, p.folder.as_deref(), p.tag.as_deref())?;
     if let NoteFilter::Only(set) = &filter {
         if set.is_empty() {
             return Ok(Vec::new());
@@ -191,9 +198,13 @@ pub fn run(ctx: &SearchContext<'_>, p: &PreparedSearch) -> Result<Vec<Hit>, Inde
     };
     let lexical = match req.mode {
         SearchMode::Dense => Vec::new(),
-        SearchMode::Lexical | SearchMode::Hybrid => {
-            bm25_top(ctx.conn, &req.query, depth, &filter, Bm25Weights::default())?
-        }
+        SearchMode::Lexical | SearchMode::Hybrid => bm25_top(
+            ctx.reader,
+            &req.query,
+            depth,
+            &filter,
+            Bm25Weights::default(),
+        )?,
     };
     let dense_list = RankedList::new(Retriever::Dense, &dense);
     let lexical_list = RankedList::new(Retriever::Lexical, &lexical);
@@ -203,7 +214,7 @@ pub fn run(ctx: &SearchContext<'_>, p: &PreparedSearch) -> Result<Vec<Hit>, Inde
         SearchMode::Lexical => group_by_note(lexical_list),
         SearchMode::Hybrid => {
             let similarity = relative_similarity(&dense);
-            let coverage = lexical_coverage(ctx.conn, &lexical, &terms)?;
+            let coverage = lexical_coverage(ctx.reader, &lexical, &terms)?;
             fuse(
                 &[
                     RankedList {
@@ -228,7 +239,7 @@ pub fn run(ctx: &SearchContext<'_>, p: &PreparedSearch) -> Result<Vec<Hit>, Inde
             } else {
                 Anchor::Start
             };
-            load_hit(ctx.conn, n, &terms, anchor)
+            load_hit(ctx.reader, n, &terms, anchor)
         })
         .collect::<Result<Vec<_>, _>>()?;
     tracing::debug!(
@@ -258,60 +269,37 @@ fn relative_similarity(hits: &[Scored]) -> Vec<f32> {
 /// text): the weight of its vote in fusion. A chunk that BM25 ranked first for one common word
 /// of a long question then counts for little, one holding the whole name or code fully.
 fn lexical_coverage(
-    conn: &Connection,
+    reader: &Reader<'_>,
     hits: &[Scored],
     terms: &SnippetTerms,
 ) -> Result<Vec<f32>, IndexError> {
-    let sql_err = |source| IndexError::Sqlite {
-        path: db_path(conn),
-        context: "weighing lexical results",
-        source,
-    };
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT n.title, n.aliases, c.heading_path, c.text FROM chunks c \
-             JOIN notes n ON n.id = c.note_id WHERE c.id = ?1",
-        )
-        .map_err(sql_err)?;
     hits.iter()
         .map(|hit| {
-            let texts: Option<[String; 4]> = stmt
-                .query_row([hit.chunk_id], |r| {
-                    Ok([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?])
-                })
-                .optional()
-                .map_err(sql_err)?;
-            Ok(texts.map_or(0.0, |t| terms.coverage(&[&t[0], &t[1], &t[2], &t[3]])))
+            Ok(reader.match_texts(hit.chunk_id)?.map_or(0.0, |t| {
+                let (aliases, headings) = (t.aliases.join(" "), t.heading_path.join(" "));
+                terms.coverage(&[&t.title, &aliases, &headings, &t.text])
+            }))
         })
         .collect()
 }
 
 /// The `depth` chunks nearest to `query`: an int8 scan picks them, f16 vectors from SQLite
 /// re-score them exactly.
-pub fn dense_top(
+pub(crate) fn dense_top(
     ctx: &SearchContext<'_>,
     query: &[f32],
     depth: usize,
     filter: &NoteFilter,
 ) -> Result<Vec<Scored>, IndexError> {
     let candidates = ctx.vectors.top_k(query, depth, filter);
-    rescore(ctx.conn, ctx.fingerprint_id, query, candidates)
+    rescore_max(ctx.reader, ctx.fingerprint_id, &[query], candidates)
 }
 
-/// Replaces approximate scores by exact dot products with the stored f16 vectors, best first.
-/// Candidates whose vector has gone (deleted since the scan) are dropped.
-pub fn rescore(
-    conn: &Connection,
-    fingerprint_id: &str,
-    query: &[f32],
-    candidates: Vec<Scored>,
-) -> Result<Vec<Scored>, IndexError> {
-    rescore_max(conn, fingerprint_id, &[query], candidates)
-}
-
-/// [`rescore`] against several queries: a candidate scores its best exact similarity to any.
-pub fn rescore_max(
-    conn: &Connection,
+/// Replaces approximate scores by exact dot products with the stored f16 vectors, best first,
+/// a candidate scoring its best similarity to any of `queries`. Candidates whose vector has gone
+/// (deleted since the scan) are dropped.
+pub(crate) fn rescore_max(
+    reader: &Reader<'_>,
     fingerprint_id: &str,
     queries: &[&[f32]],
     candidates: Vec<Scored>,
@@ -319,28 +307,10 @@ pub fn rescore_max(
     let Some(dims) = queries.first().map(|q| q.len()) else {
         return Ok(Vec::new());
     };
-    let sql_err = |source| IndexError::Sqlite {
-        path: db_path(conn),
-        context: "re-scoring vectors",
-        source,
-    };
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT v.vec FROM chunks c JOIN vectors v \
-             ON v.content_hash = c.content_hash AND v.fingerprint = ?2 WHERE c.id = ?1",
-        )
-        .map_err(sql_err)?;
     let mut buf = vec![0f32; dims];
     let mut out = Vec::with_capacity(candidates.len());
     for mut cand in candidates {
-        let blob: Option<Vec<u8>> = stmt
-            .query_row(rusqlite::params![cand.chunk_id, fingerprint_id], |r| {
-                r.get(0)
-            })
-            .optional()
-            .map_err(sql_err)?;
-        let Some(blob) = blob else { continue };
-        if !decode_f16_into(&blob, &mut buf) {
+        if !reader.chunk_vector(cand.chunk_id, fingerprint_id, &mut buf)? {
             continue;
         }
         cand.score = queries
@@ -355,56 +325,26 @@ pub fn rescore_max(
 
 /// Builds the hit of a note from its chosen chunk. `None` when the chunk vanished meanwhile.
 pub(crate) fn load_hit(
-    conn: &Connection,
+    reader: &Reader<'_>,
     note: &NoteResult,
     terms: &SnippetTerms,
     anchor: Anchor,
 ) -> Result<Option<Hit>, IndexError> {
-    let sql_err = |source| IndexError::Sqlite {
-        path: db_path(conn),
-        context: "loading search results",
-        source,
-    };
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT n.path, n.title, c.heading_path, c.start_line, c.end_line, c.block_id, c.text \
-             FROM chunks c JOIN notes n ON n.id = c.note_id WHERE c.id = ?1",
-        )
-        .map_err(sql_err)?;
-    let row = stmt
-        .query_row([note.chunk_id], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, i64>(3)?,
-                r.get::<_, i64>(4)?,
-                r.get::<_, Option<String>>(5)?,
-                r.get::<_, String>(6)?,
-            ))
-        })
-        .optional()
-        .map_err(sql_err)?;
-    let Some((path, title, headings, start, end, block_id, text)) = row else {
-        return Ok(None);
-    };
-    let heading_path: Vec<String> = serde_json::from_str(&headings).unwrap_or_else(|err| {
-        tracing::warn!(%path, chunk = note.chunk_id, %err, "unreadable heading path");
-        Vec::new()
-    });
-    Ok(Some(Hit {
-        path,
-        title,
-        heading_path,
-        line: usize::try_from(start).unwrap_or(1).max(1),
-        end_line: usize::try_from(end).unwrap_or(1).max(1),
-        block_id,
-        snippet: snippet(&text, terms, anchor),
+    Ok(reader.hit_row(note.chunk_id)?.map(|row| Hit {
+        snippet: snippet(&row.text, terms, anchor),
+        path: row.path,
+        title: row.title,
+        heading_path: row.heading_path,
+        line: row.start_line,
+        end_line: row.end_line,
+        block_id: row.block_id,
         score: note.score,
         retrievers: note.retrievers.clone(),
     }))
 }
 
 #[cfg(test)]
-#[path = "search_tests.rs"]
+mod real_vectors_tests;
+#[cfg(test)]
+#[path = "tests.rs"]
 mod tests;

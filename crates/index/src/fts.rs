@@ -1,4 +1,5 @@
-//! Lexical (BM25) search over the FTS5 table.
+//! How text becomes FTS5 documents and queries: the same tokenisation for the rows the index
+//! writes and the terms a search looks for.
 //!
 //! FTS5's `unicode61` tokenizer splits on spaces and punctuation, so a run of Chinese or Japanese
 //! characters would become one giant token that no query word matches. [`fts_document`] therefore
@@ -14,40 +15,16 @@
 //! OR-combined. BM25 already ranks chunks holding more (and rarer) terms higher; a strict
 //! AND would return nothing for the long natural-language questions people type, and an
 //! AND-then-OR fallback (every-term matches first) measured no better on Cranfield: nDCG@10
-//! 0.3384 against 0.3373 for OR, the same recall@100 (0.6912), for a second query per search
-//! (`examples/lexical_eval.rs`). The column weights (title 2, headings 1.5, body 1) scored 0.3373
-//! there against 0.3335 for equal weights.
-
-use rusqlite::Connection;
-
-use crate::error::IndexError;
-use crate::vectors::{db_path, NoteFilter, Scored};
+//! 0.3384 against 0.3373 for OR, the same recall@100 (0.6912), for a second query per search.
+//! The BM25 column weights (title 2, headings 1.5, body 1) scored 0.3373 there against 0.3335
+//! for equal weights.
 
 /// Most terms a query contributes to the MATCH expression; the rest are ignored so that a pasted
 /// page cannot make one search scan the whole index thousands of times.
-pub const MAX_QUERY_TERMS: usize = 64;
-
-/// BM25 column weights of `chunks_fts(title, headings, body)`: a word in the title or a heading
-/// says more about the chunk than one in passing.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Bm25Weights {
-    pub title: f64,
-    pub headings: f64,
-    pub body: f64,
-}
-
-impl Default for Bm25Weights {
-    fn default() -> Self {
-        Self {
-            title: 2.0,
-            headings: 1.5,
-            body: 1.0,
-        }
-    }
-}
+pub(crate) const MAX_QUERY_TERMS: usize = 64;
 
 /// Whether `c` belongs to a script written without spaces between words.
-pub fn is_cjk(c: char) -> bool {
+pub(crate) fn is_cjk(c: char) -> bool {
     matches!(c as u32,
         0x3040..=0x30FF     // Hiragana, Katakana
         | 0x3400..=0x4DBF   // CJK Extension A
@@ -61,7 +38,7 @@ pub fn is_cjk(c: char) -> bool {
 /// The text that goes into an FTS5 column: unchanged, except that each CJK run becomes its
 /// space-separated bigrams followed by its single characters (the bigrams stay adjacent, so a
 /// phrase of bigrams still matches; the characters let a one-character query match anywhere).
-pub fn fts_document(text: &str) -> String {
+pub(crate) fn fts_document(text: &str) -> String {
     let mut out = String::with_capacity(text.len() * 2);
     let mut run: Vec<char> = Vec::new();
     for c in text.chars() {
@@ -103,7 +80,7 @@ fn cjk_grams(run: &[char], unigrams: bool) -> Vec<String> {
 
 /// One searchable unit of a query.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum QueryTerm {
+pub(crate) enum QueryTerm {
     /// A run of non-CJK text, searched as an FTS5 phrase of its tokens (`XR-7741b`, `don't`).
     Phrase(String),
     /// A CJK bigram, or a single CJK character.
@@ -111,7 +88,7 @@ pub enum QueryTerm {
 }
 
 impl QueryTerm {
-    pub fn text(&self) -> &str {
+    pub(crate) fn text(&self) -> &str {
         match self {
             Self::Phrase(s) | Self::Cjk(s) => s,
         }
@@ -121,7 +98,7 @@ impl QueryTerm {
 /// English function words. Dropped from a query that has other words (BM25 alone gained 1.2
 /// points of nDCG@10 on Cranfield, hybrid search was unchanged), so that "what should I do when
 /// …" does not match every note containing "should"; kept when they are all there is.
-pub const STOP_WORDS: &[&str] = &[
+pub(crate) const STOP_WORDS: &[&str] = &[
     "a", "about", "above", "after", "again", "all", "am", "an", "and", "any", "are", "as", "at",
     "be", "been", "before", "being", "between", "both", "but", "by", "can", "could", "did", "do",
     "does", "doing", "during", "each", "few", "for", "from", "further", "had", "has", "have",
@@ -135,14 +112,14 @@ pub const STOP_WORDS: &[&str] = &[
 ];
 
 /// Whether `word` (any case) is in [`STOP_WORDS`].
-pub fn is_stop_word(word: &str) -> bool {
+pub(crate) fn is_stop_word(word: &str) -> bool {
     STOP_WORDS.contains(&word.to_lowercase().as_str())
 }
 
 /// The terms of a user query, in order, without duplicates (compared case-insensitively) and
 /// without [`STOP_WORDS`] unless nothing else is left, at most [`MAX_QUERY_TERMS`]. Text without
 /// letters or digits (`*`, `"`, `(((`) contributes nothing.
-pub fn fts_query_terms(query: &str) -> Vec<QueryTerm> {
+pub(crate) fn fts_query_terms(query: &str) -> Vec<QueryTerm> {
     let mut terms: Vec<QueryTerm> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     let mut push = |t: QueryTerm, terms: &mut Vec<QueryTerm>| {
@@ -196,7 +173,7 @@ fn flush_phrase(latin: &mut String, push: &mut dyn FnMut(QueryTerm)) {
 
 /// The FTS5 MATCH expression for `terms`: each quoted (quotes doubled), OR-combined. `None` when
 /// there is nothing to search for.
-pub fn match_expression(terms: &[QueryTerm]) -> Option<String> {
+pub(crate) fn match_expression(terms: &[QueryTerm]) -> Option<String> {
     if terms.is_empty() {
         return None;
     }
@@ -205,67 +182,6 @@ pub fn match_expression(terms: &[QueryTerm]) -> Option<String> {
         .map(|t| format!("\"{}\"", t.text().replace('"', "\"\"")))
         .collect();
     Some(quoted.join(" OR "))
-}
-
-/// The `limit` best chunks for `query` by BM25 among the notes `filter` allows, best first, with
-/// `score` = −bm25 (higher is better). A query without searchable terms returns nothing.
-pub fn bm25_top(
-    conn: &Connection,
-    query: &str,
-    limit: usize,
-    filter: &NoteFilter,
-    weights: Bm25Weights,
-) -> Result<Vec<Scored>, IndexError> {
-    let Some(expr) = match_expression(&fts_query_terms(query)) else {
-        return Ok(Vec::new());
-    };
-    if limit == 0 {
-        return Ok(Vec::new());
-    }
-    let sql_err = |source| IndexError::Sqlite {
-        path: db_path(conn),
-        context: "lexical search",
-        source,
-    };
-    // Without a filter SQLite can keep only the best `limit` rows while sorting; with one, rows
-    // are streamed in rank order and skipped until `limit` allowed ones are found.
-    let limit_sql = match filter {
-        NoteFilter::All => i64::try_from(limit).unwrap_or(i64::MAX),
-        _ => -1,
-    };
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT chunks_fts.rowid, c.note_id, bm25(chunks_fts, ?2, ?3, ?4) AS s \
-             FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid \
-             WHERE chunks_fts MATCH ?1 ORDER BY s, chunks_fts.rowid LIMIT ?5",
-        )
-        .map_err(sql_err)?;
-    let mut rows = stmt
-        .query(rusqlite::params![
-            expr,
-            weights.title,
-            weights.headings,
-            weights.body,
-            limit_sql
-        ])
-        .map_err(sql_err)?;
-    let mut out = Vec::with_capacity(limit.min(1024));
-    while let Some(row) = rows.next().map_err(sql_err)? {
-        let note_id: i64 = row.get(1).map_err(sql_err)?;
-        if !filter.allows(note_id) {
-            continue;
-        }
-        let bm25: f64 = row.get(2).map_err(sql_err)?;
-        out.push(Scored {
-            chunk_id: row.get(0).map_err(sql_err)?,
-            note_id,
-            score: -bm25 as f32,
-        });
-        if out.len() == limit {
-            break;
-        }
-    }
-    Ok(out)
 }
 
 #[cfg(test)]
@@ -293,7 +209,3 @@ mod tests {
         );
     }
 }
-
-#[cfg(test)]
-#[path = "lexical_tests.rs"]
-pub(crate) mod sql_tests;

@@ -6,14 +6,30 @@
 //! another (the topic) is thus rewarded for both, which chunk-level fusion would miss. The chunk
 //! shown for the note is the one with the highest chunk-level fused score.
 
+use std::cmp::Ordering;
 use std::collections::HashMap;
 
 use vault_rag_core::Retriever;
 
-use crate::vectors::Scored;
+/// A candidate from the scan: a chunk, its note and its (approximate) cosine similarity.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Scored {
+    pub chunk_id: i64,
+    pub note_id: i64,
+    pub score: f32,
+}
 
-/// RRF constant. Measured on Cranfield with MiniLM (`examples/fusion_eval.rs`, nDCG@10 /
-/// recall@100): plain RRF 0.4056 / 0.7747 with k = 60 and 0.4085 / 0.7747 with k = 20; with the
+impl Scored {
+    /// Descending score, then ascending chunk id: a total order that makes results reproducible.
+    pub fn rank_cmp(&self, other: &Self) -> Ordering {
+        other
+            .score
+            .total_cmp(&self.score)
+            .then(self.chunk_id.cmp(&other.chunk_id))
+    }
+}
+
+/// RRF constant. Measured on Cranfield with MiniLM (nDCG@10 / recall@100): plain RRF 0.4056 / 0.7747 with k = 60 and 0.4085 / 0.7747 with k = 20; with the
 /// weights [`crate::search`] gives (dense: similarity relative to the best hit, lexical: share of
 /// query terms held) 0.4015 / 0.7818 with k = 60 and 0.4098 / 0.7829 with k = 20 (dense alone
 /// 0.3846, BM25 alone 0.3478). A smaller k also lets one retriever's clear first outweigh a

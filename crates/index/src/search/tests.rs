@@ -70,21 +70,20 @@ impl Fixture {
         }
     }
 
-    fn ctx(&self) -> SearchContext<'_> {
+    fn ctx<'a>(&'a self, reader: &'a Reader<'a>) -> SearchContext<'a> {
         SearchContext {
-            conn: &self.db.conn,
+            reader,
             vectors: &self.vectors,
-            embedder: &self.embedder,
             fingerprint_id: &self.fp,
         }
     }
 
     fn search(&self, req: &SearchRequest) -> Result<Vec<Hit>, IndexError> {
-        search(&self.ctx(), req)
+        search(&self.ctx(&self.db.reader()), &self.embedder, req)
     }
 
     fn similar(&self, req: &SimilarRequest) -> Result<Vec<Hit>, IndexError> {
-        similar(&self.ctx(), req)
+        similar(&self.ctx(&self.db.reader()), req)
     }
 }
 
@@ -270,7 +269,7 @@ fn requests_deserialise_with_defaults() {
 fn nasty_queries_never_error_in_any_mode() {
     let f = Fixture::new();
     for mode in [SearchMode::Hybrid, SearchMode::Lexical, SearchMode::Dense] {
-        for q in crate::lexical::sql_tests::NASTY {
+        for q in super::lexical::sql_tests::NASTY {
             f.search(&req(q, mode))
                 .unwrap_or_else(|e| panic!("{mode} {q:?}: {e}"));
         }
@@ -283,14 +282,16 @@ fn an_empty_index_returns_nothing() {
     let embedder = HashEmbedder::new(DIMS);
     let vectors = VectorMatrix::new(DIMS);
     let fp = embedder.fingerprint().id();
+    let reader = db.reader();
     let ctx = SearchContext {
-        conn: &db.conn,
+        reader: &reader,
         vectors: &vectors,
-        embedder: &embedder,
         fingerprint_id: &fp,
     };
     for mode in [SearchMode::Hybrid, SearchMode::Lexical, SearchMode::Dense] {
-        assert!(search(&ctx, &req("anything", mode)).unwrap().is_empty());
+        assert!(search(&ctx, &embedder, &req("anything", mode))
+            .unwrap()
+            .is_empty());
     }
 }
 
@@ -337,7 +338,7 @@ fn similar_is_the_same_after_reopening() {
         .map(|n| f.similar(&sim(n.path, 10, false)).unwrap())
         .collect();
     f.db.reopen();
-    f.vectors = VectorMatrix::load(&f.db.conn, &f.fp, DIMS).unwrap();
+    f.vectors = VectorMatrix::load(&f.db.reader(), &f.fp, DIMS).unwrap();
     let after: Vec<Vec<Hit>> = notes()
         .iter()
         .map(|n| f.similar(&sim(n.path, 10, false)).unwrap())
@@ -374,10 +375,10 @@ fn similar_ties_break_by_path() {
         .collect();
     let vectors = db.index_notes(&embedder, &specs);
     let fp = embedder.fingerprint().id();
+    let reader = db.reader();
     let ctx = SearchContext {
-        conn: &db.conn,
+        reader: &reader,
         vectors: &vectors,
-        embedder: &embedder,
         fingerprint_id: &fp,
     };
     let hits = similar(&ctx, &sim("d.md", 10, false)).unwrap();
@@ -416,10 +417,10 @@ fn similar_matches_any_part_of_a_long_note() {
     ];
     let vectors = db.index_notes(&embedder, &specs);
     let fp = embedder.fingerprint().id();
+    let reader = db.reader();
     let ctx = SearchContext {
-        conn: &db.conn,
+        reader: &reader,
         vectors: &vectors,
-        embedder: &embedder,
         fingerprint_id: &fp,
     };
     let hits = similar(&ctx, &sim("mixed.md", 10, false)).unwrap();

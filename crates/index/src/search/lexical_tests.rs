@@ -1,8 +1,9 @@
 //! BM25 queries against a real SQLite FTS5 table.
 
 use super::*;
+use crate::fts::{fts_query_terms, match_expression, QueryTerm, MAX_QUERY_TERMS};
 use crate::search::testdb::{NoteSpec, TestDb};
-use crate::vectors::NoteSet;
+use crate::search::NoteSet;
 use vault_rag_core::fake::HashEmbedder;
 
 fn db() -> TestDb {
@@ -45,22 +46,14 @@ fn db() -> TestDb {
 
 /// Notes in rank order (each once).
 fn paths(db: &TestDb, query: &str) -> Vec<String> {
-    let hits = bm25_top(
-        &db.conn,
-        query,
-        10,
-        &NoteFilter::All,
-        Bm25Weights::default(),
-    )
-    .unwrap_or_else(|e| panic!("query {query:?}: {e}"));
+    let reader = db.reader();
+    let hits = bm25_top(&reader, query, 10, &NoteFilter::All, Bm25Weights::default())
+        .unwrap_or_else(|e| panic!("query {query:?}: {e}"));
+    let paths: std::collections::HashMap<i64, String> =
+        reader.note_paths().unwrap().into_iter().collect();
     let mut out: Vec<String> = Vec::new();
     for s in hits {
-        let p: String = db
-            .conn
-            .query_row("SELECT path FROM notes WHERE id = ?1", [s.note_id], |r| {
-                r.get(0)
-            })
-            .unwrap();
+        let p = paths[&s.note_id].clone();
         if !out.contains(&p) {
             out.push(p);
         }
@@ -134,8 +127,14 @@ fn nasty_queries_never_error() {
     let db = db();
     assert!(NASTY.len() >= 30);
     for q in NASTY {
-        bm25_top(&db.conn, q, 10, &NoteFilter::All, Bm25Weights::default())
-            .unwrap_or_else(|e| panic!("query {q:?}: {e}"));
+        bm25_top(
+            &db.reader(),
+            q,
+            10,
+            &NoteFilter::All,
+            Bm25Weights::default(),
+        )
+        .unwrap_or_else(|e| panic!("query {q:?}: {e}"));
     }
     let long = "a".repeat(3000);
     let many = (0..500)
@@ -143,7 +142,14 @@ fn nasty_queries_never_error() {
         .collect::<Vec<_>>()
         .join(" ");
     for q in [long.as_str(), many.as_str()] {
-        bm25_top(&db.conn, q, 10, &NoteFilter::All, Bm25Weights::default()).unwrap();
+        bm25_top(
+            &db.reader(),
+            q,
+            10,
+            &NoteFilter::All,
+            Bm25Weights::default(),
+        )
+        .unwrap();
     }
 }
 
@@ -200,16 +206,15 @@ fn filters_skip_disallowed_notes_before_the_limit() {
     let db = TestDb::new();
     let mut allowed = NoteSet::new();
     for i in 0..30 {
-        let note = db.add_note(&format!("n{i}.md"), "t", &[], &[]);
         // Earlier notes mention the word more often, so they rank first.
         let text = "pump ".repeat(30 - i) + "filler words here";
-        db.add_chunk(note, 0, &[], (1, 1), &text);
+        let (note, _) = db.add_note(&format!("n{i}.md"), "t", &[], &[], &[(&[], (1, 1), &text)]);
         if i >= 27 {
             allowed.insert(note);
         }
     }
     let all = bm25_top(
-        &db.conn,
+        &db.reader(),
         "pump",
         3,
         &NoteFilter::All,
@@ -219,7 +224,7 @@ fn filters_skip_disallowed_notes_before_the_limit() {
     assert_eq!(all.len(), 3);
     assert!(all.iter().all(|s| !allowed.contains(s.note_id)));
     let filtered = bm25_top(
-        &db.conn,
+        &db.reader(),
         "pump",
         3,
         &NoteFilter::Only(allowed.clone()),

@@ -9,115 +9,20 @@
 //!
 //! Scores from the scan are approximate (the query is quantised too, so the inner loop is an
 //! `i8 × i8 → i32` dot product the compiler vectorises); callers re-score the best candidates from
-//! the f16 vectors in SQLite ([`crate::search`]).
+//! the f16 vectors in the store ([`crate::search`]).
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
-use rusqlite::Connection;
-
+use super::filter::NoteFilter;
+use super::fusion::Scored;
 use crate::error::IndexError;
+use crate::store::Reader;
 
 /// Note ids are stored as `u32` to keep rows small; this value marks a removed row.
 const DEAD: u32 = u32::MAX;
 /// Rows added at least per reallocation, so that small indexes do not reallocate on every insert.
 const MIN_GROWTH_ROWS: usize = 256;
-
-/// A candidate from the scan: a chunk, its note and its (approximate) cosine similarity.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Scored {
-    pub chunk_id: i64,
-    pub note_id: i64,
-    pub score: f32,
-}
-
-impl Scored {
-    /// Descending score, then ascending chunk id: a total order that makes results reproducible.
-    pub fn rank_cmp(&self, other: &Self) -> Ordering {
-        other
-            .score
-            .total_cmp(&self.score)
-            .then(self.chunk_id.cmp(&other.chunk_id))
-    }
-}
-
-/// Which notes a scan may return. Checked for every row inside the scan, so filters apply before
-/// the top-k cut, never after it.
-#[derive(Debug, Clone, Default)]
-pub enum NoteFilter {
-    /// Every note.
-    #[default]
-    All,
-    /// Only the notes in the set.
-    Only(NoteSet),
-    /// Every note except those in the set.
-    Except(NoteSet),
-}
-
-impl NoteFilter {
-    /// Whether rows of `note_id` pass the filter.
-    pub fn allows(&self, note_id: i64) -> bool {
-        match self {
-            Self::All => true,
-            Self::Only(set) => set.contains(note_id),
-            Self::Except(set) => !set.contains(note_id),
-        }
-    }
-}
-
-/// A set of note ids as a bitmap (note ids are small, dense integers): one bit per id up to the
-/// largest member, so a lookup in the scan costs a shift and a mask.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct NoteSet {
-    bits: Vec<u64>,
-    len: usize,
-}
-
-impl NoteSet {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    pub fn insert(&mut self, note_id: i64) {
-        let Ok(id) = usize::try_from(note_id) else {
-            return;
-        };
-        let word = id / 64;
-        if word >= self.bits.len() {
-            self.bits.resize(word + 1, 0);
-        }
-        let mask = 1u64 << (id % 64);
-        if self.bits[word] & mask == 0 {
-            self.bits[word] |= mask;
-            self.len += 1;
-        }
-    }
-
-    pub fn contains(&self, note_id: i64) -> bool {
-        usize::try_from(note_id)
-            .ok()
-            .and_then(|id| self.bits.get(id / 64).map(|w| w & (1u64 << (id % 64)) != 0))
-            .unwrap_or(false)
-    }
-
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-}
-
-impl FromIterator<i64> for NoteSet {
-    fn from_iter<I: IntoIterator<Item = i64>>(iter: I) -> Self {
-        let mut set = Self::new();
-        for id in iter {
-            set.insert(id);
-        }
-        set
-    }
-}
 
 /// All chunk vectors of one embedder, int8-quantised, in memory.
 #[derive(Debug, Clone)]
@@ -143,43 +48,19 @@ impl VectorMatrix {
         }
     }
 
-    /// Loads every chunk that has a vector of `fingerprint_id` (f16 little-endian blobs of `dims`
-    /// values). Rows whose blob has the wrong length are skipped with a warning: a damaged vector
-    /// must not make the whole index unsearchable.
-    pub fn load(conn: &Connection, fingerprint_id: &str, dims: usize) -> Result<Self, IndexError> {
-        const SQL: &str = "SELECT c.id, c.note_id, v.vec FROM chunks c \
-             JOIN vectors v ON v.content_hash = c.content_hash AND v.fingerprint = ?1 \
-             ORDER BY c.id";
-        let sql_err = |source| IndexError::Sqlite {
-            path: db_path(conn),
-            context: "loading vectors",
-            source,
-        };
-        let count: i64 = conn
-            .query_row(
-                "SELECT count(*) FROM chunks c JOIN vectors v \
-                 ON v.content_hash = c.content_hash AND v.fingerprint = ?1",
-                [fingerprint_id],
-                |r| r.get(0),
-            )
-            .map_err(sql_err)?;
+    /// Loads every chunk that has a vector of `fingerprint_id` (rows the store yields decoded).
+    /// Rows whose vector has the wrong length are skipped with a warning: a damaged vector must
+    /// not make the whole index unsearchable.
+    pub(crate) fn load(
+        reader: &Reader<'_>,
+        fingerprint_id: &str,
+        dims: usize,
+    ) -> Result<Self, IndexError> {
         let mut m = Self::new(dims);
-        m.reserve_exact(usize::try_from(count).unwrap_or(0));
-        let mut stmt = conn.prepare(SQL).map_err(sql_err)?;
-        let mut rows = stmt.query([fingerprint_id]).map_err(sql_err)?;
-        let mut row_buf = vec![0f32; dims];
-        let mut skipped = 0usize;
-        while let Some(row) = rows.next().map_err(sql_err)? {
-            let chunk_id: i64 = row.get(0).map_err(sql_err)?;
-            let note_id: i64 = row.get(1).map_err(sql_err)?;
-            let blob = row.get_ref(2).map_err(sql_err)?;
-            let bytes = blob.as_blob().unwrap_or(&[]);
-            if !decode_f16_into(bytes, &mut row_buf) {
-                skipped += 1;
-                continue;
-            }
-            m.upsert(chunk_id, note_id, &row_buf)?;
-        }
+        m.reserve_exact(reader.count_chunk_vectors(fingerprint_id)?);
+        let skipped = reader.for_each_chunk_vector(fingerprint_id, dims, |chunk, note, v| {
+            m.upsert(chunk, note, v)
+        })?;
         if skipped > 0 {
             tracing::warn!(skipped, dims, "vectors with the wrong length were skipped");
         }
@@ -413,11 +294,6 @@ impl VectorMatrix {
     }
 }
 
-/// The file behind `conn`, for error messages.
-pub(crate) fn db_path(conn: &Connection) -> std::path::PathBuf {
-    conn.path().unwrap_or(":memory:").into()
-}
-
 /// Max-heap entry ordered so that the worst kept candidate is on top: lower score is "greater",
 /// and among equal scores the later row (larger chunk id) is "greater".
 #[derive(Debug, Clone, Copy)]
@@ -475,26 +351,6 @@ fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
         }
     }
     acc.iter().sum::<i32>() + tail
-}
-
-/// Decodes an f16 little-endian blob into `out`; false when the length does not match.
-pub fn decode_f16_into(bytes: &[u8], out: &mut [f32]) -> bool {
-    if bytes.len() != out.len() * 2 {
-        return false;
-    }
-    for (o, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
-        *o = half::f16::from_le_bytes([pair[0], pair[1]]).to_f32();
-    }
-    true
-}
-
-/// Encodes a vector as the f16 little-endian blob stored in `vectors.vec`.
-pub fn encode_f16(v: &[f32]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(v.len() * 2);
-    for &x in v {
-        out.extend_from_slice(&half::f16::from_f32(x).to_le_bytes());
-    }
-    out
 }
 
 #[cfg(test)]
