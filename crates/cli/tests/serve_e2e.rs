@@ -78,6 +78,17 @@ fn serves_the_http_api_with_the_real_model() {
     assert_eq!(paths(&found["hits"])[0], "Cooking/Sourdough.md", "{found}");
     let top = &found["hits"][0];
     assert!(top["line"].as_u64().unwrap() >= 1 && top["end_line"].as_u64() >= top["line"].as_u64());
+
+    // A pasted passage is a query: 5,000 characters pass the HTTP checks and the engine's alike
+    // (one limit, 32,768 characters, everywhere); one character more than that is refused.
+    let passage = "how do I keep the wild yeast culture alive ".repeat(117);
+    assert!(passage.chars().count() > 5_000);
+    let long = server.post("/search", &json!({ "query": passage }));
+    assert_eq!(long.status, 200, "{}", long.text());
+    assert_eq!(paths(&long.json()["hits"])[0], "Cooking/Sourdough.md");
+    let too_long = server.post("/search", &json!({ "query": "x".repeat(32_769) }));
+    assert_eq!(too_long.status, 400, "{}", too_long.text());
+    assert_eq!(too_long.json()["error"]["code"], "invalid_request");
     assert!(top["snippet"].as_str().unwrap().contains("**"), "{top}");
 
     let dense = server

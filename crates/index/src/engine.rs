@@ -20,18 +20,19 @@ use serde::Serialize;
 use vault_rag_core::{Embedder, EmbedderFingerprint, NotePath};
 
 use crate::error::IndexError;
-use crate::indexer::{absolute, IndexCore, ProgressFn};
+use crate::indexer::{IndexCore, ProgressFn};
 use crate::jobs::run_jobs;
 use crate::list::{ListRequest, NoteList};
 use crate::lock::IndexLock;
 use crate::progress::{IndexState, IndexSummary, Progress};
 use crate::scan::VaultFilter;
 use crate::search::VectorMatrix;
-use crate::search::{self, SearchContext, SearchRequest, SearchResponse, SimilarRequest};
+use crate::search::{self, SearchContext, SearchResponse};
 use crate::settings::{clamp_chunk_config, IndexSettings, INDEX_FILE, LOCK_FILE};
 use crate::store::Reader;
 use crate::store::{damage, notes, NoteFailure, Store};
 use crate::watcher::{Job, LiveState, LiveUpdates};
+use vault_rag_core::{SearchRequest, SimilarRequest};
 
 /// Tokens kept free for a note title in the document prompt when fitting chunks to the model.
 const TITLE_TOKENS: usize = 24;
@@ -218,6 +219,13 @@ impl Engine {
     /// Notes related to a note.
     pub fn similar(&self, req: &SimilarRequest) -> Result<SearchResponse, IndexError> {
         let started = Instant::now();
+        // The index only knows notes inside the vault, but a symlink that leads out must be
+        // refused as such, not reported as a missing note.
+        if let Err(err @ IndexError::OutsideVault { .. }) =
+            crate::vault_path::resolve_in_vault(&self.core.vault, &req.path)
+        {
+            return Err(err);
+        }
         let reader = self.core.store.reader()?;
         let hits = {
             let matrix = self.core.matrix.read();
@@ -368,22 +376,10 @@ impl Engine {
         if !filter.admits(path.as_str()) {
             return Err(not_found());
         }
-        let abs = find_on_disk(vault, path.as_str());
-        let canon = abs.canonicalize().map_err(|source| match source.kind() {
-            std::io::ErrorKind::NotFound => not_found(),
-            _ => IndexError::ReadNote {
-                path: path.to_string(),
-                source,
-            },
-        })?;
-        if !canon.starts_with(vault) {
-            return Err(IndexError::OutsideVault {
-                path: path.to_string(),
-            });
-        }
+        let canon = crate::vault_path::resolve_in_vault(vault, path)?;
         // A link inside the vault must lead to a note too (not to `.env` or a plugin's data).
         let real = crate::scan::relative(vault, &canon).ok_or_else(not_found)?;
-        if !filter.admits(&real) || !canon.is_file() {
+        if !filter.admits(&real) {
             return Err(not_found());
         }
         let read_err = |source| IndexError::ReadNote {
@@ -526,36 +522,6 @@ fn prompt_tokens(embedder: &dyn Embedder) -> usize {
         0
     };
     embedder.count_tokens(&bare) + title
-}
-
-/// `vault/rel`, or the entry whose name has the same NFC form (files created on macOS are
-/// often stored decomposed, while note paths are NFC).
-fn find_on_disk(vault: &Path, rel: &str) -> PathBuf {
-    let direct = absolute(vault, rel);
-    if direct.exists() {
-        return direct;
-    }
-    let mut current = vault.to_path_buf();
-    for seg in rel.split('/') {
-        let exact = current.join(seg);
-        if exact.exists() {
-            current = exact;
-            continue;
-        }
-        let found = std::fs::read_dir(&current).ok().and_then(|entries| {
-            entries.flatten().map(|e| e.path()).find(|p| {
-                p.file_name()
-                    .and_then(|n| n.to_str())
-                    .and_then(|n| NotePath::new(n).ok())
-                    .is_some_and(|n| n.as_str() == seg)
-            })
-        });
-        match found {
-            Some(p) => current = p,
-            None => return direct,
-        }
-    }
-    current
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 use crate::store::SqliteError;
 use std::path::PathBuf;
 
-use vault_rag_core::{EmbedError, PathError};
+use vault_rag_core::{EmbedError, PathError, RequestError};
 
 /// Errors of opening, indexing, watching and reading a vault index.
 #[derive(Debug, thiserror::Error)]
@@ -165,5 +165,14 @@ fn pid_suffix(pid: Option<u32>) -> String {
     match pid {
         Some(pid) => format!(" (pid {pid}); stop it or use another --data-dir"),
         None => " (which one is unknown); stop it or use another --data-dir".to_string(),
+    }
+}
+
+impl From<RequestError> for IndexError {
+    fn from(e: RequestError) -> Self {
+        IndexError::InvalidRequest {
+            field: e.field,
+            message: e.message,
+        }
     }
 }

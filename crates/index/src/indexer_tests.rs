@@ -193,7 +193,7 @@ fn unchanged_vault_embeds_nothing_and_rename_reuses_vectors() {
         0
     );
     let hits = engine
-        .search(&crate::search::SearchRequest::new("borrowing lifetimes"))
+        .search(&crate::SearchRequest::new("borrowing lifetimes"))
         .unwrap();
     assert_eq!(hits.hits[0].path, "moved/renamed.md");
 }

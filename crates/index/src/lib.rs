@@ -60,14 +60,17 @@ mod search;
 mod settings;
 mod status;
 mod store;
+mod vault_path;
 mod watcher;
 
 pub use engine::{Engine, IndexStatus};
 pub use error::IndexError;
 pub use list::{ListOrder, ListRequest, NoteList};
 pub use progress::{IndexState, IndexSummary, Progress};
-pub use search::{SearchRequest, SearchResponse, SimilarRequest, VectorMatrix};
+pub use search::{SearchResponse, VectorMatrix};
 pub use settings::{CommitSettings, IndexSettings, DEFAULT_MAX_NOTE_BYTES};
 pub use status::{recorded_embedder, stored_status, PendingChanges, StoredStatus};
 pub use store::{ListedNote, NoteFailure, SqliteError, SCHEMA_VERSION};
+pub use vault_path::resolve_in_vault;
+pub use vault_rag_core::{SearchRequest, SimilarRequest};
 pub use watcher::LiveState;

@@ -2,11 +2,9 @@
 //! browse a vault instead of searching it.
 
 use crate::error::IndexError;
-use crate::search::{normalise_folder, normalise_tag, tag_matches};
+use crate::search::tag_matches;
 use crate::store::{self, ListedNote, Reader};
-
-/// Most notes one page may hold.
-pub const MAX_LIST_LIMIT: usize = 500;
+use vault_rag_core::{folder_filter, tag_filter, RequestError, MAX_LIST_LIMIT};
 
 /// In which order notes are listed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -44,16 +42,14 @@ pub struct NoteList {
 /// Lists the indexed notes that match `req`.
 pub(crate) fn list(reader: &Reader<'_>, req: &ListRequest) -> Result<NoteList, IndexError> {
     if req.limit == 0 || req.limit > MAX_LIST_LIMIT {
-        return Err(IndexError::InvalidRequest {
-            field: "limit",
-            message: format!("must be between 1 and {MAX_LIST_LIMIT}"),
-        });
+        return Err(RequestError::new(
+            "limit",
+            format!("must be between 1 and {MAX_LIST_LIMIT}, got {}", req.limit),
+        )
+        .into());
     }
-    let folder = match &req.folder {
-        Some(f) => normalise_folder(f)?,
-        None => None,
-    };
-    let tag = req.tag.as_deref().map(normalise_tag).transpose()?;
+    let folder = folder_filter(req.folder.as_deref())?;
+    let tag = tag_filter(req.tag.as_deref())?;
     let mut notes = store::notes::listed_notes(reader, folder.as_deref(), req.modified_since_ns)?;
     if let Some(tag) = &tag {
         notes.retain(|n| n.tags.iter().any(|t| tag_matches(t, tag)));

@@ -2,31 +2,10 @@
 //! tested in-process with any implementation, and the request/response types of the API.
 
 use serde::Serialize;
-use vault_rag_core::{Embedder, Hit, NotePath, SearchMode};
+use vault_rag_core::{Embedder, Hit, NotePath, SearchRequest, SimilarRequest};
 use vault_rag_index::{ListRequest, NoteList};
 
 use crate::ServerError;
-
-/// A validated search request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SearchQuery {
-    pub query: String,
-    pub top_k: usize,
-    pub mode: SearchMode,
-    /// Only notes in this folder (vault-relative, whole segments).
-    pub folder: Option<String>,
-    /// Only notes with this tag (without `#`).
-    pub tag: Option<String>,
-}
-
-/// A validated "notes like this one" request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SimilarQuery {
-    pub path: NotePath,
-    pub top_k: usize,
-    /// Leave out notes the source note already links to.
-    pub exclude_linked: bool,
-}
 
 /// Hits of a search or similar-notes request.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -89,10 +68,10 @@ pub trait Backend: Send + Sync + 'static {
     fn embedder(&self) -> &dyn Embedder;
 
     /// Searches the index.
-    fn search(&self, query: &SearchQuery) -> Result<SearchResults, ServerError>;
+    fn search(&self, query: &SearchRequest) -> Result<SearchResults, ServerError>;
 
     /// Notes similar to a note of the vault.
-    fn similar(&self, query: &SimilarQuery) -> Result<SearchResults, ServerError>;
+    fn similar(&self, query: &SimilarRequest) -> Result<SearchResults, ServerError>;
 
     /// Current indexing progress.
     fn status(&self) -> IndexProgress;

@@ -4,13 +4,10 @@ use vault_rag_core::{Embedder, NotePath, PathError};
 use vault_rag_index::IndexState as EngineState;
 use vault_rag_index::LiveState;
 use vault_rag_index::{Engine, IndexStatus};
-use vault_rag_index::{
-    IndexError, ListRequest, NoteList, SearchRequest, SearchResponse, SimilarRequest,
-};
+use vault_rag_index::{IndexError, ListRequest, NoteList, SearchResponse};
 
 use crate::{
-    resolve_in_vault, Backend, IndexFailure, IndexProgress, IndexState, LiveUpdates, SearchQuery,
-    SearchResults, ServerError, SimilarQuery,
+    Backend, IndexFailure, IndexProgress, IndexState, LiveUpdates, SearchResults, ServerError,
 };
 
 impl From<IndexError> for ServerError {
@@ -91,31 +88,15 @@ impl Backend for Engine {
         Engine::embedder(self).as_ref()
     }
 
-    fn search(&self, query: &SearchQuery) -> Result<SearchResults, ServerError> {
-        let request = SearchRequest {
-            query: query.query.clone(),
-            top_k: query.top_k,
-            mode: query.mode,
-            folder: query.folder.clone(),
-            tag: query.tag.clone(),
-        };
-        Ok(results(Engine::search(self, &request)?))
+    fn search(&self, query: &vault_rag_core::SearchRequest) -> Result<SearchResults, ServerError> {
+        Ok(results(Engine::search(self, query)?))
     }
 
-    fn similar(&self, query: &SimilarQuery) -> Result<SearchResults, ServerError> {
-        // The index only knows notes inside the vault, but a symlink that leads out must be
-        // refused as such, not reported as a missing note.
-        if let Err(err @ ServerError::PathOutsideVault { .. }) =
-            resolve_in_vault(self.vault(), &query.path)
-        {
-            return Err(err);
-        }
-        let request = SimilarRequest {
-            path: query.path.clone(),
-            top_k: query.top_k,
-            exclude_linked: query.exclude_linked,
-        };
-        Ok(results(Engine::similar(self, &request)?))
+    fn similar(
+        &self,
+        query: &vault_rag_core::SimilarRequest,
+    ) -> Result<SearchResults, ServerError> {
+        Ok(results(Engine::similar(self, query)?))
     }
 
     fn status(&self) -> IndexProgress {

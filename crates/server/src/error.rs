@@ -115,6 +115,12 @@ impl ServerError {
     }
 }
 
+impl From<vault_rag_core::RequestError> for ServerError {
+    fn from(e: vault_rag_core::RequestError) -> Self {
+        Self::invalid(e.field, e.message)
+    }
+}
+
 impl From<EmbedError> for ServerError {
     fn from(source: EmbedError) -> Self {
         Self::Embed { source }

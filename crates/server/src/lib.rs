@@ -15,7 +15,6 @@
 //! - [`openapi::document`]: the OpenAPI 3.1 document of the API.
 //! - [`VaultMcp`]: the MCP server (tools `search_notes`, `similar_notes`, `read_note`, `list_notes`; notes as
 //!   `vault:///` resources) on stdio and at `/mcp`.
-//! - [`resolve_in_vault`]: a note path to a file really inside the vault (no symlinks out).
 
 mod accept;
 pub mod agent_token;
@@ -30,19 +29,14 @@ mod pending;
 mod section;
 mod security;
 mod serve;
-mod vault_path;
 
 pub use accept::ConnectionLimits;
 pub use agent_token::{AgentToken, AGENT_TOKEN_FILE};
 pub use api::{router, ApiSettings, Limits, ROUTES};
-pub use backend::{
-    Backend, IndexFailure, IndexProgress, IndexState, LiveUpdates, SearchQuery, SearchResults,
-    SimilarQuery,
-};
+pub use backend::{Backend, IndexFailure, IndexProgress, IndexState, LiveUpdates, SearchResults};
 pub use error::{ErrorBody, ErrorDetail, ServerError};
 pub use mcp::VaultMcp;
 pub use pending::PendingBackend;
 pub use section::extract_section;
 pub use security::{AccessSettings, OBSIDIAN_ORIGIN};
 pub use serve::{listening_line, Listener, ServeSettings};
-pub use vault_path::resolve_in_vault;

@@ -3,6 +3,7 @@
 //! describes; another test checks that it lists exactly the routes the router serves.
 
 use serde_json::{json, Value};
+use vault_rag_core::{DEFAULT_TOP_K, MAX_QUERY_CHARS, MAX_TOP_K};
 
 /// Error codes and the HTTP status each comes with.
 pub const ERROR_CODES: &[(&str, u16)] = &[
@@ -93,7 +94,7 @@ fn paths() -> Value {
             "summary": "Notes similar to a note of the vault.",
             "parameters": [
                 { "name": "path", "in": "query", "required": true, "description": "Vault-relative note path.", "schema": { "type": "string" } },
-                { "name": "top_k", "in": "query", "required": false, "schema": { "type": "integer", "minimum": 1, "maximum": 100, "default": 10 } },
+                { "name": "top_k", "in": "query", "required": false, "schema": { "type": "integer", "minimum": 1, "maximum": MAX_TOP_K, "default": DEFAULT_TOP_K } },
                 { "name": "exclude_linked", "in": "query", "required": false, "description": "Leave out notes the note already links to.", "schema": { "type": "boolean", "default": false } }
             ],
             "responses": standard_errors(json!({
@@ -186,8 +187,8 @@ fn schemas() -> Value {
             "required": ["query"],
             "additionalProperties": false,
             "properties": {
-                "query": { "type": "string", "minLength": 1, "maxLength": 32768 },
-                "top_k": { "type": ["integer", "null"], "minimum": 1, "maximum": 100, "default": 10 },
+                "query": { "type": "string", "minLength": 1, "maxLength": MAX_QUERY_CHARS },
+                "top_k": { "type": ["integer", "null"], "minimum": 1, "maximum": MAX_TOP_K, "default": DEFAULT_TOP_K },
                 "mode": { "type": ["string", "null"], "enum": ["hybrid", "dense", "lexical", null], "default": "hybrid" },
                 "folder": { "type": ["string", "null"], "description": "Only notes in this vault folder." },
                 "tag": { "type": ["string", "null"], "description": "Only notes with this tag (with or without `#`)." }

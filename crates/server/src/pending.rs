@@ -6,10 +6,7 @@ use vault_rag_core::{
     DocumentText, EmbedError, Embedder, EmbedderFingerprint, ModelState, NotePath,
 };
 
-use crate::{
-    Backend, IndexProgress, IndexState, LiveUpdates, SearchQuery, SearchResults, ServerError,
-    SimilarQuery,
-};
+use crate::{Backend, IndexProgress, IndexState, LiveUpdates, SearchResults, ServerError};
 
 type StateFn = Box<dyn Fn() -> ModelState + Send + Sync>;
 
@@ -84,11 +81,11 @@ impl Backend for PendingBackend {
         &self.embedder
     }
 
-    fn search(&self, _: &SearchQuery) -> Result<SearchResults, ServerError> {
+    fn search(&self, _: &vault_rag_core::SearchRequest) -> Result<SearchResults, ServerError> {
         Err(self.unavailable())
     }
 
-    fn similar(&self, _: &SimilarQuery) -> Result<SearchResults, ServerError> {
+    fn similar(&self, _: &vault_rag_core::SimilarRequest) -> Result<SearchResults, ServerError> {
         Err(self.unavailable())
     }
 

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use vault_rag_server::{Limits, VaultMcp};
+use vault_rag_server::VaultMcp;
 
 use crate::bridge::ServiceFile;
 use crate::cmd::serve::{open_engine, runtime};
@@ -35,7 +35,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .context("starting background indexing")?;
     }
     let runtime = runtime()?;
-    let served = runtime.block_on(VaultMcp::new(engine.clone(), Limits::default()).serve_stdio());
+    let served = runtime.block_on(VaultMcp::new(engine.clone()).serve_stdio());
     tracing::info!("MCP client disconnected; stopping the indexer");
     engine.shutdown();
     runtime.shutdown_timeout(Duration::from_secs(5));

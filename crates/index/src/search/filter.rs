@@ -3,36 +3,6 @@
 use crate::error::IndexError;
 use crate::store::Reader;
 
-/// A folder filter as given by a user (`Projects/`, `\Projects`, ` Projects `) in the form paths
-/// are stored in; `None` for the whole vault.
-pub(crate) fn normalise_folder(raw: &str) -> Result<Option<String>, IndexError> {
-    if raw.contains('\0') {
-        return Err(IndexError::InvalidRequest {
-            field: "folder",
-            message: "contains a NUL character".into(),
-        });
-    }
-    let folder = raw.trim().replace('\\', "/");
-    let folder = folder.trim_matches('/');
-    Ok((!folder.is_empty()).then(|| folder.to_string()))
-}
-
-/// A tag filter without `#` and surrounding whitespace, lower-cased.
-pub(crate) fn normalise_tag(raw: &str) -> Result<String, IndexError> {
-    let tag = raw
-        .trim()
-        .trim_start_matches('#')
-        .trim_matches('/')
-        .to_lowercase();
-    if tag.is_empty() || tag.contains(char::is_whitespace) {
-        return Err(IndexError::InvalidRequest {
-            field: "tag",
-            message: format!("`{raw}` is not a tag"),
-        });
-    }
-    Ok(tag)
-}
-
 /// Whether a note's tag matches a normalised filter: equal ignoring case and `#`, or nested
 /// under it (`a/b` matches `a`).
 pub fn tag_matches(note_tag: &str, filter: &str) -> bool {
@@ -229,19 +199,6 @@ mod tests {
         assert!(tag_matches("project/alpha", "project/alpha"));
         assert!(!tag_matches("projects", "project"));
         assert!(!tag_matches("project", "project/alpha"));
-        assert_eq!(normalise_tag(" #Project/ ").unwrap(), "project");
-        assert!(normalise_tag("#").is_err());
-        assert!(normalise_tag("two words").is_err());
-    }
-
-    #[test]
-    fn folders_normalise() {
-        assert_eq!(
-            normalise_folder("/Projects\\Alpha/").unwrap().as_deref(),
-            Some("Projects/Alpha")
-        );
-        assert_eq!(normalise_folder(" / ").unwrap(), None);
-        assert!(normalise_folder("a\0b").is_err());
     }
 
     #[test]

@@ -25,7 +25,9 @@ mod vectors;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
-use vault_rag_core::{Embedder, Hit, NotePath, Retriever, SearchMode};
+use vault_rag_core::{
+    Embedder, Hit, Retriever, SearchFilters, SearchMode, SearchRequest, SimilarRequest,
+};
 
 use crate::error::IndexError;
 use crate::store::Reader;
@@ -35,61 +37,13 @@ use snippet::{snippet, Anchor, SnippetTerms};
 
 #[cfg(test)]
 pub(crate) use filter::NoteSet;
-pub(crate) use filter::{normalise_folder, normalise_tag, tag_matches, NoteFilter};
+pub(crate) use filter::{tag_matches, NoteFilter};
 pub(crate) use fusion::Scored;
 pub(crate) use similar::similar;
 pub use vectors::VectorMatrix;
 
-/// Largest `top_k` a request may ask for.
-pub const MAX_TOP_K: usize = 100;
-/// Longest query accepted, in characters.
-pub const MAX_QUERY_CHARS: usize = 4096;
 /// Fewest chunks each retriever contributes before fusion and grouping.
 const MIN_CANDIDATES: usize = 50;
-
-fn default_top_k() -> usize {
-    10
-}
-
-/// A search: free text, how many notes to return, which retrievers, optional filters.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SearchRequest {
-    pub query: String,
-    #[serde(default = "default_top_k")]
-    pub top_k: usize,
-    #[serde(default)]
-    pub mode: SearchMode,
-    /// Only notes in this folder (whole path segments; `a` matches `a/x.md`, not `ab/x.md`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub folder: Option<String>,
-    /// Only notes with this tag (case-insensitive, `#` optional; `a` also matches `a/b`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tag: Option<String>,
-}
-
-impl SearchRequest {
-    /// A hybrid search for the 10 best notes.
-    pub fn new(query: impl Into<String>) -> Self {
-        Self {
-            query: query.into(),
-            top_k: default_top_k(),
-            mode: SearchMode::default(),
-            folder: None,
-            tag: None,
-        }
-    }
-}
-
-/// Notes related to a note.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SimilarRequest {
-    pub path: NotePath,
-    #[serde(default = "default_top_k")]
-    pub top_k: usize,
-    /// Leave out notes the note already links to.
-    #[serde(default)]
-    pub exclude_linked: bool,
-}
 
 /// What a search returns.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -118,46 +72,13 @@ pub(crate) struct PreparedSearch {
     folder: Option<String>,
 }
 
-/// Checks `top_k` (1..=[`MAX_TOP_K`]).
-pub(crate) fn validate_top_k(top_k: usize) -> Result<(), IndexError> {
-    if (1..=MAX_TOP_K).contains(&top_k) {
-        Ok(())
-    } else {
-        Err(IndexError::InvalidRequest {
-            field: "top_k",
-            message: format!("must be between 1 and {MAX_TOP_K}, got {top_k}"),
-        })
-    }
-}
-
 /// Validates `req` and embeds its query. Needs no access to the index, so callers can do it
 /// before taking any lock.
 pub(crate) fn prepare(
     embedder: &dyn Embedder,
     req: &SearchRequest,
 ) -> Result<PreparedSearch, IndexError> {
-    validate_top_k(req.top_k)?;
-    if req.query.trim().is_empty() {
-        return Err(IndexError::InvalidRequest {
-            field: "query",
-            message: "must not be empty".into(),
-        });
-    }
-    let chars = req.query.chars().count();
-    if chars > MAX_QUERY_CHARS {
-        return Err(IndexError::InvalidRequest {
-            field: "query",
-            message: format!("{chars} characters is longer than the {MAX_QUERY_CHARS} allowed"),
-        });
-    }
-    let folder = match &req.folder {
-        Some(f) => filter::normalise_folder(f)?,
-        None => None,
-    };
-    let tag = match &req.tag {
-        Some(t) => Some(filter::normalise_tag(t)?),
-        None => None,
-    };
+    let SearchFilters { folder, tag } = req.validate()?;
     let query_vector = match req.mode {
         SearchMode::Lexical => None,
         SearchMode::Dense | SearchMode::Hybrid => Some(embedder.embed_query(&req.query)?),

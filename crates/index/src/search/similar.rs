@@ -16,7 +16,7 @@ use vault_rag_core::{Hit, Retriever};
 use super::filter::{resolve_link, NoteFilter, NoteSet};
 use super::fusion::NoteResult;
 use super::snippet::{Anchor, SnippetTerms};
-use super::{load_hit, rescore_max, validate_top_k, SearchContext, SimilarRequest};
+use super::{load_hit, rescore_max, SearchContext, SimilarRequest};
 use crate::error::IndexError;
 
 /// Chunks scanned per requested note: related notes often match with several chunks each.
@@ -31,7 +31,7 @@ pub(crate) fn similar(
     ctx: &SearchContext<'_>,
     req: &SimilarRequest,
 ) -> Result<Vec<Hit>, IndexError> {
-    validate_top_k(req.top_k)?;
+    req.validate()?;
     let path = req.path.as_str();
     let Some((note_id, links)) = ctx.reader.note_links(path)? else {
         return Err(IndexError::NoteNotFound {

@@ -5,6 +5,7 @@
 use super::testdb::{NoteSpec, TestDb};
 use super::*;
 use vault_rag_core::fake::HashEmbedder;
+use vault_rag_core::{NotePath, MAX_QUERY_CHARS};
 
 const DIMS: usize = 64;
 
@@ -217,7 +218,7 @@ fn invalid_requests_name_the_field() {
         (SearchRequest::new("x".repeat(MAX_QUERY_CHARS + 1)), "query"),
         (
             SearchRequest {
-                tag: Some("#".into()),
+                tag: Some("two words".into()),
                 ..SearchRequest::new("x")
             },
             "tag",
@@ -236,7 +237,8 @@ fn invalid_requests_name_the_field() {
             other => panic!("{r:?}: {other:?}"),
         }
     }
-    // The limits themselves are fine.
+    // The limits themselves are fine, and so is a pasted passage.
+    assert!(f.search(&SearchRequest::new("pump ".repeat(1_000))).is_ok());
     assert!(f
         .search(&SearchRequest {
             top_k: 100,

@@ -5,7 +5,7 @@ mod embed;
 mod index;
 mod search;
 
-pub(crate) use search::{check_folder, check_query, check_top_k, note_path};
+pub(crate) use search::{note_path, search_request};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,11 +27,9 @@ use crate::{Backend, ServerError};
 pub struct Limits {
     /// Largest request body accepted.
     pub max_body_bytes: usize,
-    /// Largest `top_k` of a search.
-    pub max_top_k: usize,
     /// Most texts in one embedding request.
     pub max_texts: usize,
-    /// Longest text (in characters) in an embedding request or search query.
+    /// Longest text (in characters) in an embedding request.
     pub max_text_chars: usize,
     /// Time after which a request is answered with `timeout`.
     pub request_timeout: Duration,
@@ -43,7 +41,6 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             max_body_bytes: 1 << 20,
-            max_top_k: 100,
             max_texts: 256,
             max_text_chars: 32_768,
             request_timeout: Duration::from_secs(120),

@@ -3,14 +3,13 @@
 use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use vault_rag_core::{Hit, NotePath, PathError, SearchMode};
+use vault_rag_core::{
+    count_or, Hit, NotePath, PathError, SearchMode, SearchRequest, SimilarRequest, DEFAULT_TOP_K,
+};
 
-use super::{blocking, AppState, Limits};
+use super::{blocking, AppState};
 use crate::extract::{ApiJson, ApiQuery};
-use crate::{SearchQuery, ServerError, SimilarQuery};
-
-/// Results when the client gives no `top_k`.
-pub const DEFAULT_TOP_K: usize = 10;
+use crate::ServerError;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -34,16 +33,13 @@ pub(crate) async fn search(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<SearchBody>,
 ) -> Result<Json<SearchReply>, ServerError> {
-    let query = SearchQuery {
-        query: check_query(&body.query, &state.limits)?,
-        top_k: check_top_k(body.top_k, &state.limits)?,
+    let query = search_request(SearchRequest {
+        query: body.query,
+        top_k: count_or(body.top_k, DEFAULT_TOP_K),
         mode: body.mode.unwrap_or_default(),
-        folder: check_folder(body.folder)?,
-        tag: body
-            .tag
-            .map(|t| t.trim().trim_start_matches('#').to_string())
-            .filter(|t| !t.is_empty()),
-    };
+        folder: body.folder,
+        tag: body.tag,
+    })?;
     let mode = query.mode;
     let backend = state.backend.clone();
     let results = blocking(move || backend.search(&query)).await?;
@@ -74,11 +70,12 @@ pub(crate) async fn similar(
     State(state): State<AppState>,
     ApiQuery(params): ApiQuery<SimilarParams>,
 ) -> Result<Json<SimilarReply>, ServerError> {
-    let query = SimilarQuery {
+    let query = SimilarRequest {
         path: note_path(&params.path)?,
-        top_k: check_top_k(params.top_k, &state.limits)?,
+        top_k: count_or(params.top_k, DEFAULT_TOP_K),
         exclude_linked: params.exclude_linked.unwrap_or(false),
     };
+    query.validate()?;
     let path = query.path.to_string();
     let backend = state.backend.clone();
     let results = blocking(move || backend.similar(&query)).await?;
@@ -100,46 +97,12 @@ pub(crate) fn note_path(raw: &str) -> Result<NotePath, ServerError> {
     })
 }
 
-pub(crate) fn check_top_k(top_k: Option<u64>, limits: &Limits) -> Result<usize, ServerError> {
-    let Some(k) = top_k else {
-        return Ok(DEFAULT_TOP_K.min(limits.max_top_k));
-    };
-    match usize::try_from(k) {
-        Ok(k) if (1..=limits.max_top_k).contains(&k) => Ok(k),
-        _ => Err(ServerError::invalid(
-            "top_k",
-            format!("must be between 1 and {}, got {k}", limits.max_top_k),
-        )),
-    }
-}
-
-pub(crate) fn check_query(query: &str, limits: &Limits) -> Result<String, ServerError> {
-    let trimmed = query.trim();
-    if trimmed.is_empty() {
-        return Err(ServerError::invalid("query", "must not be empty"));
-    }
-    let chars = trimmed.chars().count();
-    if chars > limits.max_text_chars {
-        return Err(ServerError::invalid(
-            "query",
-            format!(
-                "is {chars} characters long; the limit is {}",
-                limits.max_text_chars
-            ),
-        ));
-    }
-    Ok(trimmed.to_string())
-}
-
-/// A folder filter: vault-relative like a note path; empty means the whole vault.
-pub(crate) fn check_folder(folder: Option<String>) -> Result<Option<String>, ServerError> {
-    let Some(raw) = folder else {
-        return Ok(None);
-    };
-    if raw.trim_matches(['/', ' ']).is_empty() {
-        return Ok(None);
-    }
-    let path =
-        NotePath::new(&raw).map_err(|err| ServerError::invalid("folder", err.to_string()))?;
-    Ok(Some(path.to_string()))
+/// Validates a search (HTTP or MCP) against the limits every entry point shares, with its
+/// query trimmed and its filters in normalised form.
+pub(crate) fn search_request(mut req: SearchRequest) -> Result<SearchRequest, ServerError> {
+    req.query = req.query.trim().to_string();
+    let filters = req.validate()?;
+    req.folder = filters.folder;
+    req.tag = filters.tag;
+    Ok(req)
 }

@@ -32,15 +32,13 @@ use crate::{Backend, Limits, ServerError};
 #[derive(Clone)]
 pub struct VaultMcp {
     backend: Arc<dyn Backend>,
-    limits: Arc<Limits>,
     tool_router: ToolRouter<Self>,
 }
 
 impl VaultMcp {
-    pub fn new(backend: Arc<dyn Backend>, limits: Limits) -> Self {
+    pub fn new(backend: Arc<dyn Backend>) -> Self {
         Self {
             backend,
-            limits: Arc::new(limits),
             tool_router: Self::tool_router(),
         }
     }
@@ -78,7 +76,6 @@ pub(crate) fn http_service(
         move || {
             Ok(VaultMcp {
                 backend: backend.clone(),
-                limits: limits.clone(),
                 tool_router: VaultMcp::tool_router(),
             })
         },

@@ -11,12 +11,13 @@ use vault_rag_core::{wikilink, Hit, SearchMode};
 use vault_rag_index::{ListOrder, ListRequest, ListedNote};
 
 use super::VaultMcp;
-use crate::api::{blocking, check_folder, check_query, check_top_k, note_path};
+use crate::api::{blocking, note_path, search_request};
 use crate::section::{extract_lines, extract_section};
-use crate::{SearchQuery, ServerError, SimilarQuery};
-
-/// Notes in a `list_notes` page unless the agent asks for another size.
-const DEFAULT_LIST_LIMIT: usize = 50;
+use crate::ServerError;
+use vault_rag_core::{
+    count_or, folder_filter, tag_filter, SearchRequest, SimilarRequest, DEFAULT_LIST_LIMIT,
+    DEFAULT_TOP_K,
+};
 
 /// Arguments of `search_notes`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -186,11 +187,6 @@ pub(super) fn next_cursor(offset: usize, limit: usize, total: usize) -> Option<S
     (next < total).then(|| next.to_string())
 }
 
-fn tag_arg(tag: Option<String>) -> Option<String> {
-    tag.map(|t| t.trim().trim_start_matches('#').to_string())
-        .filter(|t| !t.is_empty())
-}
-
 #[tool_router(vis = "pub(super)")]
 impl VaultMcp {
     #[tool(
@@ -200,17 +196,16 @@ impl VaultMcp {
         &self,
         Parameters(args): Parameters<SearchNotesArgs>,
     ) -> Result<CallToolResult, ErrorData> {
-        let limits = self.limits.clone();
         let backend = self.backend.clone();
         outcome(
             async move {
-                let query = SearchQuery {
-                    query: check_query(&args.query, &limits)?,
-                    top_k: check_top_k(args.limit, &limits)?,
+                let query = search_request(SearchRequest {
+                    query: args.query,
+                    top_k: count_or(args.limit, DEFAULT_TOP_K),
                     mode: args.mode.map(SearchMode::from).unwrap_or_default(),
-                    folder: check_folder(args.folder)?,
-                    tag: tag_arg(args.tag),
-                };
+                    folder: args.folder,
+                    tag: args.tag,
+                })?;
                 let results = blocking(move || backend.search(&query)).await?;
                 let hits: Vec<Value> = results.hits.iter().map(hit_json).collect();
                 Ok(CallToolResult::structured(json!({
@@ -229,15 +224,15 @@ impl VaultMcp {
         &self,
         Parameters(args): Parameters<SimilarNotesArgs>,
     ) -> Result<CallToolResult, ErrorData> {
-        let limits = self.limits.clone();
         let backend = self.backend.clone();
         outcome(
             async move {
-                let query = SimilarQuery {
+                let query = SimilarRequest {
                     path: note_path(&args.path)?,
-                    top_k: check_top_k(args.limit, &limits)?,
+                    top_k: count_or(args.limit, DEFAULT_TOP_K),
                     exclude_linked: false,
                 };
+                query.validate()?;
                 let path = query.path.to_string();
                 let results = blocking(move || backend.similar(&query)).await?;
                 let hits: Vec<Value> = results.hits.iter().map(hit_json).collect();
@@ -302,13 +297,10 @@ impl VaultMcp {
         let backend = self.backend.clone();
         outcome(
             async move {
-                let limit = match args.limit {
-                    None => DEFAULT_LIST_LIMIT,
-                    Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
-                };
+                let limit = count_or(args.limit, DEFAULT_LIST_LIMIT);
                 let request = ListRequest {
-                    folder: check_folder(args.folder)?,
-                    tag: tag_arg(args.tag),
+                    folder: folder_filter(args.folder.as_deref())?,
+                    tag: tag_filter(args.tag.as_deref())?,
                     modified_since_ns: args
                         .modified_since
                         .as_deref()

@@ -17,8 +17,7 @@ use vault_rag_core::{
     DocumentText, EmbedError, Embedder, EmbedderFingerprint, Hit, NotePath, Retriever, SearchMode,
 };
 use vault_rag_server::{
-    resolve_in_vault, Backend, IndexFailure, IndexProgress, IndexState, LiveUpdates, SearchQuery,
-    SearchResults, ServerError, SimilarQuery,
+    Backend, IndexFailure, IndexProgress, IndexState, LiveUpdates, SearchResults, ServerError,
 };
 
 pub const NOTES: &[(&str, &str)] = &[
@@ -229,7 +228,7 @@ impl Backend for MemoryBackend {
         &self.embedder
     }
 
-    fn search(&self, query: &SearchQuery) -> Result<SearchResults, ServerError> {
+    fn search(&self, query: &vault_rag_core::SearchRequest) -> Result<SearchResults, ServerError> {
         self.enter("search")?;
         let q = self.embedder.embed_query(&query.query)?;
         let terms: Vec<String> = query
@@ -282,9 +281,12 @@ impl Backend for MemoryBackend {
         })
     }
 
-    fn similar(&self, query: &SimilarQuery) -> Result<SearchResults, ServerError> {
+    fn similar(
+        &self,
+        query: &vault_rag_core::SimilarRequest,
+    ) -> Result<SearchResults, ServerError> {
         self.enter("similar")?;
-        resolve_in_vault(self.vault.path(), &query.path)?;
+        vault_rag_index::resolve_in_vault(self.vault.path(), &query.path)?;
         let source = query.path.as_str();
         if !NOTES.iter().any(|(p, _)| *p == source) {
             return Err(ServerError::NoteNotFound {
@@ -346,7 +348,7 @@ impl Backend for MemoryBackend {
 
     fn read_note(&self, path: &NotePath) -> Result<String, ServerError> {
         self.enter("read_note")?;
-        let file = resolve_in_vault(self.vault.path(), path)?;
+        let file = vault_rag_index::resolve_in_vault(self.vault.path(), path)?;
         std::fs::read_to_string(&file).map_err(|err| ServerError::Internal {
             message: format!("{}: {err}", file.display()),
         })
