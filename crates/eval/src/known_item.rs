@@ -3,6 +3,7 @@
 //! document. Such queries share words with their note, so they favour lexical search; they suit
 //! comparing models and settings against each other on the same vault, not absolute numbers.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use serde::Serialize;
@@ -194,28 +195,46 @@ pub fn generate(notes: &[(String, String)], settings: &KnownItemSettings) -> Kno
     }
 }
 
-/// Query candidates of one note: headings of 3 to 12 words, and the first sentence of the body
-/// (5 to 40 words, cut to its first 20 words).
+/// Query candidates of one note, in file order: headings of 3 to 12 words (found by the rules
+/// the index chunks by, setext headings included), and the first sentence of the body (5 to 40
+/// words, cut to its first 20 words).
 pub fn candidates(text: &str) -> Vec<(String, ItemSource)> {
-    let body = strip_comments(skip_frontmatter(text));
+    let note = vault_rag_markdown::parse(text, "");
+    let headings: HashMap<usize, String> = note
+        .headings()
+        .into_iter()
+        .map(|h| (h.line, h.title))
+        .collect();
     let mut out = Vec::new();
     let mut first_sentence_done = false;
     let mut in_fence = false;
-    for line in body.lines() {
+    let mut in_comment = false;
+    for (i, raw) in vault_rag_markdown::split_lines(text)
+        .into_iter()
+        .enumerate()
+    {
+        let number = i + 1;
+        let line = strip_comments(raw, &mut in_comment);
+        if number < note.body_start_line {
+            continue;
+        }
+        if let Some(h) = headings.get(&number) {
+            let h = clean_markup(h);
+            if (3..=12).contains(&h.split_whitespace().count()) {
+                out.push((h, ItemSource::Heading));
+            }
+            continue;
+        }
         let t = line.trim();
         if t.starts_with("```") || t.starts_with("~~~") {
             in_fence = !in_fence;
             continue;
         }
-        if in_fence || t.is_empty() {
-            continue;
-        }
-        if let Some(h) = heading_text(t) {
-            let h = clean_markup(h);
-            let words = h.split_whitespace().count();
-            if (3..=12).contains(&words) {
-                out.push((h, ItemSource::Heading));
-            }
+        // A setext underline belongs to the heading above it.
+        let underline = headings.contains_key(&(number - 1))
+            && t.len() >= 2
+            && (t.bytes().all(|b| b == b'=') || t.bytes().all(|b| b == b'-'));
+        if in_fence || t.is_empty() || underline || t.starts_with('#') {
             continue;
         }
         if first_sentence_done || t.starts_with(['|', '>', '<', '!', '-', '*', '+']) {
@@ -235,46 +254,19 @@ pub fn candidates(text: &str) -> Vec<(String, ItemSource)> {
     out
 }
 
-fn skip_frontmatter(text: &str) -> &str {
-    let t = text.trim_start_matches('\u{feff}');
-    let Some(rest) = t
-        .strip_prefix("---\n")
-        .or_else(|| t.strip_prefix("---\r\n"))
-    else {
-        return t;
-    };
-    let mut offset = 0;
-    for line in rest.split_inclusive('\n') {
-        offset += line.len();
-        let l = line.trim_end();
-        if l == "---" || l == "..." {
-            return &rest[offset..];
+/// `line` without its `%%comments%%` (Obsidian comments are not content); `open` carries a
+/// comment across lines.
+fn strip_comments(line: &str, open: &mut bool) -> String {
+    let mut out = String::with_capacity(line.len());
+    for (i, part) in line.split("%%").enumerate() {
+        if i > 0 {
+            *open = !*open;
         }
-    }
-    t
-}
-
-/// Removes `%%comments%%` (Obsidian comments are not content).
-fn strip_comments(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for (i, part) in text.split("%%").enumerate() {
-        if i % 2 == 0 {
+        if !*open {
             out.push_str(part);
         }
     }
     out
-}
-
-fn heading_text(line: &str) -> Option<&str> {
-    let hashes = line.chars().take_while(|&c| c == '#').count();
-    if !(1..=6).contains(&hashes) {
-        return None;
-    }
-    let rest = &line[hashes..];
-    if !rest.starts_with([' ', '\t']) {
-        return None;
-    }
-    Some(rest.trim().trim_end_matches('#').trim())
 }
 
 fn first_sentence(text: &str) -> &str {
@@ -339,6 +331,21 @@ mod tests {
                     ItemSource::FirstSentence
                 ),
                 ("Budget and materials list".to_string(), ItemSource::Heading),
+            ]
+        );
+    }
+
+    #[test]
+    fn setext_headings_are_headings_not_sentences() {
+        let text = "Plan for the garden shed\n========================\n\nWe build it in early spring this year.\n";
+        assert_eq!(
+            candidates(text),
+            vec![
+                ("Plan for the garden shed".to_string(), ItemSource::Heading),
+                (
+                    "We build it in early spring this year.".to_string(),
+                    ItemSource::FirstSentence
+                ),
             ]
         );
     }

@@ -4,6 +4,8 @@
 //! inline `#tags`, links and embeds, and keeps a cleaned body in which every line still knows
 //! its number in the file. [`chunk_note`] cuts that body into heading sections under a token
 //! budget measured by the caller's counter (the embedding model's tokenizer in production).
+//! [`ParsedNote::headings`] and [`find_section`] find a heading (and the lines under it) by the
+//! same rules, for callers that read a note back by heading.
 //!
 //! Obsidian conventions handled:
 //! - frontmatter between leading `---` lines; broken YAML is reported in
@@ -33,9 +35,11 @@
 
 mod chunk;
 mod frontmatter;
+mod headings;
 mod inline;
 mod note;
 mod split;
 
 pub use chunk::{chunk_note, Chunk, ChunkConfig};
-pub use note::{parse, Link, ParsedNote};
+pub use headings::{find_section, Heading};
+pub use note::{parse, split_lines, Link, ParsedNote};

@@ -77,7 +77,7 @@ pub(crate) struct BodyLine {
 }
 
 /// Splits on `\n`, `\r\n` and lone `\r`; a final line ending does not start another line.
-pub(crate) fn split_lines(s: &str) -> Vec<&str> {
+pub fn split_lines(s: &str) -> Vec<&str> {
     let b = s.as_bytes();
     let mut out = Vec::new();
     let (mut start, mut i) = (0, 0);
