@@ -1,5 +1,7 @@
 //! `vault-rag`: local semantic search for an Obsidian vault.
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};

@@ -11,6 +11,8 @@
 //! - [`Hit`], [`SearchMode`], [`Retriever`]: what a search returns.
 //! - [`fake::HashEmbedder`]: a deterministic embedder for fast unit tests.
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 mod embedder;
 pub mod fake;
 mod path;

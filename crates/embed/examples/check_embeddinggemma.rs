@@ -69,7 +69,7 @@ fn check(dir: &std::path::Path, precision: Precision) -> Result<bool, vault_rag_
         let e = OnnxEmbedder::load(&spec)?;
         let loaded = started.elapsed().as_secs_f64();
         let q = e.embed_query(QUERY)?;
-        let docs: Vec<DocumentText> = DOCS
+        let docs: Vec<DocumentText<'_>> = DOCS
             .iter()
             .map(|text| DocumentText { title: None, text })
             .collect();

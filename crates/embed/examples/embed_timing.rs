@@ -59,7 +59,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .iter()
         .map(|l| e.count_tokens(l).min(e.fingerprint().max_tokens))
         .sum();
-    let docs: Vec<DocumentText> = lines
+    let docs: Vec<DocumentText<'_>> = lines
         .iter()
         .map(|l| DocumentText {
             title: None,

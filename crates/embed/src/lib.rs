@@ -38,6 +38,8 @@
 //! [`model_available_offline`] says whether a model can load without a network.
 //! `--precision fp32|int8|q4` picks the file.
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 mod batch;
 mod bpe;
 mod catalog;

@@ -147,7 +147,7 @@ fn concurrent_callers_get_their_own_vectors() {
                 for _ in 0..2 {
                     let mine: Vec<&common::Reference> = refs.iter().skip(k).step_by(4).collect();
                     let texts: Vec<&str> = mine.iter().map(|r| r.text.as_str()).collect();
-                    let docs: Vec<DocumentText> = texts
+                    let docs: Vec<DocumentText<'_>> = texts
                         .iter()
                         .map(|t| DocumentText {
                             title: None,
@@ -195,7 +195,7 @@ fn a_query_is_not_queued_behind_a_long_document_run() {
     let docs = {
         let e = Arc::clone(&e);
         std::thread::spawn(move || {
-            let docs: Vec<DocumentText> = texts
+            let docs: Vec<DocumentText<'_>> = texts
                 .iter()
                 .map(|t| DocumentText {
                     title: None,

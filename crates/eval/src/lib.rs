@@ -12,6 +12,8 @@
 //! The crate knows nothing about the index: a search is any function from a query to scored
 //! document ids, which keeps the metrics testable on their own.
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 mod beir;
 mod error;
 pub mod known_item;

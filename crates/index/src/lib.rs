@@ -43,6 +43,8 @@
 //!   [`fusion`] (RRF), [`snippet`];
 //! - reporting: [`progress`], [`status`], [`error`].
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 mod engine;
 mod error;
 mod fts;

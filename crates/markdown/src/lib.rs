@@ -33,6 +33,8 @@
 //! assert_eq!(chunks[0].block_id.as_deref(), Some("p1"));
 //! ```
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 mod chunk;
 mod frontmatter;
 mod headings;

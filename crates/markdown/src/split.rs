@@ -68,7 +68,7 @@ pub(crate) struct BlockInfo {
 pub(crate) fn block_pieces(
     lines: &[BodyLine],
     info: &BlockInfo,
-    budget: &Budget,
+    budget: &Budget<'_>,
     out: &mut Vec<Piece>,
 ) {
     let (Some(first), Some(last)) = (lines.first(), lines.last()) else {
@@ -172,7 +172,7 @@ enum Level {
 }
 
 /// Cuts `text` into parts that fit, at the coarsest boundaries that work.
-fn split_text(text: &str, level: Level, budget: &Budget, out: &mut Vec<Part>) {
+fn split_text(text: &str, level: Level, budget: &Budget<'_>, out: &mut Vec<Part>) {
     let (cuts, finer) = match level {
         Level::Sentence => (sentence_cuts(text), Level::Word),
         Level::Word => (word_cuts(text), Level::Char),
@@ -254,7 +254,7 @@ pub(crate) fn word_cuts(text: &str) -> Vec<usize> {
 
 /// Character windows that fit. The window shrinks in proportion when a window has too many
 /// tokens and never grows back, so the work stays linear in the text length.
-fn char_windows(text: &str, budget: &Budget, out: &mut Vec<Part>) {
+fn char_windows(text: &str, budget: &Budget<'_>, out: &mut Vec<Part>) {
     let mut width = budget.chars.max(1);
     let mut start = 0;
     while start < text.len() {

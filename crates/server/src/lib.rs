@@ -16,6 +16,8 @@
 //! - [`VaultMcp`]: the MCP server (tools `search_notes`, `similar_notes`, `read_note`, `list_notes`; notes as
 //!   `vault:///` resources) on stdio and at `/mcp`.
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 mod accept;
 pub mod agent_token;
 mod api;

@@ -43,7 +43,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let vectors = if args.query {
         embedder.embed_queries(&refs)
     } else {
-        let docs: Vec<DocumentText> = refs
+        let docs: Vec<DocumentText<'_>> = refs
             .iter()
             .map(|text| DocumentText {
                 title: args.title.as_deref(),

@@ -55,7 +55,7 @@ struct FileVisitor;
 impl<'de> Visitor<'de> for FileVisitor {
     type Value = Parsed;
 
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a tokenizer.json object")
     }
 
@@ -106,7 +106,7 @@ struct ModelVisitor;
 impl<'de> Visitor<'de> for ModelVisitor {
     type Value = ParsedModel;
 
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a BPE model object")
     }
 
@@ -199,7 +199,7 @@ impl<'de> DeserializeSeed<'de> for IntoString<'_> {
 
 impl<'de> Visitor<'de> for IntoString<'_> {
     type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a string")
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
@@ -220,7 +220,7 @@ impl<'de> DeserializeSeed<'de> for VocabSeed {
 
 impl<'de> Visitor<'de> for VocabSeed {
     type Value = VocabBuilder;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a vocab object (token -> id)")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<VocabBuilder, A::Error> {
@@ -294,7 +294,7 @@ impl<'de> DeserializeSeed<'de> for MergesSeed<'_> {
 
 impl<'de> Visitor<'de> for MergesSeed<'_> {
     type Value = ReadMerges;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a list of merges")
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
@@ -337,7 +337,7 @@ impl<'de> DeserializeSeed<'de> for PairSeed<'_> {
 
 impl<'de> Visitor<'de> for PairSeed<'_> {
     type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a merge as a pair of strings")
     }
     fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
