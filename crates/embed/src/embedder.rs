@@ -33,7 +33,7 @@ pub struct ModelSpec {
 }
 
 impl Default for ModelSpec {
-    /// EmbeddingGemma-300m, int8, 256 dimensions (its default width).
+    /// EmbeddingGemma-300m, int8, at its default width (768 dimensions, the catalogue's `default_dim`).
     fn default() -> Self {
         Self {
             model: DEFAULT_MODEL.into(),

@@ -393,8 +393,15 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn queries_jump_queued_documents() {
+    /// A worker whose runner logs each batch's first token, signals `started` when it holds a
+    /// batch, and waits for `open` before running the first one.
+    #[allow(clippy::type_complexity)]
+    fn gated_worker() -> (
+        Arc<Worker>,
+        Arc<Mutex<Vec<u32>>>,
+        crossbeam_channel::Sender<()>,
+        crossbeam_channel::Receiver<()>,
+    ) {
         let log = Arc::new(Mutex::new(Vec::new()));
         let (open, gate) = bounded(1);
         let (started_tx, started) = bounded(1);
@@ -409,6 +416,12 @@ mod tests {
             )
             .unwrap(),
         );
+        (worker, log, open, started)
+    }
+
+    #[test]
+    fn queries_jump_queued_documents() {
+        let (worker, log, open, started) = gated_worker();
         // Four one-row document batches (budget 3 tokens = one text per batch).
         let docs = {
             let worker = worker.clone();
@@ -451,20 +464,7 @@ mod tests {
 
     #[test]
     fn a_stream_of_queries_does_not_starve_documents() {
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (open, gate) = bounded(1);
-        let (started_tx, started) = bounded(1);
-        let worker = Arc::new(
-            Worker::spawn(
-                Recorder {
-                    log: log.clone(),
-                    started: Some(started_tx),
-                    gate: Some(gate),
-                },
-                "test",
-            )
-            .unwrap(),
-        );
+        let (worker, log, open, started) = gated_worker();
         // Hold the worker on a first query while a document batch and more queries queue up.
         let first = {
             let worker = worker.clone();

@@ -81,7 +81,7 @@ pub struct Engine {
 impl Engine {
     /// Opens (or creates) the index of `settings.vault` and loads its vectors into memory.
     /// Fails when another process holds the index, or the index file is of a newer version or
-    /// another program's database. A damaged file (see [`damage::is_damage`]) is moved aside
+    /// another program's database. A damaged file (see `store::damage::is_damage`) is moved aside
     /// with its log, never deleted, a warning names both paths, and a new index is started.
     pub fn open(
         mut settings: IndexSettings,

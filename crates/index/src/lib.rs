@@ -7,12 +7,12 @@
 //! active embedder's vectors into memory; [`Engine::reconcile`] brings the index up to date on
 //! the caller's thread; [`Engine::start_background`] does the same on an indexing thread and
 //! then follows file events; [`Engine::search`] and [`Engine::similar`] never wait for indexing.
-//! [`status::stored_status`] reads an index on disk without a model or the lock.
+//! [`stored_status`] reads an index on disk without a model or the lock.
 //!
 //! # How indexing stays cheap and safe
 //!
 //! - **Sections, not notes.** Notes are cut into heading sections under a token budget that fits
-//!   the model ([`settings::clamp_chunk_config`]); nothing is truncated silently.
+//!   the model (`settings::clamp_chunk_config`); nothing is truncated silently.
 //! - **Never embed twice.** Vectors are keyed by the blake3 hash of a chunk's embedded text
 //!   (`Chunk::embed_text`: heading context + text) and the embedder fingerprint. The title is
 //!   *not* in the key, although the document prompt includes it: a renamed or moved note reuses
@@ -27,21 +27,22 @@
 //!   is never taken for deleted notes. An index of a newer schema version is refused, not
 //!   rewritten. A damaged file (cut short, garbage, failing `quick_check`, an older format) is
 //!   moved aside to `index.sqlite.corrupt-<unix time>` with its log, never deleted, and a new
-//!   index is built ([`store::damage`]). A clean close folds the log into the file.
+//!   index is built (`store::damage`). A clean close folds the log into the file.
 //! - **Bad notes are reported, never fatal.** Binary files named `.md`, invalid UTF-8, notes
 //!   over [`IndexSettings::max_note_bytes`], FIFOs, symlink loops and files vanishing mid-scan
 //!   go to the `failures` table with a reason; the rest of the vault is indexed.
 //!
-//! # Modules
+//! # Modules (private; this file re-exports the API)
 //!
-//! - reading the vault: [`scan`] (Obsidian's rules: config folder, dot-files, excluded files,
-//!   globs, symlinks), `note_file` (caps, binary detection, lossy UTF-8);
-//! - writing the index: [`indexer`] (passes and batches), [`store`] (SQLite), [`watcher`]
-//!   (debounced file events), [`lock`] (one process per index);
-//! - listing: [`list`] (notes by folder, tag and time, paged);
-//! - searching: [`search`], [`vectors`] (in-memory int8 matrix), [`lexical`] (FTS5 BM25),
-//!   [`fusion`] (RRF), [`snippet`];
-//! - reporting: [`progress`], [`status`], [`error`].
+//! - the vault: `scan` (Obsidian's rules: config folder, dot-files, excluded files, globs,
+//!   symlinks), `note_file` (caps, binary detection, lossy UTF-8), `note_read` and `vault_path`
+//!   (safe opening, [`resolve_in_vault`]), `watcher` (debounced file events);
+//! - writing: `indexer` (passes and batches), `jobs` (the indexing thread), `store` (SQLite and
+//!   all of its SQL: typed reader queries, write transactions), `lock` (one process per index);
+//! - reading: `search` (the pipeline, the int8 `VectorMatrix`, BM25, fusion, filters, related
+//!   notes, snippets), `fts` (FTS5 documents and query terms), `list` (notes by folder, tag and
+//!   time, paged);
+//! - reporting: `progress`, `status`, `error`.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 

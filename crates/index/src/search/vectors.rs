@@ -4,8 +4,8 @@
 //! Layout: one contiguous `i8` buffer (row-major), plus per-row scale, chunk id and note id, all in
 //! parallel vectors sorted by chunk id. Sorting by id replaces a position map (a hash map would
 //! cost 20-40 bytes per chunk): lookups are binary searches, and the indexer's new chunks almost
-//! always have the largest ids, so inserts are appends. At 256 dimensions a row costs
-//! 256 + 4 + 8 + 4 = 272 bytes; growth and tombstone slack are bounded to 1/16 each.
+//! always have the largest ids, so inserts are appends. At 768 dimensions (the default) a row costs
+//! 768 + 4 + 8 + 4 = 784 bytes; growth and tombstone slack are bounded to 1/16 each.
 //!
 //! Scores from the scan are approximate (the query is quantised too, so the inner loop is an
 //! `i8 × i8 → i32` dot product the compiler vectorises); callers re-score the best candidates from

@@ -13,7 +13,7 @@ use vault_rag_index::{ListOrder, ListRequest, ListedNote};
 use super::VaultMcp;
 use crate::api::{blocking, note_path, search_request};
 use crate::section::{extract_lines, extract_section};
-use crate::ServerError;
+use crate::{SearchResults, ServerError};
 use vault_rag_core::{
     count_or, folder_filter, tag_filter, SearchRequest, SimilarRequest, DEFAULT_LIST_LIMIT,
     DEFAULT_TOP_K,
@@ -168,6 +168,19 @@ fn parse_since(raw: &str) -> Result<i64, ServerError> {
         }))
 }
 
+/// The structured result of `search_notes` and `similar_notes` (with the source note's path).
+fn hits_result(results: &SearchResults, path: Option<String>) -> CallToolResult {
+    let hits: Vec<Value> = results.hits.iter().map(hit_json).collect();
+    let mut body = json!({
+        "hits": hits,
+        "index_complete": results.index_complete,
+    });
+    if let Some(path) = path {
+        body["path"] = json!(path);
+    }
+    CallToolResult::structured(body)
+}
+
 /// A page's cursor is the offset of its first note (tools and resources page alike).
 pub(super) fn parse_cursor(cursor: Option<&str>) -> Result<usize, ServerError> {
     match cursor.map(str::trim).filter(|c| !c.is_empty()) {
@@ -207,11 +220,7 @@ impl VaultMcp {
                     tag: args.tag,
                 })?;
                 let results = blocking(move || backend.search(&query)).await?;
-                let hits: Vec<Value> = results.hits.iter().map(hit_json).collect();
-                Ok(CallToolResult::structured(json!({
-                    "hits": hits,
-                    "index_complete": results.index_complete,
-                })))
+                Ok(hits_result(&results, None))
             }
             .await,
         )
@@ -235,12 +244,7 @@ impl VaultMcp {
                 query.validate()?;
                 let path = query.path.to_string();
                 let results = blocking(move || backend.similar(&query)).await?;
-                let hits: Vec<Value> = results.hits.iter().map(hit_json).collect();
-                Ok(CallToolResult::structured(json!({
-                    "path": path,
-                    "hits": hits,
-                    "index_complete": results.index_complete,
-                })))
+                Ok(hits_result(&results, Some(path)))
             }
             .await,
         )

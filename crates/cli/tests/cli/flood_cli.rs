@@ -3,7 +3,7 @@
 //! still ends the service at once.
 #![cfg(target_os = "linux")]
 
-mod support;
+use crate::support;
 
 use std::io::Write;
 use std::net::TcpStream;

@@ -1,7 +1,7 @@
 //! `vault-rag search` and `vault-rag similar` as a user runs them: the real binary, ONNX Runtime,
 //! the MiniLM test model and a real index in a temporary data directory.
 
-mod support;
+use crate::support;
 
 use support::model_dir;
 

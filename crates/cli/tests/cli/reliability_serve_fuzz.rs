@@ -11,8 +11,8 @@
 //!
 //! `VAULT_RAG_FUZZ_SEED` and `VAULT_RAG_FUZZ_CASES` replay or lengthen a run.
 
-mod schema_fuzz;
-mod support;
+use crate::schema_fuzz;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

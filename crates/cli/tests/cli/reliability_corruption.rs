@@ -2,7 +2,7 @@
 //! log), says so on stderr, and builds a new index; a newer schema is refused without touching
 //! the file; an index of another embedder is re-embedded in place, not thrown away.
 
-mod reliability_support;
+use crate::reliability_support;
 
 use std::path::{Path, PathBuf};
 

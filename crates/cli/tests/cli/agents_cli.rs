@@ -1,7 +1,7 @@
 //! One warm service for Obsidian and for agents: MCP over Streamable HTTP at `serve`'s `/mcp`,
 //! and `vault-rag mcp` as a bridge to it, both driven by the official MCP Python SDK.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! indexed through the real pipeline into a real SQLite index, searched, scored, and written as a run;
 //! then known-item queries on a small vault.
 
-mod support;
+use crate::support;
 
 use support::model_dir;
 

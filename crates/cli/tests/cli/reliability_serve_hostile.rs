@@ -9,8 +9,8 @@
 // The escapes are symbolic links, which Windows creates only with extra privileges.
 #![cfg(unix)]
 
-mod hostile_cases;
-mod support;
+use crate::hostile_cases;
+use crate::support;
 
 use std::path::Path;
 use std::time::Duration;
@@ -19,9 +19,9 @@ use hostile_cases::cases;
 use serde_json::json;
 use support::{fixture_vault, send_raw, start, Response, Server};
 
-const TOKEN: &str = "hostile-token-51c2";
+pub(crate) const TOKEN: &str = "hostile-token-51c2";
 /// Written outside the vault; no response may ever contain it.
-const SECRET: &str = "hunter2-outside-the-vault";
+pub(crate) const SECRET: &str = "hunter2-outside-the-vault";
 
 /// Everything under `outer` except the vault: a secret file, a private folder, and links to both
 /// from inside the vault.

@@ -2,7 +2,7 @@
 //! people name them, output into a closed pipe ends quietly, and Ctrl-C says what was kept.
 //! The real binary with the MiniLM test model.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -4,7 +4,7 @@
 //! `PRAGMA integrity_check` and holds no half-written note; once the vault is restored, the
 //! next run finishes, and its index equals the index a clean run builds from the same vault.
 
-mod reliability_support;
+use crate::reliability_support;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -8,8 +8,7 @@ use std::process::Command;
 
 use rusqlite::Connection;
 
-#[path = "../support/mod.rs"]
-pub mod server;
+pub(crate) use crate::support as server;
 
 /// A small seeded generator (splitmix64): the same seed gives the same vault and delays.
 pub struct Rng(u64);

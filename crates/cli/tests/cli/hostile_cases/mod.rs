@@ -3,8 +3,8 @@
 
 use serde_json::json;
 
+use crate::reliability_serve_hostile::{SECRET, TOKEN};
 use crate::support::Server;
-use crate::{SECRET, TOKEN};
 
 /// One request of the table and the answer it must get.
 pub struct Case {

@@ -1,7 +1,7 @@
 //! `vault-rag embed` as a user runs it: the real binary, ONNX Runtime and the MiniLM test model,
 //! against the Python reference vectors of `crates/embed/tests/fixtures/minilm_reference.json`.
 
-mod support;
+use crate::support;
 
 use support::model_dir;
 

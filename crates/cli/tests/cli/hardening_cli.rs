@@ -1,7 +1,7 @@
 //! What a hostile note, agent or local user could do, met by the real binary: read-only commands
 //! beside a running service, the service's token and file permissions.
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 use std::time::Duration;

@@ -6,7 +6,7 @@
 //! byte is caught, a 404 and a refused connection are clear, `serve` reports the download on
 //! `/health`, and bad settings exit with their own code and a line a supervisor can read.
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};

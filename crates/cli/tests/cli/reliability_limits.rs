@@ -8,7 +8,7 @@
 
 #![cfg(target_os = "linux")]
 
-mod reliability_support;
+use crate::reliability_support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;

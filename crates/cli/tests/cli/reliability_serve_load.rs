@@ -6,7 +6,7 @@
 //! for every chunk). Prints latency percentiles (`-- --nocapture`; `--release` for numbers worth
 //! quoting).
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! `vault-rag serve` and `vault-rag mcp` end to end: the built binary, the real MiniLM model,
 //! real SQLite files, real sockets, and the official `openai` and `mcp` Python clients.
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 use std::time::Duration;

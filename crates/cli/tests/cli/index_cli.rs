@@ -1,7 +1,7 @@
 //! `vault-rag index` and `vault-rag status` as a user runs them: the real binary, ONNX Runtime
 //! with the MiniLM test model, SQLite files on disk, and processes killed with SIGKILL.
 
-mod support;
+use crate::support;
 
 use support::model_dir;
 
