@@ -20,16 +20,15 @@ use serde::Serialize;
 use vault_rag_core::{Embedder, EmbedderFingerprint, NotePath};
 
 use crate::error::IndexError;
-use crate::indexer::{IndexCore, ProgressFn};
+use crate::indexer::{Indexer, ProgressFn};
 use crate::jobs::run_jobs;
 use crate::list::{ListRequest, NoteList};
 use crate::lock::IndexLock;
 use crate::progress::{IndexState, IndexSummary, Progress};
 use crate::scan::VaultFilter;
 use crate::search::VectorMatrix;
-use crate::search::{self, SearchContext, SearchResponse};
+use crate::search::{SearchResponse, Searcher};
 use crate::settings::{clamp_chunk_config, IndexSettings, INDEX_FILE, LOCK_FILE};
-use crate::store::Reader;
 use crate::store::{damage, notes, NoteFailure, Store};
 use crate::watcher::{Job, LiveState, LiveUpdates};
 use vault_rag_core::{SearchRequest, SimilarRequest};
@@ -68,7 +67,10 @@ pub struct IndexStatus {
 /// An open vault index. Create with [`Engine::open`]; stop with [`Engine::shutdown`] (also run
 /// on drop).
 pub struct Engine {
-    core: Arc<IndexCore>,
+    /// The write side: passes, the indexing thread, file events.
+    core: Arc<Indexer>,
+    /// The read side: searches, similar notes, listings.
+    searcher: Arc<Searcher>,
     complete: Arc<AtomicBool>,
     jobs: Mutex<Option<Sender<Job>>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
@@ -190,9 +192,9 @@ impl Engine {
         // The send cannot fail: the receiver lives in the thread just started.
         let _ = tx.send(Job::Reconcile);
         *self.watcher.lock() = Some(LiveUpdates::start(
-            self.core.vault.clone(),
+            self.core.vault().to_path_buf(),
             self.core.rules_file(),
-            self.core.settings.debounce,
+            self.core.settings().debounce,
             tx.clone(),
             VAULT_CHECK,
         ));
@@ -203,17 +205,8 @@ impl Engine {
     /// Searches the index. The query is embedded before any index lock is taken.
     pub fn search(&self, req: &SearchRequest) -> Result<SearchResponse, IndexError> {
         let started = Instant::now();
-        let prepared = search::prepare(self.core.embedder.as_ref(), req)?;
-        let reader = self.core.store.reader()?;
-        let hits = {
-            let matrix = self.core.matrix.read();
-            search::run(&self.context(&reader, &matrix), &prepared)?
-        };
-        Ok(SearchResponse {
-            hits,
-            index_complete: self.is_complete(),
-            took_ms: started.elapsed().as_secs_f64() * 1000.0,
-        })
+        let hits = self.searcher.search(req)?;
+        Ok(self.response(hits, started))
     }
 
     /// Notes related to a note.
@@ -222,38 +215,25 @@ impl Engine {
         // The index only knows notes inside the vault, but a symlink that leads out must be
         // refused as such, not reported as a missing note.
         if let Err(err @ IndexError::OutsideVault { .. }) =
-            crate::vault_path::resolve_in_vault(&self.core.vault, &req.path)
+            crate::vault_path::resolve_in_vault(self.core.vault(), &req.path)
         {
             return Err(err);
         }
-        let reader = self.core.store.reader()?;
-        let hits = {
-            let matrix = self.core.matrix.read();
-            search::similar(&self.context(&reader, &matrix), req)?
-        };
-        Ok(SearchResponse {
+        let hits = self.searcher.similar(req)?;
+        Ok(self.response(hits, started))
+    }
+
+    fn response(&self, hits: Vec<vault_rag_core::Hit>, started: Instant) -> SearchResponse {
+        SearchResponse {
             hits,
             index_complete: self.is_complete(),
             took_ms: started.elapsed().as_secs_f64() * 1000.0,
-        })
+        }
     }
 
     /// A page of the indexed notes (by folder, tag and modification time).
     pub fn list_notes(&self, req: &ListRequest) -> Result<NoteList, IndexError> {
-        let reader = self.core.store.reader()?;
-        crate::list::list(&reader, req)
-    }
-
-    fn context<'a>(
-        &'a self,
-        reader: &'a Reader<'a>,
-        matrix: &'a VectorMatrix,
-    ) -> SearchContext<'a> {
-        SearchContext {
-            reader,
-            vectors: matrix,
-            fingerprint_id: &self.core.fingerprint_id,
-        }
+        self.searcher.list(req)
     }
 
     /// Whether a full pass has finished since the index was opened (or rebuilt): until then,
@@ -270,14 +250,14 @@ impl Engine {
             .lock()
             .as_ref()
             .map_or(LiveState::Off, LiveUpdates::state);
-        let c = &self.core.counters;
+        let c = &self.core.counters();
         let mut state = c.state();
-        if self.core.control.is_paused() {
+        if self.core.control().is_paused() {
             state = IndexState::Paused;
         }
         let failures = self
-            .core
-            .store
+            .searcher
+            .store()
             .reader()
             .and_then(|r| notes::failures(&r))
             .unwrap_or_else(|e| {
@@ -290,13 +270,13 @@ impl Engine {
             notes_total: c.notes_total.load(Relaxed),
             notes_indexed: c.notes_indexed.load(Relaxed),
             chunks: c.chunks.load(Relaxed),
-            index_size_bytes: self.core.store.size_bytes(),
+            index_size_bytes: self.searcher.store().size_bytes(),
             failures,
-            fingerprint: self.core.fingerprint_id.clone(),
-            model: self.core.embedder.fingerprint().clone(),
+            fingerprint: self.searcher.fingerprint_id().to_string(),
+            model: self.searcher.embedder().fingerprint().clone(),
             complete: self.is_complete(),
             vectors_missing: c.vectors_missing.load(Relaxed),
-            vectors_loaded: self.core.matrix.read().len(),
+            vectors_loaded: self.searcher.matrix().read().len(),
             watching: live == LiveState::On,
             live_updates: live,
             index_path: self.index_path.clone(),
@@ -305,16 +285,16 @@ impl Engine {
 
     /// Live progress of the current (or last) pass.
     pub fn progress(&self) -> Progress {
-        self.core.counters.snapshot()
+        self.core.counters().snapshot()
     }
 
     /// Holds indexing at the next check (between embedded groups); searches keep working.
     pub fn pause(&self) {
-        self.core.control.pause();
+        self.core.control().pause();
     }
 
     pub fn resume(&self) {
-        self.core.control.resume();
+        self.core.control().resume();
     }
 
     /// Re-reads, re-parses and re-chunks every note (vectors are reused where the text is
@@ -337,18 +317,18 @@ impl Engine {
     }
 
     #[cfg(test)]
-    pub(crate) fn core_for_tests(&self) -> &IndexCore {
+    pub(crate) fn core_for_tests(&self) -> &Indexer {
         &self.core
     }
 
     /// The embedder the index was opened with.
     pub fn embedder(&self) -> &Arc<dyn Embedder> {
-        &self.core.embedder
+        self.searcher.embedder()
     }
 
     /// The canonical vault root.
     pub fn vault(&self) -> &Path {
-        &self.core.vault
+        self.core.vault()
     }
 
     /// The index file.
@@ -358,7 +338,7 @@ impl Engine {
 
     /// The settings in effect (chunk budget fitted to the model).
     pub fn settings(&self) -> &IndexSettings {
-        &self.core.settings
+        self.core.settings()
     }
 
     /// A note's text, exactly as the indexer may read it: only a file the indexer would index
@@ -368,11 +348,11 @@ impl Engine {
     /// is [`IndexError::NoteNotFound`]. At most `max_note_bytes` are read and returned, as the
     /// indexer reads at most that much; a longer note ends with a line that says so.
     pub fn read_note(&self, path: &NotePath) -> Result<String, IndexError> {
-        let vault = &self.core.vault;
+        let vault = &self.core.vault();
         let not_found = || IndexError::NoteNotFound {
             path: path.to_string(),
         };
-        let filter = self.core.filter.read().clone();
+        let filter = self.core.filter().read().clone();
         if !filter.admits(path.as_str()) {
             return Err(not_found());
         }
@@ -392,7 +372,7 @@ impl Engine {
                 path: path.to_string(),
             })?;
         let total = file.metadata().map_err(read_err)?.len();
-        let cap = self.core.settings.max_note_bytes;
+        let cap = self.core.settings().max_note_bytes;
         let mut bytes = Vec::with_capacity(total.min(cap) as usize);
         file.take(cap).read_to_end(&mut bytes).map_err(read_err)?;
         let mut text = String::from_utf8_lossy(&bytes).into_owned();
@@ -411,13 +391,13 @@ impl Engine {
     /// Asks a running pass to stop after the batch in flight (safe from any thread, e.g. a
     /// Ctrl-C handler); [`Engine::reconcile`] then returns with `interrupted` set.
     pub fn request_stop(&self) {
-        self.core.control.stop();
+        self.core.control().stop();
     }
 
     /// Stops the watcher and the indexing thread. The batch in flight is committed with the
     /// notes whose chunks are already embedded; the rest is picked up by the next pass.
     pub fn shutdown(&self) {
-        self.core.control.stop();
+        self.core.control().stop();
         drop(self.watcher.lock().take());
         drop(self.jobs.lock().take());
         let threads: Vec<_> = self.threads.lock().drain(..).collect();
@@ -457,12 +437,14 @@ fn assemble(
     lock: Option<IndexLock>,
 ) -> Result<Arc<Engine>, IndexError> {
     let filter = VaultFilter::load(&settings, &vault)?;
-    let core = IndexCore::new(vault, settings, embedder, store, matrix, filter);
+    let searcher = Arc::new(Searcher::new(store, matrix, embedder));
+    let core = Indexer::new(vault, settings, searcher.clone(), filter);
     core.refresh_counts()?;
     core.refresh_missing()?;
-    let complete = lock.is_none() && core.counters.snapshot().vectors_missing == 0;
+    let complete = lock.is_none() && core.counters().snapshot().vectors_missing == 0;
     Ok(Arc::new(Engine {
         core: Arc::new(core),
+        searcher,
         complete: Arc::new(AtomicBool::new(complete)),
         jobs: Mutex::new(None),
         threads: Mutex::new(Vec::new()),

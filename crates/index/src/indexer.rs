@@ -20,7 +20,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use parking_lot::{Condvar, Mutex, RwLock};
-use vault_rag_core::Embedder;
 
 use crate::error::IndexError;
 use crate::prepare::Chunker;
@@ -28,9 +27,9 @@ use crate::progress::{Counters, IndexState, IndexSummary, Progress};
 use crate::scan::{
     classify, scan, scan_dir, PathState, ProblemKind, ScanProblem, ScannedNote, VaultFilter,
 };
-use crate::search::VectorMatrix;
+use crate::search::Searcher;
 use crate::settings::IndexSettings;
-use crate::store::{embeddings, notes, NoteFailure, NoteState, Store};
+use crate::store::{embeddings, notes, NoteFailure, NoteState};
 
 /// Callback for progress, called after every embedded group and every commit.
 pub type ProgressFn<'a> = &'a dyn Fn(&Progress);
@@ -92,39 +91,32 @@ impl Control {
     }
 }
 
-/// Everything a pass reads and writes. Shared by the engine's threads and searches.
-pub(crate) struct IndexCore {
-    pub vault: PathBuf,
-    pub settings: IndexSettings,
-    pub embedder: Arc<dyn Embedder>,
-    pub fingerprint_id: String,
-    pub store: Store,
-    pub matrix: RwLock<VectorMatrix>,
-    pub filter: RwLock<VaultFilter>,
-    pub counters: Counters,
-    pub control: Control,
+/// The write side of an open index: passes over the vault that keep the searcher's store and
+/// matrix current. Shared by the engine's threads.
+pub(crate) struct Indexer {
+    vault: PathBuf,
+    settings: IndexSettings,
+    searcher: Arc<Searcher>,
+    filter: RwLock<VaultFilter>,
+    counters: Counters,
+    control: Control,
     /// One pass at a time (the CLI, the background thread and the watcher share the writer).
     pass: Mutex<()>,
     special_tokens: usize,
 }
 
-impl IndexCore {
+impl Indexer {
     pub fn new(
         vault: PathBuf,
         settings: IndexSettings,
-        embedder: Arc<dyn Embedder>,
-        store: Store,
-        matrix: VectorMatrix,
+        searcher: Arc<Searcher>,
         filter: VaultFilter,
     ) -> Self {
-        let special_tokens = embedder.count_tokens("");
+        let special_tokens = searcher.embedder().count_tokens("");
         Self {
             vault,
-            fingerprint_id: embedder.fingerprint().id(),
             settings,
-            embedder,
-            store,
-            matrix: RwLock::new(matrix),
+            searcher,
             filter: RwLock::new(filter),
             counters: Counters::default(),
             control: Control::default(),
@@ -133,9 +125,30 @@ impl IndexCore {
         }
     }
 
+    pub fn vault(&self) -> &Path {
+        &self.vault
+    }
+
+    pub fn settings(&self) -> &IndexSettings {
+        &self.settings
+    }
+
+    /// The vault's rules (Obsidian's excluded files, globs), reloaded when they change.
+    pub fn filter(&self) -> &RwLock<VaultFilter> {
+        &self.filter
+    }
+
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    pub fn control(&self) -> &Control {
+        &self.control
+    }
+
     fn chunker(&self) -> Chunker<'_> {
         Chunker {
-            embedder: self.embedder.as_ref(),
+            embedder: self.searcher.embedder().as_ref(),
             config: &self.settings.chunk,
             max_note_bytes: self.settings.max_note_bytes,
             special_tokens: self.special_tokens,
@@ -160,7 +173,7 @@ impl IndexCore {
         let filter = self.current_rules()?;
         let scanned = scan(&self.vault, &filter);
         let (known, skipped) = {
-            let reader = self.store.reader()?;
+            let reader = self.searcher.store().reader()?;
             (notes::note_states(&reader)?, notes::skipped_files(&reader)?)
         };
         let mut keep_failures: HashSet<String> = HashSet::new();
@@ -199,7 +212,7 @@ impl IndexCore {
         if summary.notes_deleted > 0 {
             // Notes newly excluded (or deleted) leave no text behind: not in the full-text
             // index's segments, not in free pages, not in the write-ahead log.
-            self.store.purge_deleted()?;
+            self.searcher.store().purge_deleted()?;
         }
         Ok(summary)
     }
@@ -257,7 +270,7 @@ impl IndexCore {
                 message: why.to_string(),
             });
         }
-        let reader = self.store.reader()?;
+        let reader = self.searcher.store().reader()?;
         let mut work = Vec::new();
         let mut known = HashMap::new();
         let mut summary = IndexSummary::default();
@@ -326,7 +339,7 @@ impl IndexCore {
     /// the whole vault. Vectors are kept: they depend only on the chunk text and the embedder.
     pub fn invalidate_all(&self) -> Result<(), IndexError> {
         let _pass = self.pass.lock();
-        self.store.invalidate_all()
+        self.searcher.store().invalidate_all()
     }
 
     fn end_pass(
@@ -338,7 +351,7 @@ impl IndexCore {
             Ok(mut summary) => {
                 self.counters.set_state(IndexState::Idle);
                 summary.elapsed_ms = started.elapsed().as_millis() as u64;
-                let reader = self.store.reader()?;
+                let reader = self.searcher.store().reader()?;
                 let stored = notes::failures(&reader)?;
                 let indexed: HashSet<String> = notes::note_states(&reader)?.into_keys().collect();
                 summary.notes_failed =
@@ -359,7 +372,7 @@ impl IndexCore {
 
     /// Re-reads the note and chunk totals after commits.
     pub fn refresh_counts(&self) -> Result<(), IndexError> {
-        let (notes, chunks) = notes::counts(&self.store.reader()?)?;
+        let (notes, chunks) = notes::counts(&self.searcher.store().reader()?)?;
         self.counters.notes_indexed.store(notes, Relaxed);
         self.counters.chunks.store(chunks, Relaxed);
         Ok(())
@@ -367,7 +380,10 @@ impl IndexCore {
 
     /// Re-counts the chunk texts that have no vector of the active embedder.
     pub fn refresh_missing(&self) -> Result<(), IndexError> {
-        let missing = embeddings::count_missing(&self.store.reader()?, &self.fingerprint_id)?;
+        let missing = embeddings::count_missing(
+            &self.searcher.store().reader()?,
+            self.searcher.fingerprint_id(),
+        )?;
         self.counters.vectors_missing.store(missing, Relaxed);
         Ok(())
     }
@@ -436,7 +452,10 @@ impl IndexCore {
         report: ProgressFn<'_>,
     ) -> Result<(), IndexError> {
         const GROUP: usize = 256;
-        let missing = embeddings::count_missing(&self.store.reader()?, &self.fingerprint_id)?;
+        let missing = embeddings::count_missing(
+            &self.searcher.store().reader()?,
+            self.searcher.fingerprint_id(),
+        )?;
         if missing == 0 {
             return Ok(());
         }
@@ -449,8 +468,8 @@ impl IndexCore {
         let mut after = None;
         loop {
             let rows = embeddings::missing(
-                &self.store.reader()?,
-                &self.fingerprint_id,
+                &self.searcher.store().reader()?,
+                self.searcher.fingerprint_id(),
                 after.as_ref(),
                 GROUP,
             )?;
@@ -467,20 +486,23 @@ impl IndexCore {
     /// Garbage-collects vectors and, after a full pass, forgets failures of paths that no longer
     /// exist.
     fn finish(&self, keep_failures: Option<&HashSet<String>>) -> Result<(), IndexError> {
-        let missing = embeddings::count_missing(&self.store.reader()?, &self.fingerprint_id)?;
+        let missing = embeddings::count_missing(
+            &self.searcher.store().reader()?,
+            self.searcher.fingerprint_id(),
+        )?;
         let stale: Vec<String> = match keep_failures {
-            Some(keep) => notes::failures(&self.store.reader()?)?
+            Some(keep) => notes::failures(&self.searcher.store().reader()?)?
                 .into_iter()
                 .map(|f| f.path)
                 .filter(|p| !keep.contains(p))
                 .collect(),
             None => Vec::new(),
         };
-        let removed = self.store.write("finishing a pass", |tx| {
+        let removed = self.searcher.store().write("finishing a pass", |tx| {
             for p in &stale {
                 notes::clear_failure(tx, p)?;
             }
-            embeddings::collect_garbage(tx, &self.fingerprint_id, missing == 0)
+            embeddings::collect_garbage(tx, self.searcher.fingerprint_id(), missing == 0)
         })?;
         if removed > 0 {
             tracing::debug!(removed, "unused vectors removed");

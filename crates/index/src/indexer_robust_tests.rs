@@ -203,7 +203,7 @@ fn a_note_vanishing_mid_pass_is_reported_and_removed() {
     }
     fs::remove_file(f.vault.path().join("a.md")).unwrap();
     let known = {
-        let r = core.store.reader().unwrap();
+        let r = core.searcher.store().reader().unwrap();
         crate::store::notes::note_states(&r).unwrap()
     };
     let mut summary = IndexSummary::default();

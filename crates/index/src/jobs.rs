@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
-use crate::indexer::IndexCore;
+use crate::indexer::Indexer;
 use crate::watcher::{coalesce, Job};
 
 /// Pauses between tries of notes that could not be read: doubling up to a minute.
@@ -16,7 +16,7 @@ const LAST_RETRY: Duration = Duration::from_secs(60);
 /// The indexing thread: runs queued jobs one at a time, merging bursts. Notes whose read failed
 /// (too many open files, an I/O error) are tried again after growing pauses until they read;
 /// meanwhile the index does not count as complete.
-pub(crate) fn run_jobs(core: &IndexCore, complete: &AtomicBool, rx: &Receiver<Job>) {
+pub(crate) fn run_jobs(core: &Indexer, complete: &AtomicBool, rx: &Receiver<Job>) {
     let mut retry: Vec<String> = Vec::new();
     let mut pause = FIRST_RETRY;
     let mut full_done = false;
@@ -38,7 +38,7 @@ pub(crate) fn run_jobs(core: &IndexCore, complete: &AtomicBool, rx: &Receiver<Jo
                     Job::Paths(
                         retry
                             .iter()
-                            .map(|p| core.vault.join(p))
+                            .map(|p| core.vault().join(p))
                             .filter(|p| p.exists())
                             .collect(),
                     )
@@ -46,11 +46,11 @@ pub(crate) fn run_jobs(core: &IndexCore, complete: &AtomicBool, rx: &Receiver<Jo
                 Err(RecvTimeoutError::Disconnected) => break,
             }
         };
-        if core.control.is_stopped() {
+        if core.control().is_stopped() {
             break;
         }
         let job = coalesce(first, rx.try_iter());
-        if !core.vault.is_dir() {
+        if !core.vault().is_dir() {
             // The folder is gone (deleted, unmounted, renamed away): its notes are not deleted
             // from the index. The guard queues a full pass when it is back.
             tracing::debug!("the vault folder is missing: nothing to index now");
@@ -60,7 +60,7 @@ pub(crate) fn run_jobs(core: &IndexCore, complete: &AtomicBool, rx: &Receiver<Jo
         let touched: Vec<String> = match &job {
             Job::Paths(paths) => paths
                 .iter()
-                .filter_map(|p| p.strip_prefix(&core.vault).ok())
+                .filter_map(|p| p.strip_prefix(core.vault()).ok())
                 .map(|p| p.to_string_lossy().replace('\\', "/"))
                 .collect(),
             _ => Vec::new(),

@@ -1,7 +1,7 @@
 //! Live updates: file events from `notify`, debounced, turned into jobs for the indexing thread.
 //!
 //! Events only name paths; what a path means (a note, a folder, something gone) is decided when
-//! the job runs, by the same code as a full pass ([`crate::indexer::IndexCore::apply_paths`]).
+//! the job runs, by the same code as a full pass ([`crate::indexer::Indexer::apply_paths`]).
 //! An overflowed event queue, or a change to Obsidian's `app.json` (excluded files), asks for a
 //! full pass instead. Watcher errors are logged; the index keeps working without live updates.
 //!

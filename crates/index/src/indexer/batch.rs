@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use vault_rag_core::{DocumentText, EmbedError};
 use vault_rag_markdown::Chunk;
 
-use super::{is_persistent, IndexCore, ProgressFn};
+use super::{is_persistent, Indexer, ProgressFn};
 use crate::error::IndexError;
 use crate::prepare::{texts_to_embed, Prepared, PreparedNote};
 use crate::progress::IndexSummary;
@@ -65,7 +65,7 @@ enum MatrixOp {
     },
 }
 
-impl IndexCore {
+impl Indexer {
     /// Embeds, commits and applies `batch`, leaving it empty.
     pub(super) fn flush(
         &self,
@@ -86,8 +86,8 @@ impl IndexCore {
             })
             .collect();
         let stored = embeddings::existing(
-            &self.store.reader()?,
-            &self.fingerprint_id,
+            &self.searcher.store().reader()?,
+            self.searcher.fingerprint_id(),
             prepared
                 .iter()
                 .flat_map(|n| n.chunks.iter().map(|c| &c.hash)),
@@ -117,7 +117,7 @@ impl IndexCore {
         embedded: &Embedded,
         summary: &mut IndexSummary,
     ) -> Result<(Vec<MatrixOp>, u64), IndexError> {
-        self.store.write("committing a batch", |tx| {
+        self.searcher.store().write("committing a batch", |tx| {
             self.commit_in(tx, batch, stored, embedded, summary)
         })
     }
@@ -225,7 +225,7 @@ impl IndexCore {
     ) -> Result<MatrixOp, IndexError> {
         for c in &note.chunks {
             if let Some(v) = embedded.vectors.get(&c.hash) {
-                embeddings::insert(tx, &self.fingerprint_id, &c.hash, v)?;
+                embeddings::insert(tx, self.searcher.fingerprint_id(), &c.hash, v)?;
             }
             if !fresh.remove(&c.hash) {
                 summary.chunks_reused += 1;
@@ -287,17 +287,17 @@ impl IndexCore {
             })
             .filter(|h| !fresh.contains_key(h))
             .collect();
-        let dims = self.embedder.dim();
+        let dims = self.searcher.embedder().dim();
         let mut vectors = embeddings::load(
-            &self.store.reader()?,
-            &self.fingerprint_id,
+            &self.searcher.store().reader()?,
+            self.searcher.fingerprint_id(),
             dims,
             wanted.iter(),
         )?;
         for (h, v) in fresh {
             vectors.insert(*h, f16_round_trip(v));
         }
-        let mut matrix = self.matrix.write();
+        let mut matrix = self.searcher.matrix().write();
         for op in ops {
             match op {
                 MatrixOp::RemoveChunks(ids) => {
@@ -334,7 +334,7 @@ impl IndexCore {
         report: ProgressFn<'_>,
     ) -> Result<Embedded, IndexError> {
         let mut out = Embedded::default();
-        let dims = self.embedder.dim();
+        let dims = self.searcher.embedder().dim();
         for group in todo.chunks(EMBED_GROUP) {
             if !self.control.proceed(&self.counters) {
                 out.stopped = true;
@@ -347,42 +347,46 @@ impl IndexCore {
                     text,
                 })
                 .collect();
-            let results: Vec<Result<Vec<f32>, String>> = match self.embedder.embed_documents(&docs)
-            {
-                Ok(vs) if vs.len() == docs.len() => vs.into_iter().map(Ok).collect(),
-                Ok(vs) => {
-                    return Err(IndexError::Embed {
-                        source: EmbedError::Inference {
-                            message: format!(
-                                "{} vectors returned for {} texts",
-                                vs.len(),
-                                docs.len()
-                            ),
-                        },
-                    })
-                }
-                Err(e) if is_fatal(&e) => return Err(e.into()),
-                Err(_) => {
-                    let mut one_by_one = Vec::with_capacity(docs.len());
-                    for d in &docs {
-                        one_by_one.push(
-                            match self.embedder.embed_documents(std::slice::from_ref(d)) {
-                                Ok(mut v) if v.len() == 1 => Ok(v.remove(0)),
-                                Ok(_) => Err("no vector returned".to_string()),
-                                Err(e) if is_fatal(&e) => return Err(e.into()),
-                                Err(e) => Err(e.to_string()),
+            let results: Vec<Result<Vec<f32>, String>> =
+                match self.searcher.embedder().embed_documents(&docs) {
+                    Ok(vs) if vs.len() == docs.len() => vs.into_iter().map(Ok).collect(),
+                    Ok(vs) => {
+                        return Err(IndexError::Embed {
+                            source: EmbedError::Inference {
+                                message: format!(
+                                    "{} vectors returned for {} texts",
+                                    vs.len(),
+                                    docs.len()
+                                ),
                             },
-                        );
+                        })
                     }
-                    one_by_one
-                }
-            };
+                    Err(e) if is_fatal(&e) => return Err(e.into()),
+                    Err(_) => {
+                        let mut one_by_one = Vec::with_capacity(docs.len());
+                        for d in &docs {
+                            one_by_one.push(
+                                match self
+                                    .searcher
+                                    .embedder()
+                                    .embed_documents(std::slice::from_ref(d))
+                                {
+                                    Ok(mut v) if v.len() == 1 => Ok(v.remove(0)),
+                                    Ok(_) => Err("no vector returned".to_string()),
+                                    Err(e) if is_fatal(&e) => return Err(e.into()),
+                                    Err(e) => Err(e.to_string()),
+                                },
+                            );
+                        }
+                        one_by_one
+                    }
+                };
             let mut tokens = 0u64;
             let mut count = 0u64;
             for ((hash, _, text), result) in group.iter().zip(results) {
                 match result {
                     Ok(v) if v.len() == dims && v.iter().all(|x| x.is_finite()) => {
-                        tokens += self.embedder.count_tokens(text) as u64;
+                        tokens += self.searcher.embedder().count_tokens(text) as u64;
                         count += 1;
                         out.vectors.insert(*hash, v);
                     }
@@ -434,7 +438,7 @@ impl IndexCore {
             .collect();
         let embedded = self.embed_texts(&todo, summary, report)?;
         let mut ops = Vec::new();
-        self.store.write("storing vectors", |tx| {
+        self.searcher.store().write("storing vectors", |tx| {
             for (hash, message) in &embedded.failed {
                 tracing::warn!(hash = %hex(hash), %message, "a chunk could not be embedded");
                 let reason = format!("embedding failed: {message}");
@@ -443,7 +447,7 @@ impl IndexCore {
                 }
             }
             for (hash, v) in &embedded.vectors {
-                embeddings::insert(tx, &self.fingerprint_id, hash, v)?;
+                embeddings::insert(tx, self.searcher.fingerprint_id(), hash, v)?;
                 for (chunk_id, note_id) in notes::chunks_with_hash(tx, hash)? {
                     ops.push(MatrixOp::Replace {
                         removed: Vec::new(),

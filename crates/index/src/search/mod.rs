@@ -16,6 +16,7 @@
 mod filter;
 mod fusion;
 pub(crate) mod lexical;
+mod searcher;
 mod similar;
 mod snippet;
 #[cfg(test)]
@@ -39,7 +40,8 @@ use snippet::{snippet, Anchor, SnippetTerms};
 pub(crate) use filter::NoteSet;
 pub(crate) use filter::{tag_matches, NoteFilter};
 pub(crate) use fusion::Scored;
-pub(crate) use similar::similar;
+pub(crate) use searcher::Searcher;
+use similar::similar;
 pub use vectors::VectorMatrix;
 
 /// Fewest chunks each retriever contributes before fusion and grouping.
