@@ -10,6 +10,7 @@ mod bridge;
 mod cmd;
 mod model;
 mod note_arg;
+mod open;
 mod settings;
 
 #[derive(Parser)]

@@ -7,11 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use parking_lot::Mutex;
-use vault_rag_embed::OnnxEmbedder;
-use vault_rag_index::Engine;
 use vault_rag_index::{IndexState, IndexSummary, Progress};
 
 use crate::settings::{ModelArgs, VaultArgs};
@@ -31,11 +28,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let settings = args.vault.to_settings()?;
-    let spec = crate::model::ready(&args.model, Some(&settings))?;
-    let embedder = OnnxEmbedder::load(&spec)
-        .with_context(|| format!("loading the embedding model `{}`", spec.model))?;
-    let engine = Engine::open(settings, Arc::new(embedder))?;
+    let engine = crate::open::open(&args.vault, &args.model, crate::open::Access::Write)?;
     // Ctrl-C (or SIGTERM) ends the pass after the batch in flight: what is committed stays.
     let stopped = Arc::new(AtomicBool::new(false));
     {

@@ -9,7 +9,8 @@ use anyhow::Context;
 use vault_rag_server::VaultMcp;
 
 use crate::bridge::ServiceFile;
-use crate::cmd::serve::{open_engine, runtime};
+use crate::cmd::serve::runtime;
+use crate::open::{open, Access};
 use crate::settings::{ModelArgs, VaultArgs};
 
 #[derive(clap::Args, Debug)]
@@ -27,7 +28,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             return crate::bridge::run(service, &dir);
         }
     }
-    let engine = open_engine(&args.vault, &args.model)?;
+    let engine = open(&args.vault, &args.model, Access::Read)?;
     // Read-only beside a running service, which does the indexing.
     if !engine.is_read_only() {
         engine

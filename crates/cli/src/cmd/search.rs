@@ -5,9 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::Context;
 use vault_rag_core::{Hit, SearchMode};
-use vault_rag_embed::OnnxEmbedder;
 use vault_rag_index::Engine;
 use vault_rag_index::Progress;
 use vault_rag_index::{SearchRequest, SearchResponse};
@@ -70,11 +68,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 /// Loads the model, opens the index and brings it up to date. Silent when nothing has to be
 /// embedded; otherwise progress and a summary go to stderr (stdout stays the result).
 pub fn open_updated(vault: &VaultArgs, model: &ModelArgs) -> anyhow::Result<Arc<Engine>> {
-    let settings = vault.to_settings()?;
-    let spec = crate::model::ready(model, Some(&settings))?;
-    let embedder = OnnxEmbedder::load(&spec)
-        .with_context(|| format!("loading the embedding model `{}`", spec.model))?;
-    let engine = crate::cmd::serve::open_or_read(settings, Arc::new(embedder))?;
+    let engine = crate::open::open(vault, model, crate::open::Access::Read)?;
     if engine.is_read_only() {
         return Ok(engine);
     }

@@ -16,8 +16,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use vault_rag_core::{EmbedderFingerprint, ModelState};
-use vault_rag_embed::{DownloadProgress, ModelSpec, OnnxEmbedder};
-use vault_rag_index::Engine;
+use vault_rag_embed::DownloadProgress;
 use vault_rag_server::agent_token::read_or_create_token_file;
 use vault_rag_server::{
     listening_line, AccessSettings, AgentToken, ApiSettings, ConnectionLimits, Limits, Listener,
@@ -159,7 +158,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     // The model session loads in the background: the index opens and the port answers at once
     // (`/health` says `model_loaded: false`, lexical search works, embedding calls wait).
-    let (engine, embedder) = start_engine(settings, &checked.spec)?;
+    let (engine, embedder) = crate::open::start(settings, &checked.spec)?;
     engine
         .start_background()
         .context("starting background indexing")?;
@@ -339,48 +338,6 @@ fn pending_fingerprint(checked: &Checked) -> EmbedderFingerprint {
         document_prompt: entry.document_prompt.clone(),
         pooling: entry.pooling.describe(),
         max_tokens: entry.max_tokens,
-    }
-}
-
-/// Opens the index with a model that is still loading (see [`OnnxEmbedder::start`]).
-fn start_engine(
-    settings: vault_rag_index::IndexSettings,
-    spec: &ModelSpec,
-) -> anyhow::Result<(Arc<Engine>, Arc<OnnxEmbedder>)> {
-    let embedder = Arc::new(
-        OnnxEmbedder::start(spec)
-            .with_context(|| format!("loading the embedding model `{}`", spec.model))?,
-    );
-    let engine = Engine::open(settings, embedder.clone())?;
-    Ok((engine, embedder))
-}
-
-/// Loads the model and opens the index, read-only when another process holds it.
-pub fn open_engine(vault: &VaultArgs, model: &ModelArgs) -> anyhow::Result<Arc<Engine>> {
-    let settings = vault.to_settings()?;
-    let spec = crate::model::ready(model, Some(&settings))?;
-    let embedder = OnnxEmbedder::load(&spec)
-        .with_context(|| format!("loading the embedding model `{}`", spec.model))?;
-    open_or_read(settings, Arc::new(embedder))
-}
-
-/// Opens the index to keep it up to date, or, when another vault-rag process (a running
-/// service) holds it, read-only as that process last committed it: commands that only read
-/// never fail for that, and never block the process that writes.
-pub fn open_or_read(
-    settings: vault_rag_index::IndexSettings,
-    embedder: Arc<OnnxEmbedder>,
-) -> anyhow::Result<Arc<Engine>> {
-    match Engine::open(settings.clone(), embedder.clone()) {
-        Err(vault_rag_index::IndexError::Locked { pid, .. }) => {
-            let by = pid.map(|p| format!(" (process {p})")).unwrap_or_default();
-            eprintln!(
-                "note: another vault-rag process{by} keeps this index up to date; reading it as \
-                 that process last saved it"
-            );
-            Ok(Engine::open_read_only(settings, embedder)?)
-        }
-        other => Ok(other?),
     }
 }
 
