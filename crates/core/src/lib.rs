@@ -24,8 +24,8 @@ pub use embedder::{
 };
 pub use path::{NotePath, PathError};
 pub use request::{
-    check_query, check_top_k, count_or, folder_filter, tag_filter, RequestError, SearchFilters,
-    SearchRequest, SimilarRequest, DEFAULT_LIST_LIMIT, DEFAULT_TOP_K, MAX_LIST_LIMIT,
-    MAX_QUERY_CHARS, MAX_TOP_K,
+    check_query, check_top_k, count_or, folder_filter, note_part, tag_filter, NotePart,
+    RequestError, SearchFilters, SearchRequest, SimilarRequest, DEFAULT_LIST_LIMIT, DEFAULT_TOP_K,
+    MAX_LIST_LIMIT, MAX_QUERY_CHARS, MAX_TOP_K,
 };
 pub use types::{wikilink, Hit, Retriever, SearchMode};

@@ -103,6 +103,51 @@ impl SimilarRequest {
     }
 }
 
+/// Which part of a note a read asks for (MCP `read_note`, the plugin's previews).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotePart {
+    Whole,
+    /// The section under a heading (case-insensitive; `Parent#Child` also works).
+    Section(String),
+    /// Lines `start..=end` (1-based; no end: to the end of the note).
+    Lines {
+        start: u64,
+        end: Option<u64>,
+    },
+}
+
+/// The part of a note named by a heading or a line range (one or the other, lines from 1, the
+/// end not before the start); neither is the whole note.
+pub fn note_part(
+    heading: Option<&str>,
+    start_line: Option<u64>,
+    end_line: Option<u64>,
+) -> Result<NotePart, RequestError> {
+    let heading = heading.map(str::trim).filter(|h| !h.is_empty());
+    let lines = start_line.is_some() || end_line.is_some();
+    match (heading, lines) {
+        (Some(_), true) => Err(RequestError::new(
+            "heading",
+            "give a heading or a line range, not both",
+        )),
+        (Some(h), false) => Ok(NotePart::Section(h.to_string())),
+        (None, false) => Ok(NotePart::Whole),
+        (None, true) => {
+            let start = start_line.unwrap_or(1);
+            if start == 0 {
+                return Err(RequestError::new("start_line", "lines are counted from 1"));
+            }
+            match end_line {
+                Some(end) if end < start => Err(RequestError::new(
+                    "end_line",
+                    format!("end_line {end} is before start_line {start}"),
+                )),
+                end => Ok(NotePart::Lines { start, end }),
+            }
+        }
+    }
+}
+
 /// `top_k` between 1 and [`MAX_TOP_K`].
 pub fn check_top_k(top_k: usize) -> Result<(), RequestError> {
     if (1..=MAX_TOP_K).contains(&top_k) {
@@ -194,6 +239,34 @@ mod tests {
         assert!(
             count_or(Some(u64::MAX), 7) > MAX_TOP_K,
             "too large stays out of range"
+        );
+    }
+
+    #[test]
+    fn note_parts() {
+        assert_eq!(note_part(None, None, None), Ok(NotePart::Whole));
+        assert_eq!(
+            note_part(Some(" Plan "), None, None),
+            Ok(NotePart::Section("Plan".into()))
+        );
+        assert_eq!(
+            note_part(Some(""), None, Some(4)),
+            Ok(NotePart::Lines {
+                start: 1,
+                end: Some(4)
+            })
+        );
+        assert_eq!(
+            note_part(Some("Plan"), Some(1), None).unwrap_err().field,
+            "heading"
+        );
+        assert_eq!(
+            note_part(None, Some(0), None).unwrap_err().field,
+            "start_line"
+        );
+        assert_eq!(
+            note_part(None, Some(5), Some(4)).unwrap_err().field,
+            "end_line"
         );
     }
 

@@ -15,8 +15,8 @@ use crate::api::{blocking, note_path, search_request};
 use crate::section::{extract_lines, extract_section};
 use crate::{SearchResults, ServerError};
 use vault_rag_core::{
-    count_or, folder_filter, tag_filter, SearchRequest, SimilarRequest, DEFAULT_LIST_LIMIT,
-    DEFAULT_TOP_K,
+    count_or, folder_filter, note_part, tag_filter, NotePart, SearchRequest, SimilarRequest,
+    DEFAULT_LIST_LIMIT, DEFAULT_TOP_K,
 };
 
 /// Arguments of `search_notes`.
@@ -261,29 +261,24 @@ impl VaultMcp {
         outcome(
             async move {
                 let path = note_path(&args.path)?;
-                let heading = args.heading.filter(|h| !h.trim().is_empty());
-                let lines = args.start_line.is_some() || args.end_line.is_some();
-                if heading.is_some() && lines {
-                    return Err(ServerError::invalid(
-                        "heading",
-                        "give a heading or a line range, not both",
-                    ));
-                }
+                let part = note_part(args.heading.as_deref(), args.start_line, args.end_line)?;
                 let shown = path.to_string();
                 let text = blocking(move || backend.read_note(&path)).await?;
-                let text = match heading {
-                    Some(heading) => extract_section(&text, &heading).map_err(|found| {
-                        ServerError::invalid(
-                            "heading",
-                            format!(
-                                "`{heading}` is not a heading of `{shown}` (headings: {})",
-                                found.join(", ")
-                            ),
-                        )
-                    })?,
-                    None if lines => extract_lines(&text, args.start_line, args.end_line)
+                let text = match part {
+                    NotePart::Section(heading) => {
+                        extract_section(&text, &heading).map_err(|found| {
+                            ServerError::invalid(
+                                "heading",
+                                format!(
+                                    "`{heading}` is not a heading of `{shown}` (headings: {})",
+                                    found.join(", ")
+                                ),
+                            )
+                        })?
+                    }
+                    NotePart::Lines { start, end } => extract_lines(&text, Some(start), end)
                         .map_err(|message| ServerError::invalid("start_line", message))?,
-                    None => text,
+                    NotePart::Whole => text,
                 };
                 Ok(CallToolResult::success(vec![ContentBlock::text(text)]))
             }
