@@ -3,9 +3,11 @@
 pytrec_eval (trec_eval's own C code) and compares every query and the means with the numbers in its
 `--json` report.
 
-    check_eval_parity.py --qrels QRELS.tsv --run RUN.trec --report REPORT.json [--tol 1e-4]
+    check_eval_parity.py --qrels QRELS.tsv --run RUN.trec --report REPORT.json [--run-name NAME] [--tol 1e-4]
 
-Measures: ndcg_cut_10, P_10, recall_10 and map_cut_100 on the run as written (trec_eval re-sorts it by
+A report of several runs (`--mode all`) names the one to check with --run-name (its `system.mode`).
+
+Measures: ndcg_cut_10, P_10, recall_10, recall_100, map_cut_100 and success_1 (Hit@1) on the run as written (trec_eval re-sorts it by
 score, ties by document id descending); MRR@10 = recip_rank on the run cut to its 10 best documents in
 that same order. Queries are those of the report (judged queries that were evaluated); a query with no
 line in the run scores 0 (trec_eval -c), as the report counts it. Exits 1 on any difference > tol.
@@ -17,13 +19,15 @@ from collections import defaultdict
 
 import pytrec_eval
 
-MEASURES = {"ndcg_cut.10", "P.10", "recall.10", "map_cut.100"}
+MEASURES = {"ndcg_cut.10", "P.10", "recall.10", "recall.100", "map_cut.100", "success.1"}
 KEYS = [  # report key, pytrec_eval key
     ("p_at_10", "P_10"),
     ("recall_at_10", "recall_10"),
     ("mrr_at_10", "recip_rank"),
     ("ndcg_at_10", "ndcg_cut_10"),
     ("map_at_100", "map_cut_100"),
+    ("recall_at_100", "recall_100"),
+    ("hit_at_1", "success_1"),
 ]
 
 
@@ -70,11 +74,18 @@ def main():
     ap.add_argument("--qrels", required=True)
     ap.add_argument("--run", required=True)
     ap.add_argument("--report", required=True)
+    ap.add_argument("--run-name")
     ap.add_argument("--tol", type=float, default=1e-4)
     args = ap.parse_args()
 
     with open(args.report, encoding="utf-8") as f:
         report = json.load(f)
+    if "runs" in report:
+        picked = [r for r in report["runs"] if r["system"]["mode"] == args.run_name]
+        if len(picked) != 1:
+            names = [r["system"]["mode"] for r in report["runs"]]
+            sys.exit(f"{args.report} holds runs {names}: name one with --run-name")
+        report = picked[0]
     queries = sorted(report["per_query"])
     if not queries:
         sys.exit("the report has no queries")

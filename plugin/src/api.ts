@@ -20,9 +20,30 @@ export interface Hit {
 	block_id?: string;
 	/** Excerpt; matched query terms are wrapped in `**`. */
 	snippet: string;
+	/** Higher is better; hybrid and lexical scores run from 0 to 1 (1: the best hit), dense is a cosine similarity. */
 	score: number;
 	retrievers: RetrieverName[];
+	/** Why the hit ranked where it did (absent from older backends). */
+	explain?: Explain;
 }
+
+/** What each retriever made of a hit; a field is absent when its retriever did not find the note. */
+export interface Explain {
+	dense_rank?: number;
+	dense_similarity?: number;
+	lexical_rank?: number;
+	/** BM25 of the note's best chunk (not bounded). */
+	lexical_score?: number;
+	/** Query terms (stemmed) found in the shown chunk, its headings, title or aliases. */
+	matched_terms?: string[];
+	/** Share (0–1) of the query's terms in the note's title or an alias. */
+	title_match?: number;
+	fusion?: Fusion;
+	/** The dense side's weight in convex fusion (the lexical side has 1 − this). */
+	dense_weight?: number;
+}
+
+export type Fusion = "convex" | "rrf";
 
 /** Whether file changes reach the index; `vault_missing` while the vault folder is gone. */
 export type LiveUpdates = "on" | "off" | "vault_missing";
@@ -62,6 +83,8 @@ export interface SearchRequest {
 	mode?: SearchMode;
 	folder?: string;
 	tag?: string;
+	/** How hybrid search merges its lists; the backend's default is convex. */
+	fusion?: Fusion;
 }
 
 export interface SearchResponse {
@@ -195,7 +218,7 @@ export const REQUIRED_FIELDS: Record<string, readonly string[]> = {
 export const REQUEST_FIELDS: Record<string, { required: readonly string[]; all: readonly string[] }> = {
 	SearchRequest: {
 		required: requiredOf<SearchRequest>()(["query"]),
-		all: ["query", "top_k", "mode", "folder", "tag"] satisfies (keyof SearchRequest)[],
+		all: ["query", "top_k", "mode", "folder", "tag", "fusion"] satisfies (keyof SearchRequest)[],
 	},
 	EmbedRequest: {
 		required: requiredOf<EmbedRequest>()(["texts"]),

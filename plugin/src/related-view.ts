@@ -2,6 +2,7 @@
 import { ItemView, Keymap, TFile, type WorkspaceLeaf } from "obsidian";
 import type { Hit } from "./api";
 import { BackendError } from "./client";
+import { explainText } from "./explain";
 import { openHit } from "./navigation";
 import { describeError, type SearchService } from "./service";
 import type { SupervisorState } from "./supervisor";
@@ -123,7 +124,7 @@ export class RelatedView extends ItemView {
 			const item = this.listEl.createDiv({ cls: "vault-rag-related-item tree-item-self is-clickable" });
 			const head = item.createDiv({ cls: "vault-rag-related-head" });
 			head.createSpan({ cls: "vault-rag-related-title", text: hit.title });
-			head.createSpan({ cls: "vault-rag-related-score", text: hit.score.toFixed(2) });
+			head.createSpan({ cls: "vault-rag-related-score", text: hit.score.toFixed(2), attr: { "aria-label": explainText(hit) } });
 			if (hit.heading_path.length > 0) {
 				item.createDiv({ cls: "vault-rag-related-headings", text: hit.heading_path.join(" › ") });
 			}

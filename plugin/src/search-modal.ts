@@ -2,6 +2,7 @@
 import { Keymap, Platform, SuggestModal, type App } from "obsidian";
 import type { Hit, SearchMode } from "./api";
 import { BackendError } from "./client";
+import { explainText } from "./explain";
 import { openHit } from "./navigation";
 import { parseQuery, type ParsedQuery } from "./query";
 import { nodeTimers, type Timers } from "./process";
@@ -76,6 +77,8 @@ export class SearchModal extends SuggestModal<Hit> {
 		const head = el.createDiv({ cls: "vault-rag-result-head" });
 		head.createSpan({ cls: "vault-rag-result-title", text: hit.title });
 		head.createSpan({ cls: "vault-rag-result-path", text: hit.path });
+		// Obsidian shows an element's aria-label as its tooltip: the score explains itself on hover.
+		head.createSpan({ cls: "vault-rag-result-score", text: hit.score.toFixed(2), attr: { "aria-label": explainText(hit) } });
 		if (hit.heading_path.length > 0) {
 			el.createDiv({ cls: "vault-rag-result-headings", text: hit.heading_path.join(" › ") });
 		}

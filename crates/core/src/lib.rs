@@ -20,7 +20,8 @@ mod request;
 mod types;
 
 pub use embedder::{
-    l2_normalize, DocumentText, EmbedError, Embedder, EmbedderFingerprint, ModelState, Precision,
+    l2_normalize, DocumentText, EmbedError, Embedder, EmbedderFingerprint, FusionWeights,
+    ModelState, Precision,
 };
 pub use path::{NotePath, PathError};
 pub use request::{
@@ -28,4 +29,4 @@ pub use request::{
     RequestError, SearchFilters, SearchRequest, SimilarRequest, DEFAULT_LIST_LIMIT, DEFAULT_TOP_K,
     MAX_LIST_LIMIT, MAX_QUERY_CHARS, MAX_TOP_K,
 };
-pub use types::{wikilink, Hit, Retriever, SearchMode};
+pub use types::{wikilink, Explain, Fusion, Hit, Retriever, SearchMode};

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{NotePath, SearchMode};
+use crate::{Fusion, NotePath, SearchMode};
 
 /// Results when a caller gives no `top_k`.
 pub const DEFAULT_TOP_K: usize = 10;
@@ -52,6 +52,9 @@ pub struct SearchRequest {
     /// Only notes with this tag (case-insensitive, `#` optional; `a` also matches `a/b`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag: Option<String>,
+    /// How a hybrid search merges its lists (ignored by the other modes).
+    #[serde(default)]
+    pub fusion: Fusion,
 }
 
 /// The filters of a valid search, in the form the index stores: a folder without surrounding
@@ -71,6 +74,7 @@ impl SearchRequest {
             mode: SearchMode::default(),
             folder: None,
             tag: None,
+            fusion: Fusion::default(),
         }
     }
 

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SearchMode {
-    /// Reciprocal-rank fusion of dense and lexical results.
+    /// Dense and lexical results merged (see [`Fusion`]).
     #[default]
     Hybrid,
     /// Vector similarity only.
@@ -42,6 +42,69 @@ impl fmt::Display for SearchMode {
     }
 }
 
+/// How a hybrid search merges its dense and lexical lists of notes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Fusion {
+    /// A weighted sum of the two scores, each normalised to 0–1.
+    #[default]
+    Convex,
+    /// Reciprocal-rank fusion, each vote weighted by relative similarity or term coverage.
+    Rrf,
+}
+
+impl FromStr for Fusion {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "convex" => Ok(Self::Convex),
+            "rrf" => Ok(Self::Rrf),
+            other => Err(format!("unknown fusion `{other}` (expected convex or rrf)")),
+        }
+    }
+}
+
+impl fmt::Display for Fusion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Convex => "convex",
+            Self::Rrf => "rrf",
+        })
+    }
+}
+
+/// Why a hit ranked where it did: what each retriever made of its note.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Explain {
+    /// The note's rank (1-based) in the dense list, when that list holds it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub dense_rank: Option<usize>,
+    /// Cosine similarity of the note's best chunk to the query (−1 to 1).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub dense_similarity: Option<f32>,
+    /// The note's rank (1-based) in the lexical list, when that list holds it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub lexical_rank: Option<usize>,
+    /// BM25 score of the note's best chunk (higher is better; not bounded).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub lexical_score: Option<f32>,
+    /// Query terms found in the shown chunk's title, aliases, headings or text.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub matched_terms: Vec<String>,
+    /// Whether the query names the note: the share (0–1) of its terms in the title or an alias.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub title_match: Option<f32>,
+    /// How the lists were merged (hybrid searches only).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub fusion: Option<Fusion>,
+    /// The dense side's weight in a convex fusion (the lexical side has 1 − this).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub dense_weight: Option<f32>,
+    /// The weight of [`Explain::title_match`] added to a convex score.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub title_weight: Option<f32>,
+}
+
 /// A retriever that contributed to a hit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -68,10 +131,14 @@ pub struct Hit {
     pub block_id: Option<String>,
     /// A short excerpt of the chunk; matched query terms are wrapped in `**`.
     pub snippet: String,
-    /// Higher is better. Cosine similarity for dense, BM25-derived for lexical, RRF for hybrid.
+    /// Higher is better. Dense: cosine similarity. Lexical: the BM25 score relative to the best
+    /// hit's (0–1). Hybrid (convex): the fused score, 0–1, where 1 is the best hit of both lists.
     pub score: f32,
     /// Which retrievers found this note.
     pub retrievers: Vec<Retriever>,
+    /// Why it ranked: each retriever's rank and score, the terms it matched, the fusion weight.
+    #[serde(default)]
+    pub explain: Explain,
 }
 
 impl Hit {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use vault_rag_core::{
-    DocumentText, EmbedError, Embedder, EmbedderFingerprint, ModelState, Precision,
+    DocumentText, EmbedError, Embedder, EmbedderFingerprint, FusionWeights, ModelState, Precision,
 };
 
 use crate::batch;
@@ -209,6 +209,10 @@ impl Embedder for OnnxEmbedder {
             tracing::warn!(error = %e, "cannot count tokens; using the byte length");
             text.len() + 2
         })
+    }
+
+    fn fusion_weights(&self) -> FusionWeights {
+        self.entry.fusion
     }
 
     fn embed_queries(&self, queries: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {

@@ -197,7 +197,17 @@ impl BeirDataset {
     /// at most `limit`; the returned qrels hold only those queries. A judged query missing from
     /// `queries.jsonl` is an error.
     pub fn test_queries(&self, limit: Option<usize>) -> Result<(Vec<Query>, Qrels), EvalError> {
-        let mut qrels = Qrels::read_tsv(&self.qrels_path("test"))?;
+        self.split_queries("test", limit)
+    }
+
+    /// The queries judged in `qrels/<split>.tsv` (e.g. `train` to tune on, `test` to report), as
+    /// [`BeirDataset::test_queries`] gives those of `test`.
+    pub fn split_queries(
+        &self,
+        split: &str,
+        limit: Option<usize>,
+    ) -> Result<(Vec<Query>, Qrels), EvalError> {
+        let mut qrels = Qrels::read_tsv(&self.qrels_path(split))?;
         let queries = self.queries()?;
         let known: std::collections::HashSet<&str> =
             queries.iter().map(|q| q.id.as_str()).collect();
@@ -210,7 +220,7 @@ impl BeirDataset {
                 dir: self.dir.clone(),
                 message: format!(
                     "query `{missing}` is judged in `{}` but not in `{}`",
-                    self.qrels_path("test").display(),
+                    self.qrels_path(split).display(),
                     self.queries_path().display()
                 ),
             });

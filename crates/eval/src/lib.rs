@@ -6,8 +6,10 @@
 //!   so that evaluation runs through the real pipeline.
 //! - [`metrics`]: P@10, R@10, MRR@10, nDCG@10, MAP@100 with trec_eval's definitions and tie-breaking.
 //! - [`run`]: TREC run files that trec_eval/pytrec_eval rank exactly as the metrics here do.
-//! - [`known_item`]: seeded known-item queries from a user's own vault.
-//! - [`run_queries`], [`evaluate`], [`EvalReport`]: timing, scoring and presenting an evaluation.
+//! - [`known_item`]: seeded known-item queries from a user's own vault; [`read_judged_queries`]:
+//!   hand-written ones (`note path<TAB>query`).
+//! - [`run_queries`], [`evaluate`], [`EvalReport`]: timing, scoring and presenting an evaluation;
+//!   [`EvalComparison`]: several runs on one index side by side, with [`significance`] tests.
 //!
 //! The crate knows nothing about the index: a search is any function from a query to scored
 //! document ids, which keeps the metrics testable on their own.
@@ -16,20 +18,24 @@
 
 mod beir;
 mod error;
+mod judged;
 pub mod known_item;
 pub mod metrics;
 mod qrels;
 mod report;
 pub mod run;
+pub mod significance;
 mod vault;
 
 pub use beir::{BeirDataset, CorpusReader, Document, Query};
 pub use error::EvalError;
+pub use judged::{read_judged_queries, JudgedQueries};
 pub use known_item::{KnownItem, KnownItemSet, KnownItemSettings};
 pub use metrics::{evaluate_query, Metrics, ScoredDoc};
 pub use qrels::Qrels;
 pub use report::{
-    evaluate, percentile, run_queries, EvalReport, Evaluation, SystemConfig, Timings,
+    evaluate, percentile, run_queries, EvalComparison, EvalReport, Evaluation, SystemConfig,
+    Timings,
 };
 pub use run::{read_run_file, write_run_file, Run};
 pub use vault::{doc_id_from_note, note_file_name, note_text, write_vault, VaultInfo};

@@ -8,6 +8,7 @@
 //! - `MRR@10` = 1 / rank of the first relevant document within the top 10, else 0.
 //! - `nDCG@10`: gain = grade, discount = log2(rank + 1), ideal = the judged grades sorted descending.
 //! - `MAP@100` = Σ precision at each relevant rank ≤ 100 / relevant judged.
+//! - `R@100` = relevant in the top 100 / relevant judged.
 //!
 //! A query whose judgments hold no relevant document scores 0 everywhere and still counts in the mean,
 //! as pytrec_eval reports it (checked against pytrec-eval-terrier 0.5.11).
@@ -54,6 +55,12 @@ pub struct Metrics {
     pub mrr_at_10: f64,
     pub ndcg_at_10: f64,
     pub map_at_100: f64,
+    #[serde(default)]
+    pub recall_at_100: f64,
+    /// 1 when the first result is relevant (trec_eval's `success_1`): for known-item queries,
+    /// whether the right note came first.
+    #[serde(default)]
+    pub hit_at_1: f64,
 }
 
 impl Metrics {
@@ -70,6 +77,8 @@ impl Metrics {
             mrr_at_10: sum(|m| m.mrr_at_10),
             ndcg_at_10: sum(|m| m.ndcg_at_10),
             map_at_100: sum(|m| m.map_at_100),
+            recall_at_100: sum(|m| m.recall_at_100),
+            hit_at_1: sum(|m| m.hit_at_1),
         }
     }
 }
@@ -129,6 +138,12 @@ pub fn evaluate_query(judgments: &BTreeMap<String, i64>, run: &[ScoredDoc]) -> M
         mrr_at_10: mrr,
         ndcg_at_10: ndcg,
         map_at_100: ap_sum / num_rel as f64,
+        recall_at_100: hits as f64 / num_rel as f64,
+        hit_at_1: if grades.first().is_some_and(|&g| g >= 1) {
+            1.0
+        } else {
+            0.0
+        },
     }
 }
 
@@ -227,13 +242,15 @@ mod tests {
         close(m.mrr_at_10, 0.0);
         close(m.recall_at_10, 0.0);
         close(m.map_at_100, 1.0 / 11.0);
-        // At rank 101 it is outside MAP@100 too.
+        close(m.recall_at_100, 1.0);
+        // At rank 101 it is outside MAP@100 and R@100 too.
         let j = judg(&[("rel", 1)]);
         let mut r: Vec<ScoredDoc> = (0..100)
             .map(|i| ScoredDoc::new(format!("x{i:03}"), 2.0 - i as f64 * 0.01))
             .collect();
         r.push(ScoredDoc::new("rel", 0.0));
         close(evaluate_query(&j, &r).map_at_100, 0.0);
+        close(evaluate_query(&j, &r).recall_at_100, 0.0);
     }
 
     #[test]
@@ -262,11 +279,15 @@ mod tests {
             mrr_at_10: 1.0,
             ndcg_at_10: 0.5,
             map_at_100: 0.25,
+            recall_at_100: 1.0,
+            hit_at_1: 1.0,
         };
         let m = Metrics::mean(&[a, Metrics::default()]);
         close(m.p_at_10, 0.1);
         close(m.ndcg_at_10, 0.25);
         close(m.map_at_100, 0.125);
+        close(m.recall_at_100, 0.5);
+        close(m.hit_at_1, 0.5);
         assert_eq!(Metrics::mean(&[]), Metrics::default());
     }
 }

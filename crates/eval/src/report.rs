@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::metrics::{evaluate_query, trec_sort, Metrics, ScoredDoc};
 use crate::run::Run;
+use crate::significance::{compare, Comparison, MetricFn, ALPHA, PERMUTATIONS};
 use crate::{EvalError, Qrels, Query};
 
 /// Runs every query through `search` (which returns up to `depth` documents), timing each call.
@@ -152,15 +153,109 @@ impl EvalReport {
             "{} queries ({} without relevant documents), {} notes, {} chunks\n",
             self.queries, self.queries_without_relevant, self.notes, self.chunks
         ));
-        out.push_str("  P@10    R@10    MRR@10  nDCG@10 MAP@100\n");
+        out.push_str("  P@10    R@10    MRR@10  nDCG@10 MAP@100 R@100   Hit@1\n");
         out.push_str(&format!(
-            "  {:.4}  {:.4}  {:.4}  {:.4}  {:.4}\n",
-            m.p_at_10, m.recall_at_10, m.mrr_at_10, m.ndcg_at_10, m.map_at_100
+            "  {:.4}  {:.4}  {:.4}  {:.4}  {:.4}  {:.4}  {:.4}\n",
+            m.p_at_10,
+            m.recall_at_10,
+            m.mrr_at_10,
+            m.ndcg_at_10,
+            m.map_at_100,
+            m.recall_at_100,
+            m.hit_at_1
         ));
         out.push_str(&format!(
             "index {:.1} s ({} chunks embedded), query p50 {:.1} ms, p99 {:.1} ms, mean {:.1} ms\n",
             t.index_secs, t.chunks_embedded, t.query_p50_ms, t.query_p99_ms, t.query_mean_ms
         ));
+        out
+    }
+}
+
+/// Several runs over one index (e.g. every search mode), side by side, with a significance test
+/// of the first run against each of the others.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvalComparison {
+    pub runs: Vec<EvalReport>,
+    /// The first run against each other run, on nDCG@10 and MRR@10.
+    pub significance: Vec<Comparison>,
+}
+
+/// The metrics the comparison tests.
+const TESTED: [(&str, MetricFn); 2] = [("nDCG@10", |m| m.ndcg_at_10), ("MRR@10", |m| m.mrr_at_10)];
+
+impl EvalComparison {
+    /// Tests `runs[0]` against every later run (their `system.mode` names them).
+    pub fn new(runs: Vec<EvalReport>) -> Self {
+        let mut significance = Vec::new();
+        if let Some((first, rest)) = runs.split_first() {
+            for other in rest {
+                for metric in TESTED {
+                    significance.push(compare(
+                        (&first.system.mode, &first.per_query),
+                        (&other.system.mode, &other.per_query),
+                        metric,
+                    ));
+                }
+            }
+        }
+        Self { runs, significance }
+    }
+
+    /// One table row per run, then one line per comparison.
+    pub fn to_text(&self) -> String {
+        let Some(first) = self.runs.first() else {
+            return String::new();
+        };
+        let s = &first.system;
+        let mut out = format!(
+            "dataset {}  model {} {}@{}  chunk {} tokens\n{} queries ({} without relevant documents), {} notes, {} chunks; index {:.1} s ({} chunks embedded)\n",
+            first.dataset, s.model, s.precision, s.dim, s.chunk_tokens, first.queries,
+            first.queries_without_relevant, first.notes, first.chunks, first.timings.index_secs,
+            first.timings.chunks_embedded
+        );
+        out.push_str(
+            "run            nDCG@10  MRR@10   Hit@1    P@10     R@10     R@100    MAP@100  query p50 / p99 ms\n",
+        );
+        for r in &self.runs {
+            let (m, t) = (&r.metrics, &r.timings);
+            out.push_str(&format!(
+                "{:<14} {:.4}   {:.4}   {:.4}   {:.4}   {:.4}   {:.4}   {:.4}   {:.1} / {:.1}\n",
+                r.system.mode,
+                m.ndcg_at_10,
+                m.mrr_at_10,
+                m.hit_at_1,
+                m.p_at_10,
+                m.recall_at_10,
+                m.recall_at_100,
+                m.map_at_100,
+                t.query_p50_ms,
+                t.query_p99_ms
+            ));
+        }
+        if !self.significance.is_empty() {
+            out.push_str(&format!(
+                "paired randomisation test ({PERMUTATIONS} permutations, significant when p < {ALPHA}):\n"
+            ));
+        }
+        for c in &self.significance {
+            out.push_str(&format!(
+                "  {} vs {} {}: {:+.4}  p = {:.4}  {}  ({} better, {} worse, {} same)\n",
+                c.a,
+                c.b,
+                c.metric,
+                c.difference,
+                c.p_value,
+                if c.significant {
+                    "significant"
+                } else {
+                    "not significant"
+                },
+                c.wins,
+                c.losses,
+                c.ties
+            ));
+        }
         out
     }
 }

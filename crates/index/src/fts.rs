@@ -18,10 +18,32 @@
 //! 0.3384 against 0.3373 for OR, the same recall@100 (0.6912), for a second query per search.
 //! The BM25 column weights (title 2, headings 1.5, body 1) scored 0.3373 there against 0.3335
 //! for equal weights.
+//!
+//! The full-text table stems English words (FTS5's `porter` tokenizer around `unicode61`), so
+//! "indexing" matches "indexed"; [`stem`] gives the same kind of stem in Rust for what FTS5 does not
+//! report back: which query terms a chunk holds, and which words a snippet highlights.
+
+use std::sync::LazyLock;
+
+use rust_stemmers::{Algorithm, Stemmer};
 
 /// Most terms a query contributes to the MATCH expression; the rest are ignored so that a pasted
 /// page cannot make one search scan the whole index thousands of times.
 pub(crate) const MAX_QUERY_TERMS: usize = 64;
+
+static ENGLISH: LazyLock<Stemmer> = LazyLock::new(|| Stemmer::create(Algorithm::English));
+
+/// The stem of a lower-cased word, as far as matching needs it: English words lose their
+/// inflection (`indexing` → `index`); anything with a character outside ASCII letters (codes,
+/// numbers, other scripts) stays as it is, as FTS5's `porter` leaves such tokens too. Snowball's
+/// English stemmer differs from FTS5's Porter stemmer on a few rare words; both sides of every
+/// comparison here use this one, so a mismatch only costs a highlight.
+pub(crate) fn stem(word: &str) -> String {
+    if word.len() < 3 || !word.bytes().all(|b| b.is_ascii_lowercase()) {
+        return word.to_string();
+    }
+    ENGLISH.stem(word).into_owned()
+}
 
 /// Whether `c` belongs to a script written without spaces between words.
 pub(crate) fn is_cjk(c: char) -> bool {
@@ -187,6 +209,16 @@ pub(crate) fn match_expression(terms: &[QueryTerm]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stems_english_words_only() {
+        assert_eq!(stem("indexing"), "index");
+        assert_eq!(stem("indexed"), "index");
+        assert_eq!(stem("notes"), "note");
+        assert_eq!(stem("7741b"), "7741b");
+        assert_eq!(stem("xr"), "xr");
+        assert_eq!(stem("größe"), "größe");
+    }
 
     #[test]
     fn latin_text_unchanged() {

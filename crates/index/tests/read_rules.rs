@@ -168,6 +168,7 @@ fn a_note_replaced_by_a_folder_is_not_left_as_a_ghost() {
                 mode: SearchMode::Lexical,
                 folder: None,
                 tag: None,
+                fusion: Default::default(),
             })
             .unwrap()
             .hits

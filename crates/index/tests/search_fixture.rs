@@ -163,6 +163,7 @@ fn filters() {
                 top_k: 20,
                 folder: folder.map(str::to_string),
                 tag: tag.map(str::to_string),
+                fusion: Default::default(),
                 ..SearchRequest::new(query)
             })
             .unwrap();

@@ -178,8 +178,23 @@ fn schemas() -> Value {
                 "end_line": { "type": "integer", "minimum": 1 },
                 "block_id": { "type": "string", "description": "Block id (`^id`) of the chunk, when it has one." },
                 "snippet": { "type": "string", "description": "Excerpt; matched terms wrapped in `**`." },
-                "score": { "type": "number" },
-                "retrievers": { "type": "array", "items": { "type": "string", "enum": ["dense", "lexical"] } }
+                "score": { "type": "number", "description": "Higher is better. Dense: cosine similarity. Lexical: BM25 relative to the best hit (0–1). Hybrid (convex): the fused score, 0–1." },
+                "retrievers": { "type": "array", "items": { "type": "string", "enum": ["dense", "lexical"] } },
+                "explain": { "$ref": "#/components/schemas/Explain" }
+            }
+        },
+        "Explain": {
+            "type": "object",
+            "description": "Why a hit ranked where it did. Fields a retriever did not report are left out.",
+            "properties": {
+                "dense_rank": { "type": "integer", "minimum": 1, "description": "The note's rank in the dense list." },
+                "dense_similarity": { "type": "number", "description": "Cosine similarity of the note's best chunk to the query." },
+                "lexical_rank": { "type": "integer", "minimum": 1, "description": "The note's rank in the lexical list." },
+                "lexical_score": { "type": "number", "description": "BM25 score of the note's best chunk (not bounded)." },
+                "matched_terms": { "type": "array", "items": { "type": "string" }, "description": "Query terms (stemmed) found in the shown chunk, its headings, title or aliases." },
+                "title_match": { "type": "number", "minimum": 0, "maximum": 1, "description": "Share of the query's terms in the note's title or an alias." },
+                "fusion": { "type": "string", "enum": ["convex", "rrf"] },
+                "dense_weight": { "type": "number", "minimum": 0, "maximum": 1, "description": "The dense side's weight in convex fusion." }
             }
         },
         "SearchRequest": {
@@ -191,7 +206,8 @@ fn schemas() -> Value {
                 "top_k": { "type": ["integer", "null"], "minimum": 1, "maximum": MAX_TOP_K, "default": DEFAULT_TOP_K },
                 "mode": { "type": ["string", "null"], "enum": ["hybrid", "dense", "lexical", null], "default": "hybrid" },
                 "folder": { "type": ["string", "null"], "description": "Only notes in this vault folder." },
-                "tag": { "type": ["string", "null"], "description": "Only notes with this tag (with or without `#`)." }
+                "tag": { "type": ["string", "null"], "description": "Only notes with this tag (with or without `#`)." },
+                "fusion": { "type": ["string", "null"], "enum": ["convex", "rrf", null], "default": "convex", "description": "How hybrid search merges the dense and lexical lists." }
             }
         },
         "SearchResponse": {

@@ -124,6 +124,20 @@ describe("SearchModal", () => {
 		expect(snippet?.textContent).toBe('See Mars <img src=x onerror="alert(1)"> and Phobos');
 	});
 
+	it("shows the score, with why the hit ranked as its tooltip", () => {
+		const { modal } = setup();
+		const el = createDiv();
+		modal.renderSuggestion(
+			hit({ score: 0.8123, explain: { dense_rank: 1, dense_similarity: 0.61, lexical_rank: 3, matched_terms: ["mar"], fusion: "convex", dense_weight: 0.7 } }),
+			el,
+		);
+		const score = el.querySelector(".vault-rag-result-score");
+		expect(score?.textContent).toBe("0.81");
+		expect(score?.getAttribute("aria-label")).toBe(
+			"Score 0.81\nMeaning: #1, similarity 0.61\nKeywords: #3, matched mar\nBlend: 70 % meaning, 30 % keywords",
+		);
+	});
+
 	it("opens the note at the hit's line on Enter", async () => {
 		const { app, modal } = setup();
 		const leaf = app.workspace.getLeaf(false);

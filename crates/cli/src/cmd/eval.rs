@@ -4,17 +4,25 @@
 //! A BEIR corpus is written once as a vault of notes under `<data dir>/eval/<dataset>/vault`; each
 //! configuration (model, precision, dimensions, chunk size) gets its own index next to it, built once
 //! and reused (re-indexing is incremental). Results are per note, so a document ranks by its best chunk.
+//!
+//! By default every mode runs over the one index (hybrid with each fusion, dense, lexical) and the
+//! report tests hybrid against each of the others for significance. `--mode lexical` alone builds
+//! an index without vectors: the model's tokenizer still sizes the chunks, so they are the chunks
+//! the full index has, but nothing is embedded.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use vault_rag_core::{Embedder, SearchMode};
+use vault_rag_core::{
+    DocumentText, EmbedError, Embedder, EmbedderFingerprint, Fusion, ModelState, SearchMode,
+};
 use vault_rag_eval::known_item::{self, KnownItemSettings};
 use vault_rag_eval::{
-    doc_id_from_note, evaluate, run_queries, write_run_file, write_vault, BeirDataset, EvalReport,
-    Qrels, Query, ScoredDoc, SystemConfig, Timings,
+    doc_id_from_note, evaluate, read_judged_queries, run_queries, write_run_file, write_vault,
+    BeirDataset, EvalComparison, EvalReport, Qrels, Query, ScoredDoc, SystemConfig, Timings,
 };
 use vault_rag_index::Progress;
 use vault_rag_index::{Engine, IndexSettings, SearchRequest};
@@ -33,19 +41,30 @@ pub struct Args {
     /// A BEIR-layout dataset folder: corpus.jsonl, queries.jsonl, qrels/test.tsv.
     #[arg(long, required_unless_present = "vault", conflicts_with = "vault")]
     pub dataset: Option<PathBuf>,
-    /// A vault to make known-item queries from (with --known-item N).
-    #[arg(long, requires = "known_item")]
+    /// A vault to evaluate on: with --known-item N (drawn queries) or --queries FILE (written ones).
+    #[arg(long)]
     pub vault: Option<PathBuf>,
     /// Number of known-item queries (a heading or first sentence of a random note; that note is
     /// the one right answer). They share words with their note, so they favour lexical search.
-    #[arg(long, requires = "vault")]
+    #[arg(long, requires = "vault", conflicts_with = "queries")]
     pub known_item: Option<usize>,
+    /// Known-item queries written by hand for --vault: a tab-separated file of
+    /// `note path<TAB>query` lines (`#` starts a comment), one right note per query.
+    #[arg(long, requires = "vault")]
+    pub queries: Option<PathBuf>,
     /// Seed of the known-item draw (same seed, same queries).
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// Retrievers: hybrid, dense or lexical.
-    #[arg(long, default_value = "hybrid")]
-    pub mode: SearchMode,
+    /// Runs: all (hybrid with each fusion, dense and lexical over one index, compared for
+    /// significance), or one of hybrid, dense, lexical (lexical alone embeds nothing).
+    #[arg(long, value_enum, default_value_t = EvalMode::All)]
+    pub mode: EvalMode,
+    /// How a single hybrid run merges its lists: convex or rrf.
+    #[arg(long, default_value = "convex")]
+    pub fusion: Fusion,
+    /// The judgments to evaluate against: `qrels/<split>.tsv` (e.g. train to tune, test to report).
+    #[arg(long, default_value = "test")]
+    pub split: String,
     #[command(flatten)]
     pub model: ModelArgs,
     /// Chunk size in tokens (overlap and character cap scale with it); default: the indexer's.
@@ -54,9 +73,12 @@ pub struct Args {
     /// Evaluate only the first N judged queries (queries.jsonl order).
     #[arg(long)]
     pub queries_limit: Option<usize>,
-    /// Write a TREC run (`qid Q0 docid rank score tag`, 100 per query) to this file.
-    #[arg(long)]
+    /// Write a TREC run (`qid Q0 docid rank score tag`, 100 per query) to this file (one run only).
+    #[arg(long, conflicts_with = "run_dir")]
     pub run_file: Option<PathBuf>,
+    /// Write each run's TREC run file into this folder, as `<run>.trec`.
+    #[arg(long)]
+    pub run_dir: Option<PathBuf>,
     /// Print the report as JSON (with per-query metrics) instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -66,6 +88,82 @@ pub struct Args {
     /// Obsidian's configuration folder in --vault (skipped when making queries).
     #[arg(long, default_value = ".obsidian")]
     pub config_dir: String,
+}
+
+/// Which runs an evaluation makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EvalMode {
+    All,
+    Hybrid,
+    Dense,
+    Lexical,
+}
+
+/// One run: its name in reports and file names, and the search it makes.
+struct RunSpec {
+    name: String,
+    mode: SearchMode,
+    fusion: Fusion,
+}
+
+impl RunSpec {
+    fn new(mode: SearchMode, fusion: Fusion) -> Self {
+        let name = match (mode, fusion) {
+            (SearchMode::Hybrid, Fusion::Rrf) => "hybrid-rrf".to_string(),
+            _ => mode.to_string(),
+        };
+        Self { name, mode, fusion }
+    }
+}
+
+fn run_specs(mode: EvalMode, fusion: Fusion) -> Vec<RunSpec> {
+    match mode {
+        // Hybrid first: the comparison tests it against each of the others.
+        EvalMode::All => vec![
+            RunSpec::new(SearchMode::Hybrid, Fusion::Convex),
+            RunSpec::new(SearchMode::Hybrid, Fusion::Rrf),
+            RunSpec::new(SearchMode::Dense, fusion),
+            RunSpec::new(SearchMode::Lexical, fusion),
+        ],
+        EvalMode::Hybrid => vec![RunSpec::new(SearchMode::Hybrid, fusion)],
+        EvalMode::Dense => vec![RunSpec::new(SearchMode::Dense, fusion)],
+        EvalMode::Lexical => vec![RunSpec::new(SearchMode::Lexical, fusion)],
+    }
+}
+
+/// The model's tokenizer without its inference: chunks come out exactly as the model's index
+/// cuts them, and every "vector" is the same one value, so a lexical-only evaluation embeds
+/// nothing. Its fingerprint names it, so its index is never taken for the model's.
+struct NoVectors {
+    inner: Arc<dyn Embedder>,
+    fingerprint: EmbedderFingerprint,
+}
+
+impl NoVectors {
+    fn new(inner: Arc<dyn Embedder>) -> Self {
+        let mut fingerprint = inner.fingerprint().clone();
+        fingerprint.model = format!("{}+no-vectors", fingerprint.model);
+        fingerprint.dims = 1;
+        Self { inner, fingerprint }
+    }
+}
+
+impl Embedder for NoVectors {
+    fn fingerprint(&self) -> &EmbedderFingerprint {
+        &self.fingerprint
+    }
+    fn state(&self) -> ModelState {
+        self.inner.state()
+    }
+    fn count_tokens(&self, text: &str) -> usize {
+        self.inner.count_tokens(text)
+    }
+    fn embed_queries(&self, queries: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        Ok(vec![vec![1.0]; queries.len()])
+    }
+    fn embed_documents(&self, docs: &[DocumentText<'_>]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        Ok(vec![vec![1.0]; docs.len()])
+    }
 }
 
 /// What one evaluation needs besides the searcher: the queries, their judgments, the vault to
@@ -88,19 +186,33 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .join("eval"),
     };
     let task = match (&args.dataset, &args.vault, args.known_item) {
-        (Some(dir), _, _) => beir_task(dir, &root, args.queries_limit)?,
+        (Some(dir), _, _) => beir_task(dir, &root, &args.split, args.queries_limit)?,
         (None, Some(vault), Some(n)) => known_item_task(vault, n, &args, &root)?,
-        _ => bail!("give --dataset DIR, or --vault VAULT with --known-item N"),
+        (None, Some(vault), None) => match &args.queries {
+            Some(file) => judged_task(vault, file, &root)?,
+            None => bail!("--vault needs --known-item N or --queries FILE"),
+        },
+        _ => bail!("give --dataset DIR, or --vault VAULT with --known-item N or --queries FILE"),
     };
     if task.queries.is_empty() {
         bail!("no judged queries to evaluate in {}", task.dataset);
     }
 
+    if args.run_file.is_some() && args.mode == EvalMode::All {
+        bail!("--run-file takes one run: give --mode, or use --run-dir for all of them");
+    }
+    let specs = run_specs(args.mode, args.fusion);
+
     let spec = crate::model::ready(&args.model, None)?;
-    let embedder: Arc<dyn Embedder> = Arc::new(
+    let model: Arc<dyn Embedder> = Arc::new(
         vault_rag_embed::OnnxEmbedder::load(&spec).context("loading the embedding model")?,
     );
-    let fp = embedder.fingerprint().clone();
+    let fp = model.fingerprint().clone();
+    let embedder: Arc<dyn Embedder> = if args.mode == EvalMode::Lexical {
+        Arc::new(NoVectors::new(model))
+    } else {
+        model
+    };
     let chunk = chunk_config(args.chunk_tokens);
     if args.chunk_tokens.is_some_and(|n| n > fp.max_tokens) {
         eprintln!(
@@ -108,18 +220,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             fp.model, fp.max_tokens
         );
     }
+    let index_fp = embedder.fingerprint().clone();
     let index_dir = task.cache.join(format!(
         "index-{}-{}-{}-c{}-{}",
-        sanitize(&fp.model),
-        fp.precision,
-        fp.dims,
+        sanitize(&index_fp.model),
+        index_fp.precision,
+        index_fp.dims,
         chunk.max_tokens,
-        &fp.id()[..8]
+        &index_fp.id()[..8]
     ));
     let mut settings = IndexSettings::new(&task.vault);
     settings.data_dir = Some(index_dir.clone());
     settings.chunk = chunk.clone();
-    if args.known_item.is_some() {
+    if args.vault.is_some() {
         settings.config_dir = args.config_dir.clone();
     }
 
@@ -153,67 +266,91 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             summary.failures[0].reason
         );
     }
-
-    let (run, latencies) = run_queries(&task.queries, DEPTH, |q| {
-        let request = SearchRequest {
-            query: q.text.clone(),
-            top_k: DEPTH,
-            mode: args.mode,
-            folder: None,
-            tag: None,
-        };
-        let response = engine.search(&request).map_err(|e| e.to_string())?;
-        response
-            .hits
-            .iter()
-            .map(|h| {
-                (task.doc_id)(&h.path)
-                    .map(|id| ScoredDoc::new(id, f64::from(h.score)))
-                    .ok_or_else(|| {
-                        format!("hit `{}` is not a note of the evaluation vault", h.path)
-                    })
-            })
-            .collect()
-    })?;
-    let evaluation = evaluate(&task.qrels, &run);
+    // The no-vectors index runs no inference: none of its chunks was embedded.
+    let embedded = match args.mode {
+        EvalMode::Lexical => 0,
+        _ => summary.chunks_embedded as usize,
+    };
     let status = engine.status();
     let chunk_tokens = engine.settings().chunk.max_tokens;
+    let order: Vec<String> = task.queries.iter().map(|q| q.id.clone()).collect();
+
+    let mut reports = Vec::with_capacity(specs.len());
+    for run_spec in &specs {
+        let (run, latencies) = run_queries(&task.queries, DEPTH, |q| {
+            let request = SearchRequest {
+                query: q.text.clone(),
+                top_k: DEPTH,
+                mode: run_spec.mode,
+                folder: None,
+                tag: None,
+                fusion: run_spec.fusion,
+            };
+            let response = engine.search(&request).map_err(|e| e.to_string())?;
+            response
+                .hits
+                .iter()
+                .map(|h| {
+                    (task.doc_id)(&h.path)
+                        .map(|id| ScoredDoc::new(id, f64::from(h.score)))
+                        .ok_or_else(|| {
+                            format!("hit `{}` is not a note of the evaluation vault", h.path)
+                        })
+                })
+                .collect()
+        })?;
+        let evaluation = evaluate(&task.qrels, &run);
+        let tag = format!("vault-rag-{}", run_spec.name);
+        if let Some(path) = &args.run_file {
+            write_run_file(path, &run, &order, DEPTH, &tag)?;
+        }
+        if let Some(dir) = &args.run_dir {
+            let path = dir.join(format!("{}.trec", run_spec.name));
+            write_run_file(&path, &run, &order, DEPTH, &tag)?;
+        }
+        reports.push(EvalReport {
+            dataset: task.dataset.clone(),
+            system: SystemConfig {
+                mode: run_spec.name.clone(),
+                model: fp.model.clone(),
+                precision: fp.precision.to_string(),
+                dim: fp.dims,
+                chunk_tokens,
+                fingerprint: index_fp.id(),
+            },
+            notes: status.notes_indexed as usize,
+            chunks: status.chunks as usize,
+            queries: evaluation.queries,
+            queries_without_relevant: evaluation.queries_without_relevant,
+            metrics: evaluation.mean,
+            timings: Timings::new(index_secs, embedded, &latencies),
+            per_query: evaluation.per_query,
+        });
+    }
     engine.shutdown();
 
-    let report = EvalReport {
-        dataset: task.dataset.clone(),
-        system: SystemConfig {
-            mode: args.mode.to_string(),
-            model: fp.model.clone(),
-            precision: fp.precision.to_string(),
-            dim: fp.dims,
-            chunk_tokens,
-            fingerprint: fp.id(),
-        },
-        notes: status.notes_indexed as usize,
-        chunks: status.chunks as usize,
-        queries: evaluation.queries,
-        queries_without_relevant: evaluation.queries_without_relevant,
-        metrics: evaluation.mean,
-        timings: Timings::new(index_secs, summary.chunks_embedded as usize, &latencies),
-        per_query: evaluation.per_query,
-    };
-    if let Some(path) = &args.run_file {
-        let order: Vec<String> = task.queries.iter().map(|q| q.id.clone()).collect();
-        let tag = format!("vault-rag-{}", args.mode);
-        write_run_file(path, &run, &order, DEPTH, &tag)?;
-    }
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+    let mut out = std::io::stdout().lock();
+    if reports.len() == 1 {
+        let report = &reports[0];
+        if args.json {
+            writeln!(out, "{}", serde_json::to_string_pretty(report)?)?;
+        } else {
+            write!(out, "{}", report.to_text())?;
+        }
     } else {
-        print!("{}", report.to_text());
+        let comparison = EvalComparison::new(reports);
+        if args.json {
+            writeln!(out, "{}", serde_json::to_string_pretty(&comparison)?)?;
+        } else {
+            write!(out, "{}", comparison.to_text())?;
+        }
     }
     Ok(())
 }
 
-fn beir_task(dir: &Path, root: &Path, limit: Option<usize>) -> anyhow::Result<Task> {
+fn beir_task(dir: &Path, root: &Path, split: &str, limit: Option<usize>) -> anyhow::Result<Task> {
     let dataset = BeirDataset::open(dir)?;
-    let (queries, qrels) = dataset.test_queries(limit)?;
+    let (queries, qrels) = dataset.split_queries(split, limit)?;
     let cache = root.join(sanitize(&dataset.name));
     let info = write_vault(&dataset, &cache.join("vault"))?;
     tracing::info!(
@@ -221,8 +358,13 @@ fn beir_task(dir: &Path, root: &Path, limit: Option<usize>) -> anyhow::Result<Ta
         written = info.written,
         "evaluation vault"
     );
+    let name = if split == "test" {
+        dataset.name
+    } else {
+        format!("{} ({split})", dataset.name)
+    };
     Ok(Task {
-        dataset: dataset.name,
+        dataset: name,
         vault: info.dir,
         cache,
         queries,
@@ -251,19 +393,46 @@ fn known_item_task(vault: &Path, n: usize, args: &Args, root: &Path) -> anyhow::
             set.notes_scanned
         );
     }
+    let (name, cache) = vault_cache(&canonical, root);
+    Ok(Task {
+        dataset: format!("known-item:{name}"),
+        vault: canonical,
+        cache,
+        queries: set.queries,
+        qrels: set.qrels,
+        doc_id: |path| Some(known_item::run_doc_id(path)),
+    })
+}
+
+/// Hand-written known-item queries over a vault; the index is the one drawn queries use.
+fn judged_task(vault: &Path, file: &Path, root: &Path) -> anyhow::Result<Task> {
+    let canonical = vault
+        .canonicalize()
+        .with_context(|| format!("vault `{}` not found", vault.display()))?;
+    let judged = read_judged_queries(file, &canonical)?;
+    let (name, cache) = vault_cache(&canonical, root);
+    let stem = file
+        .file_stem()
+        .map_or_else(|| "queries".into(), |s| s.to_string_lossy().into_owned());
+    Ok(Task {
+        dataset: format!("{stem}:{name}"),
+        vault: canonical,
+        cache,
+        queries: judged.queries,
+        qrels: judged.qrels,
+        doc_id: |path| Some(known_item::run_doc_id(path)),
+    })
+}
+
+/// A vault's name and the folder its evaluation index is kept in (one per vault path).
+fn vault_cache(canonical: &Path, root: &Path) -> (String, PathBuf) {
     let name = canonical
         .file_name()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "vault".into());
     let key = &blake3::hash(canonical.to_string_lossy().as_bytes()).to_hex()[..8];
-    Ok(Task {
-        dataset: format!("known-item:{name}"),
-        vault: canonical,
-        cache: root.join(format!("known-item-{}-{key}", sanitize(&name))),
-        queries: set.queries,
-        qrels: set.qrels,
-        doc_id: |path| Some(known_item::run_doc_id(path)),
-    })
+    let cache = root.join(format!("known-item-{}-{key}", sanitize(&name)));
+    (name, cache)
 }
 
 /// The indexer's chunking, resized to `tokens` when given (overlap 1/8, character cap 16× tokens).

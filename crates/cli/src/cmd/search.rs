@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 use std::time::Instant;
 
-use vault_rag_core::{Hit, SearchMode};
+use vault_rag_core::{Fusion, Hit, SearchMode};
 use vault_rag_index::Engine;
 use vault_rag_index::Progress;
 use vault_rag_index::{SearchRequest, SearchResponse};
@@ -33,7 +33,11 @@ pub struct Args {
     /// Only notes with this tag (`#` optional; nested tags match their parent).
     #[arg(long)]
     pub tag: Option<String>,
-    /// Print the response as one JSON object on standard output.
+    /// How hybrid search merges its lists: convex (weighted scores) or rrf (reciprocal ranks).
+    #[arg(long, default_value = "convex")]
+    pub fusion: Fusion,
+    /// Print the response as one JSON object on standard output (each hit with `explain`: why it
+    /// ranked).
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
@@ -51,6 +55,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         mode: args.mode,
         folder: args.folder.clone(),
         tag: args.tag.clone(),
+        fusion: args.fusion,
     };
     let response = engine.search(&req)?;
     engine.shutdown();
@@ -195,6 +200,7 @@ mod tests {
                 snippet: "orders a valve **XR-7741b** for".into(),
                 score: 0.0325,
                 retrievers: vec![Retriever::Dense, Retriever::Lexical],
+                explain: Default::default(),
             }],
             index_complete: true,
             took_ms: 3.25,

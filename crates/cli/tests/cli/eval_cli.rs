@@ -99,8 +99,21 @@ fn beir_dataset_through_the_real_pipeline() {
     assert_eq!(q3_first[2], "d/6:odd");
 
     // Same configuration: the index is reused, nothing is embedded again.
+    let hybrid = eval(&["--dataset", ds_s, "--mode", "hybrid", "--data-dir", data_s]);
+    assert_eq!(hybrid["timings"]["chunks_embedded"], 0, "{hybrid:#}");
+    assert_eq!(
+        hybrid["system"]["fingerprint"],
+        dense["system"]["fingerprint"]
+    );
+
+    // Lexical alone builds an index without vectors: its own fingerprint, no inference.
     let lexical = eval(&["--dataset", ds_s, "--mode", "lexical", "--data-dir", data_s]);
     assert_eq!(lexical["timings"]["chunks_embedded"], 0);
+    assert_ne!(
+        lexical["system"]["fingerprint"],
+        dense["system"]["fingerprint"]
+    );
+    assert_eq!(lexical["notes"], DOCS.len());
     assert_eq!(lexical["system"]["mode"], "lexical");
     assert!(
         lexical["metrics"]["ndcg_at_10"].as_f64().unwrap() < 1.0,

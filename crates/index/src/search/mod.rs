@@ -8,10 +8,12 @@
 //!    that filtered searches still return `top_k` notes;
 //! 3. dense: scan the int8 [`VectorMatrix`] for `max(4 × top_k, 50)` chunks, re-score them
 //!    exactly from the f16 vectors in SQLite; lexical: FTS5 BM25 ([`crate::lexical`]);
-//! 4. hybrid: reciprocal-rank fusion at note level ([`crate::fusion`]), each dense hit weighted by
+//! 4. hybrid: convex fusion at note level ([`fusion::convex`]: a weighted sum of the two
+//!    normalised scores), or reciprocal-rank fusion ([`fusion::fuse`], each dense hit weighted by
 //!    its similarity relative to the best one, each lexical hit by the share of query terms its
-//!    chunk holds; single modes group by note;
-//! 5. load path, title, heading path, lines and a snippet for the best chunk of each note.
+//!    chunk holds) when the request asks for it; single modes group by note;
+//! 5. load path, title, heading path, lines and a snippet for the best chunk of each note, and
+//!    what each retriever made of it ([`vault_rag_core::Explain`]).
 
 mod filter;
 mod fusion;
@@ -27,12 +29,15 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use vault_rag_core::{
-    Embedder, Hit, Retriever, SearchFilters, SearchMode, SearchRequest, SimilarRequest,
+    Embedder, Explain, Fusion, FusionWeights, Hit, Retriever, SearchFilters, SearchMode,
+    SearchRequest, SimilarRequest,
 };
 
 use crate::error::IndexError;
 use crate::store::Reader;
-use fusion::{fuse, group_by_note, NoteResult, RankedList, RRF_K};
+use fusion::{
+    convex, fuse, group_by_note, sort_notes, NoteResult, RankedList, RRF_K, TITLE_WEIGHT,
+};
 use lexical::{bm25_top, Bm25Weights};
 use snippet::{snippet, Anchor, SnippetTerms};
 
@@ -70,6 +75,7 @@ pub(crate) struct SearchContext<'a> {
 pub(crate) struct PreparedSearch {
     request: SearchRequest,
     query_vector: Option<Vec<f32>>,
+    weights: FusionWeights,
     tag: Option<String>,
     folder: Option<String>,
 }
@@ -88,6 +94,7 @@ pub(crate) fn prepare(
     Ok(PreparedSearch {
         request: req.clone(),
         query_vector,
+        weights: embedder.fusion_weights(),
         tag,
         folder,
     })
@@ -132,10 +139,22 @@ pub(crate) fn run(ctx: &SearchContext<'_>, p: &PreparedSearch) -> Result<Vec<Hit
     let dense_list = RankedList::new(Retriever::Dense, &dense);
     let lexical_list = RankedList::new(Retriever::Lexical, &lexical);
     let terms = SnippetTerms::from_query(&req.query);
-    let mut notes = match req.mode {
-        SearchMode::Dense => group_by_note(dense_list),
-        SearchMode::Lexical => group_by_note(lexical_list),
-        SearchMode::Hybrid => {
+    let fusion = match (req.mode, req.fusion) {
+        (SearchMode::Hybrid, Fusion::Convex) => Some(Blend::Convex {
+            dense_weight: dense_weight(ctx.reader, &lexical, &terms, p.weights)?,
+        }),
+        (SearchMode::Hybrid, Fusion::Rrf) => Some(Blend::Rrf),
+        _ => None,
+    };
+    let mut notes = match fusion {
+        None if req.mode == SearchMode::Dense => group_by_note(dense_list),
+        None => group_by_note(lexical_list),
+        Some(Blend::Convex { dense_weight }) => {
+            let mut notes = convex(&dense, &lexical, dense_weight, depth);
+            boost_titles(ctx.reader, &mut notes, &terms, TITLE_WEIGHT)?;
+            notes
+        }
+        Some(Blend::Rrf) => {
             let similarity = relative_similarity(&dense);
             let coverage = lexical_coverage(ctx.reader, &lexical, &terms)?;
             fuse(
@@ -153,7 +172,15 @@ pub(crate) fn run(ctx: &SearchContext<'_>, p: &PreparedSearch) -> Result<Vec<Hit
             )
         }
     };
+    if req.mode == SearchMode::Lexical {
+        // BM25 is unbounded: shown relative to the best hit, so that 1 is the best match.
+        let top = notes.first().map_or(1.0, |n| n.score).max(f32::EPSILON);
+        for n in &mut notes {
+            n.score /= top;
+        }
+    }
     notes.truncate(req.top_k);
+
     let hits = notes
         .iter()
         .map(|n| {
@@ -162,7 +189,9 @@ pub(crate) fn run(ctx: &SearchContext<'_>, p: &PreparedSearch) -> Result<Vec<Hit
             } else {
                 Anchor::Start
             };
-            load_hit(ctx.reader, n, &terms, anchor)
+            let hit = load_hit(ctx.reader, n, &terms, anchor)?;
+            hit.map(|h| explain(ctx.reader, h, n, &terms, fusion))
+                .transpose()
         })
         .collect::<Result<Vec<_>, _>>()?;
     tracing::debug!(
@@ -174,6 +203,89 @@ pub(crate) fn run(ctx: &SearchContext<'_>, p: &PreparedSearch) -> Result<Vec<Hit
         "search"
     );
     Ok(hits.into_iter().flatten().collect())
+}
+
+/// How a hybrid search merged its lists, as reported in [`Explain`].
+#[derive(Debug, Clone, Copy)]
+enum Blend {
+    Convex { dense_weight: f32 },
+    Rrf,
+}
+
+/// The dense side's weight in convex fusion for this query: the model's exact-match weight when
+/// the best lexical chunk holds every query term (the query names something the vault spells out,
+/// such as a part number or a title, and keyword evidence is the surer guide), else its usual one.
+fn dense_weight(
+    reader: &Reader<'_>,
+    lexical: &[Scored],
+    terms: &SnippetTerms,
+    weights: FusionWeights,
+) -> Result<f32, IndexError> {
+    if terms.is_empty() {
+        return Ok(weights.dense);
+    }
+    let best = lexical_coverage(reader, &lexical[..lexical.len().min(1)], terms)?;
+    Ok(match best.first() {
+        Some(c) if *c >= 1.0 => weights.exact_dense,
+        _ => weights.dense,
+    })
+}
+
+/// Adds to `hit` why it ranked: each list's rank and score, the query terms its chunk holds, and
+/// how the lists were merged.
+fn explain(
+    reader: &Reader<'_>,
+    mut hit: Hit,
+    note: &NoteResult,
+    terms: &SnippetTerms,
+    fusion: Option<Blend>,
+) -> Result<Hit, IndexError> {
+    let texts = reader.match_texts(note.chunk_id)?;
+    let (matched_terms, title_match) = texts.map_or((Vec::new(), None), |t| {
+        let (aliases, headings) = (t.aliases.join(" "), t.heading_path.join(" "));
+        let matched = terms.matched(&[&t.title, &aliases, &headings, &t.text]);
+        let title = (!terms.is_empty()).then(|| terms.coverage(&[&t.title, &aliases]));
+        (matched, title)
+    });
+    hit.explain = Explain {
+        dense_rank: note.dense.map(|e| e.rank),
+        dense_similarity: note.dense.map(|e| e.score),
+        lexical_rank: note.lexical.map(|e| e.rank),
+        lexical_score: note.lexical.map(|e| e.score),
+        matched_terms,
+        title_match,
+        fusion: fusion.map(|b| match b {
+            Blend::Convex { .. } => Fusion::Convex,
+            Blend::Rrf => Fusion::Rrf,
+        }),
+        dense_weight: match fusion {
+            Some(Blend::Convex { dense_weight }) => Some(dense_weight),
+            _ => None,
+        },
+        title_weight: matches!(fusion, Some(Blend::Convex { .. })).then_some(TITLE_WEIGHT),
+    };
+    Ok(hit)
+}
+
+/// Adds `weight ×` the title match of each note (the share of the query's terms in its title or
+/// aliases) to its score, rescaled by `1 + weight` so that scores stay within 0–1, and re-sorts.
+fn boost_titles(
+    reader: &Reader<'_>,
+    notes: &mut [NoteResult],
+    terms: &SnippetTerms,
+    weight: f32,
+) -> Result<(), IndexError> {
+    if terms.is_empty() || weight <= 0.0 {
+        return Ok(());
+    }
+    for note in notes.iter_mut() {
+        let title = reader
+            .match_texts(note.chunk_id)?
+            .map_or(0.0, |t| terms.coverage(&[&t.title, &t.aliases.join(" ")]));
+        note.score = (note.score + weight * title) / (1.0 + weight);
+    }
+    sort_notes(notes);
+    Ok(())
 }
 
 /// For each dense hit (best first), its similarity relative to the best one: the weight of its
@@ -263,6 +375,7 @@ pub(crate) fn load_hit(
         block_id: row.block_id,
         score: note.score,
         retrievers: note.retrievers.clone(),
+        explain: Explain::default(),
     }))
 }
 

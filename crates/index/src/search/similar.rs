@@ -71,8 +71,11 @@ pub(crate) fn similar(
             score,
             retrievers: vec![Retriever::Dense],
             best_rank: 0,
+            dense: None,
+            lexical: None,
         };
-        if let Some(hit) = load_hit(ctx.reader, &note, &terms, Anchor::Start)? {
+        if let Some(mut hit) = load_hit(ctx.reader, &note, &terms, Anchor::Start)? {
+            hit.explain.dense_similarity = Some(score);
             hits.push(hit);
         }
     }
@@ -82,6 +85,9 @@ pub(crate) fn similar(
             .then_with(|| a.path.cmp(&b.path))
     });
     hits.truncate(req.top_k);
+    for (i, hit) in hits.iter_mut().enumerate() {
+        hit.explain.dense_rank = Some(i + 1);
+    }
     Ok(hits)
 }
 

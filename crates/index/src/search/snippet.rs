@@ -2,7 +2,8 @@
 //! term wrapped in `**`.
 //!
 //! Matching mirrors the FTS5 tokenizer closely enough for display: words compare after
-//! lower-casing and removing diacritics (`remove_diacritics 2`), CJK text by the query's bigrams
+//! lower-casing, removing diacritics (`remove_diacritics 2`) and stemming ([`crate::fts::stem`]:
+//! a search for "indexing" highlights "indexed"), CJK text by the query's bigrams
 //! and single characters, multi-word terms (`XR-7741b`) only where their words follow each other,
 //! as in an FTS5 phrase. English function words ([`crate::fts::STOP_WORDS`]) are not
 //! highlighted, so that "what is the boiling point" marks `boiling` and `point`, not every `the`.
@@ -12,7 +13,7 @@ use std::collections::HashSet;
 use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
 
-use crate::fts::{fts_query_terms, is_cjk, QueryTerm};
+use crate::fts::{fts_query_terms, is_cjk, stem, QueryTerm};
 
 /// Target snippet length in characters.
 pub const SNIPPET_CHARS: usize = 200;
@@ -33,7 +34,8 @@ pub enum Anchor {
 /// ([`fts_query_terms`]), so stop words are left out exactly when the search leaves them out.
 #[derive(Debug, Clone, Default)]
 pub struct SnippetTerms {
-    /// Word sequences (folded) that must appear as consecutive words: `XR-7741b` is `[xr, 7741b]`.
+    /// Word sequences (folded, stemmed) that must appear as consecutive words: `XR-7741b` is
+    /// `[xr, 7741b]`.
     phrases: Vec<Vec<String>>,
     /// CJK bigrams and single characters.
     cjk: HashSet<String>,
@@ -51,7 +53,7 @@ impl SnippetTerms {
                     let words: Vec<String> = p
                         .split(|c: char| !c.is_alphanumeric() || is_cjk(c))
                         .filter(|w| !w.is_empty())
-                        .map(fold)
+                        .map(|w| stem(&fold(w)))
                         .collect();
                     if !words.is_empty() {
                         terms.phrases.push(words);
@@ -79,6 +81,26 @@ impl SnippetTerms {
         if self.is_empty() {
             return 0.0;
         }
+        self.found(texts).len() as f32 / self.len() as f32
+    }
+
+    /// The terms that occur in any of `texts`, longer terms first, then in query order (words as
+    /// stems, joined by spaces for a multi-word term; CJK grams as they are).
+    pub fn matched(&self, texts: &[&str]) -> Vec<String> {
+        let found = self.found(texts);
+        let mut out: Vec<String> = self
+            .phrases
+            .iter()
+            .map(|p| p.join(" "))
+            .filter(|t| found.contains(t))
+            .collect();
+        let mut cjk: Vec<&String> = self.cjk.iter().filter(|g| found.contains(*g)).collect();
+        cjk.sort();
+        out.extend(cjk.into_iter().cloned());
+        out
+    }
+
+    fn found(&self, texts: &[&str]) -> HashSet<String> {
         let mut found: HashSet<String> = HashSet::new();
         for text in texts {
             let chars = normalise(text);
@@ -90,7 +112,7 @@ impl SnippetTerms {
                     .cloned(),
             );
         }
-        found.len() as f32 / self.len() as f32
+        found
     }
 }
 
@@ -194,7 +216,8 @@ fn phrase_marks(chars: &[char], terms: &SnippetTerms) -> Vec<Mark> {
             while i < chars.len() && chars[i].is_alphanumeric() && !is_cjk(chars[i]) {
                 i += 1;
             }
-            words.push((start, i, fold(&chars[start..i].iter().collect::<String>())));
+            let word = fold(&chars[start..i].iter().collect::<String>());
+            words.push((start, i, stem(&word)));
         } else {
             i += 1;
         }
@@ -391,6 +414,21 @@ mod tests {
         assert_eq!(t.coverage(&["xr and 7741b"]), 0.0);
         assert_eq!(t.coverage(&["homemade bread yeast XR-7741b 机器学习"]), 1.0);
         assert_eq!(SnippetTerms::default().coverage(&["x"]), 0.0);
+        assert_eq!(
+            t.matched(&["Bread, bread and YEAST", "xr 7741b 机器"]),
+            ["xr 7741b", "bread", "yeast", "机器"]
+        );
+    }
+
+    #[test]
+    fn stemmed_words_match_and_highlight() {
+        let t = SnippetTerms::from_query("indexing notes");
+        assert_eq!(t.coverage(&["The vault was indexed; one note"]), 1.0);
+        assert_eq!(t.matched(&["indexes"]), ["index"]);
+        assert_eq!(
+            snip("We indexed every note.", "indexing notes"),
+            "We **indexed** every **note**."
+        );
     }
 
     #[test]

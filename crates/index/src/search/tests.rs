@@ -219,6 +219,7 @@ fn invalid_requests_name_the_field() {
         (
             SearchRequest {
                 tag: Some("two words".into()),
+                fusion: Default::default(),
                 ..SearchRequest::new("x")
             },
             "tag",
@@ -434,4 +435,182 @@ fn similar_matches_any_part_of_a_long_note() {
     let garden = hits.iter().find(|h| h.path == "garden.md").unwrap();
     assert!(garden.score > 0.6, "{}", garden.score);
     assert!(hits[2].score < 0.3, "{}", hits[2].score);
+}
+
+#[test]
+fn the_note_a_query_names_outranks_a_hub_that_mentions_it_often() {
+    let db = TestDb::new();
+    let embedder = HashEmbedder::new(DIMS);
+    let filler = [
+        ("Garden.md", "Tomatoes and basil in the garden bed."),
+        ("Sailing.md", "Wind, harbour and knots on the boat."),
+        ("Taxes.md", "Receipts and the tax checklist for April."),
+        ("Running.md", "Intervals on Tuesday, a long run on Sunday."),
+    ];
+    let mut specs = vec![
+        NoteSpec {
+            path: "Recipes/Sourdough Bread.md",
+            tags: &[],
+            links: &[],
+            body: "A sourdough starter, flour, water and salt; bake the bread in a hot oven.",
+        },
+        NoteSpec {
+            path: "Recipes.md",
+            tags: &[],
+            links: &[],
+            body: "Weeknight dal, miso soup, cold brew coffee, pesto pasta, ramen, tacos, \
+                   pancakes, sourdough bread, fried rice: the recipes I cook.",
+        },
+    ];
+    specs.extend(filler.iter().map(|(path, body)| NoteSpec {
+        path,
+        tags: &[],
+        links: &[],
+        body,
+    }));
+    let vectors = db.index_notes(&embedder, &specs);
+    let fp = embedder.fingerprint().id();
+    let reader = db.reader();
+    let ctx = SearchContext {
+        reader: &reader,
+        vectors: &vectors,
+        fingerprint_id: &fp,
+    };
+    let hits = search(&ctx, &embedder, &req("sourdough bread", SearchMode::Hybrid)).unwrap();
+    assert_eq!(
+        hit_paths(&hits)[..2],
+        ["Recipes/Sourdough Bread.md", "Recipes.md"]
+    );
+    let named = &hits[0].explain;
+    assert_eq!(named.title_match, Some(1.0));
+    assert_eq!(named.fusion, Some(Fusion::Convex));
+    assert_eq!(named.title_weight, Some(TITLE_WEIGHT));
+    assert_eq!(hits[1].explain.title_match, Some(0.0));
+    assert!(
+        hits.iter().all(|h| (0.0..=1.0).contains(&h.score)),
+        "{hits:?}"
+    );
+
+    // The boost itself: a hub just ahead of the named note falls behind it, scores stay 0–1.
+    let chunk_of = |path: &str| {
+        let lexical = bm25_top(
+            &reader,
+            "sourdough bread",
+            10,
+            &NoteFilter::All,
+            Bm25Weights::default(),
+        )
+        .unwrap();
+        lexical
+            .iter()
+            .find(|h| reader.hit_row(h.chunk_id).unwrap().unwrap().path == path)
+            .map(|h| (h.note_id, h.chunk_id))
+            .unwrap()
+    };
+    let note = |(note_id, chunk_id): (i64, i64), score: f32| NoteResult {
+        note_id,
+        chunk_id,
+        score,
+        retrievers: vec![Retriever::Dense],
+        best_rank: 1,
+        dense: None,
+        lexical: None,
+    };
+    let (hub, named) = (
+        chunk_of("Recipes.md"),
+        chunk_of("Recipes/Sourdough Bread.md"),
+    );
+    let terms = SnippetTerms::from_query("sourdough bread");
+    let mut notes = vec![note(hub, 0.80), note(named, 0.75)];
+    boost_titles(&reader, &mut notes, &terms, 0.0).unwrap();
+    assert_eq!(notes[0].note_id, hub.0, "no weight, no change");
+    boost_titles(&reader, &mut notes, &terms, TITLE_WEIGHT).unwrap();
+    assert_eq!(notes[0].note_id, named.0);
+    assert!((notes[0].score - (0.75 + TITLE_WEIGHT) / (1.0 + TITLE_WEIGHT)).abs() < 1e-6);
+    assert!((notes[1].score - 0.80 / (1.0 + TITLE_WEIGHT)).abs() < 1e-6);
+}
+
+#[test]
+fn a_hit_explains_each_list_and_the_fusion() {
+    let f = Fixture::new();
+    let hits = f.search(&req("XR-7741b pump", SearchMode::Hybrid)).unwrap();
+    let e = &hits[0].explain;
+    assert_eq!(hits[0].path, "Projects/Reactor.md");
+    assert!(
+        e.dense_rank.is_some() && e.dense_similarity.is_some(),
+        "{e:?}"
+    );
+    assert_eq!(e.lexical_rank, Some(1));
+    assert!(e.lexical_score.is_some_and(|s| s > 0.0), "{e:?}");
+    assert_eq!(e.matched_terms, ["xr 7741b", "pump"]);
+    // The best lexical chunk holds every term: keywords lead the blend.
+    assert_eq!(e.dense_weight, Some(FusionWeights::GENERIC.exact_dense));
+    let partial = f
+        .search(&req("XR-7741b pump quasar", SearchMode::Hybrid))
+        .unwrap();
+    assert_eq!(
+        partial[0].explain.dense_weight,
+        Some(FusionWeights::GENERIC.dense)
+    );
+
+    let rrf = SearchRequest {
+        fusion: Fusion::Rrf,
+        ..req("XR-7741b pump", SearchMode::Hybrid)
+    };
+    let e = &f.search(&rrf).unwrap()[0].explain;
+    assert_eq!(
+        (e.fusion, e.dense_weight, e.title_weight),
+        (Some(Fusion::Rrf), None, None)
+    );
+
+    let lexical = f
+        .search(&req("XR-7741b pump", SearchMode::Lexical))
+        .unwrap();
+    assert_eq!(
+        lexical[0].score, 1.0,
+        "lexical scores are relative to the best hit"
+    );
+    let e = &lexical[0].explain;
+    assert_eq!((e.fusion, e.dense_rank), (None, None));
+}
+
+/// The hash embedder with the weights a stronger model would bring.
+struct Weighted(HashEmbedder, FusionWeights);
+
+impl Embedder for Weighted {
+    fn fingerprint(&self) -> &vault_rag_core::EmbedderFingerprint {
+        self.0.fingerprint()
+    }
+    fn count_tokens(&self, text: &str) -> usize {
+        self.0.count_tokens(text)
+    }
+    fn fusion_weights(&self) -> FusionWeights {
+        self.1
+    }
+    fn embed_queries(&self, q: &[&str]) -> Result<Vec<Vec<f32>>, vault_rag_core::EmbedError> {
+        self.0.embed_queries(q)
+    }
+    fn embed_documents(
+        &self,
+        d: &[vault_rag_core::DocumentText<'_>],
+    ) -> Result<Vec<Vec<f32>>, vault_rag_core::EmbedError> {
+        self.0.embed_documents(d)
+    }
+}
+
+#[test]
+fn the_fusion_uses_the_models_own_weights() {
+    let f = Fixture::new();
+    let weights = FusionWeights {
+        dense: 0.9,
+        exact_dense: 0.6,
+    };
+    let model = Weighted(HashEmbedder::new(DIMS), weights);
+    let reader = f.db.reader();
+    let run = |q: &str| search(&f.ctx(&reader), &model, &req(q, SearchMode::Hybrid)).unwrap();
+    assert_eq!(run("XR-7741b pump")[0].explain.dense_weight, Some(0.6));
+    assert_eq!(
+        run("XR-7741b pump quasar")[0].explain.dense_weight,
+        Some(0.9)
+    );
 }

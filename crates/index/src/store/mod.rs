@@ -7,6 +7,7 @@
 mod codec;
 pub mod damage;
 pub(crate) mod embeddings;
+mod migrate;
 pub(crate) mod notes;
 mod queries;
 mod sql_error;
@@ -26,10 +27,13 @@ pub(crate) use queries::Bm25Weights;
 use sql_error::sql_err;
 pub use sql_error::SqliteError;
 
-/// The SQL that creates a version-1 index.
+/// The SQL that creates an index of the current version.
 pub(crate) const SCHEMA_SQL: &str = include_str!("schema.sql");
-/// The schema version this build reads and writes.
-pub const SCHEMA_VERSION: u32 = 1;
+/// The schema version this build writes; older versions are upgraded when opened for writing.
+pub const SCHEMA_VERSION: u32 = 2;
+/// The oldest version this build reads (read-only opens use it as it is: version 1 differs only
+/// in its full-text table's tokenizer, which queries go through unchanged).
+const OLDEST_READABLE: u32 = 1;
 
 /// Read connections kept open for reuse; more are opened on demand and closed after use.
 const READER_POOL: usize = 4;
@@ -164,7 +168,9 @@ impl Store {
             readers: Mutex::new(Vec::new()),
             immutable: false,
         };
-        let first = store.reader().and_then(|c| check_version(c.conn(), path));
+        let first = store
+            .reader()
+            .and_then(|c| check_version(c.conn(), path).map(drop));
         if let Err(e) = first {
             let cannot_share = matches!(&e, IndexError::Sqlite { source, .. }
                 if matches!(source.0.sqlite_error_code(),
@@ -393,7 +399,10 @@ fn init_schema(conn: &mut Connection, path: &Path) -> Result<(), IndexError> {
         .map(|n| n > 0)
         .map_err(|e| damage::classify(path, "opening", e))?;
     if has_meta {
-        check_version(conn, path)?;
+        let version = check_version(conn, path)?;
+        if version < SCHEMA_VERSION {
+            migrate::upgrade(conn, path, version)?;
+        }
     } else {
         let tables: i64 = conn
             .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
@@ -405,7 +414,7 @@ fn init_schema(conn: &mut Connection, path: &Path) -> Result<(), IndexError> {
             });
         }
     }
-    // Idempotent (IF NOT EXISTS): also adds objects a newer build of version 1 defines.
+    // Idempotent (IF NOT EXISTS): also adds objects a newer build of this version defines.
     let tx = conn
         .transaction()
         .map_err(sql_err(path, "creating the schema"))?;
@@ -419,8 +428,8 @@ fn init_schema(conn: &mut Connection, path: &Path) -> Result<(), IndexError> {
     tx.commit().map_err(sql_err(path, "creating the schema"))
 }
 
-/// Refuses an index whose schema version this build does not know.
-fn check_version(conn: &Connection, path: &Path) -> Result<(), IndexError> {
+/// The index's schema version; an error for one this build does not know.
+fn check_version(conn: &Connection, path: &Path) -> Result<u32, IndexError> {
     let version: Option<String> = conn
         .query_row(
             "SELECT value FROM meta WHERE key = 'schema_version'",
@@ -430,7 +439,12 @@ fn check_version(conn: &Connection, path: &Path) -> Result<(), IndexError> {
         .optional()
         .map_err(|e| damage::classify(path, "reading the schema version", e))?;
     match version {
-        Some(v) if v == SCHEMA_VERSION.to_string() => Ok(()),
+        Some(v)
+            if v.parse::<u32>()
+                .is_ok_and(|n| (OLDEST_READABLE..=SCHEMA_VERSION).contains(&n)) =>
+        {
+            Ok(v.parse().unwrap_or(SCHEMA_VERSION))
+        }
         Some(v) => Err(IndexError::SchemaVersion {
             path: path.to_path_buf(),
             found: v,

@@ -221,13 +221,7 @@ pub(crate) fn write_note(
             "INSERT INTO chunks_fts(rowid, title, headings, body) VALUES (?1, ?2, ?3, ?4)",
         )
         .map_err(e())?;
-    // Aliases are other names of the note: a search for one should find it like its title.
-    let mut title_field = note.title.to_string();
-    for alias in note.aliases {
-        title_field.push('\n');
-        title_field.push_str(alias);
-    }
-    let title_fts = fts_document(&title_field);
+    let title_fts = title_document(note.title, note.aliases);
     let mut ids = Vec::with_capacity(chunks.len());
     for (ord, c) in chunks.iter().enumerate() {
         insert_chunk
@@ -247,7 +241,7 @@ pub(crate) fn write_note(
             .execute(params![
                 id,
                 title_fts,
-                fts_document(&c.heading_path.join("\n")),
+                headings_document(c.heading_path),
                 fts_document(c.text),
             ])
             .map_err(e())?;
@@ -258,6 +252,40 @@ pub(crate) fn write_note(
         removed_chunks,
         chunk_ids: ids,
     })
+}
+
+/// The `title` column of a note's full-text rows. Aliases are other names of the note: a search
+/// for one should find it like its title.
+fn title_document(title: &str, aliases: &[String]) -> String {
+    let mut field = title.to_string();
+    for alias in aliases {
+        field.push('\n');
+        field.push_str(alias);
+    }
+    fts_document(&field)
+}
+
+fn headings_document(heading_path: &[String]) -> String {
+    fts_document(&heading_path.join("\n"))
+}
+
+/// The `title`, `headings` and `body` columns of a chunk's full-text row.
+pub(super) fn fts_fields(
+    title: &str,
+    aliases: &[String],
+    heading_path: &[String],
+    text: &str,
+) -> (String, String, String) {
+    (
+        title_document(title, aliases),
+        headings_document(heading_path),
+        fts_document(text),
+    )
+}
+
+/// A list column read back; a malformed value (never written by us) reads as empty.
+pub(super) fn json_list(raw: &str) -> Vec<String> {
+    serde_json::from_str(raw).unwrap_or_default()
 }
 
 /// A list column's JSON text.

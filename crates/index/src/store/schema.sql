@@ -1,10 +1,10 @@
--- vault-rag index schema, version 1. `meta.schema_version` holds the version; an index with a newer
+-- vault-rag index schema, version 2 (version 1 had no stemming in chunks_fts; `migrate.rs` upgrades it). `meta.schema_version` holds the version; an index with a newer
 -- or unknown version is refused. All paths are vault-relative, `/`-separated, NFC.
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
--- keys: schema_version ('1'), fingerprint (JSON of EmbedderFingerprint), fingerprint_id, vault (absolute path)
+-- keys: schema_version ('2'), fingerprint (JSON of EmbedderFingerprint), fingerprint_id, vault (absolute path)
 
 CREATE TABLE IF NOT EXISTS notes (
     id           INTEGER PRIMARY KEY,
@@ -43,13 +43,14 @@ CREATE TABLE IF NOT EXISTS vectors (
     PRIMARY KEY (content_hash, fingerprint)
 ) WITHOUT ROWID;
 
--- BM25. rowid = chunks.id. Columns hold lexical::fts_document() of the text (CJK made searchable).
+-- BM25. rowid = chunks.id. Columns hold fts::fts_document() of the text (CJK made searchable).
 -- Contentless: the index keeps only the terms (the text is in `chunks`), which makes the whole
--- index file about a quarter smaller; column values read back as NULL.
+-- index file about a quarter smaller; column values read back as NULL. English words are stemmed
+-- (`porter`), so "indexing" finds "indexed"; CJK bigrams and codes pass through unchanged.
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
     title, headings, body,
     content = '', contentless_delete = 1,
-    tokenize = "unicode61 remove_diacritics 2"
+    tokenize = "porter unicode61 remove_diacritics 2"
 );
 
 -- FTS rows follow their chunks, also when a note's deletion cascades to them.

@@ -161,3 +161,80 @@ fn reopening_an_unchanged_index_writes_nothing() {
         "a new embedder is recorded"
     );
 }
+
+#[test]
+fn a_version_1_index_is_upgraded_to_stemmed_full_text_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("i.sqlite");
+    let (s, _) = Store::open(&path, &fp(8)).unwrap();
+    let (tags, aliases, heading) = (vec![], vec!["Indexers".to_string()], vec!["Running".into()]);
+    s.write("test", |tx| {
+        let note = NoteRecord {
+            path: "a.md",
+            mtime_ns: 1,
+            size: 2,
+            content_hash: &[1; 32],
+            title: "Notes",
+            tags: &tags,
+            aliases: &aliases,
+            links: vec![],
+        };
+        let chunk = ChunkRecord {
+            heading_path: &heading,
+            start_line: 1,
+            end_line: 2,
+            block_id: None,
+            text: "The vaults were indexed overnight. 学习机器学习 XR-7741b",
+            content_hash: &[2; 32],
+        };
+        notes::write_note(tx, &note, &[chunk]).map(drop)
+    })
+    .unwrap();
+    drop(s);
+    // What version 1 had: the same table without stemming, and version '1' in meta.
+    let c = Connection::open(&path).unwrap();
+    c.execute_batch(
+        "DROP TABLE chunks_fts;
+         CREATE VIRTUAL TABLE chunks_fts USING fts5(title, headings, body, content = '',
+             contentless_delete = 1, tokenize = \"unicode61 remove_diacritics 2\");
+         INSERT INTO chunks_fts(rowid, title, headings, body)
+             SELECT id, 'Notes', 'Running', text FROM chunks;
+         UPDATE meta SET value = '1' WHERE key = 'schema_version';",
+    )
+    .unwrap();
+    let count = |c: &Connection, q: &str| -> i64 {
+        c.query_row(
+            "SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?1",
+            [q],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    assert_eq!(count(&c, "indexing"), 0, "version 1 does not stem");
+    drop(c);
+
+    // A read-only open uses it as it is; a writable one upgrades it.
+    Store::open_read_only(&path).unwrap();
+    let (s, _) = Store::open(&path, &fp(8)).unwrap();
+    drop(s);
+    let c = Connection::open(&path).unwrap();
+    let version: String = c
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'schema_version'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(version, SCHEMA_VERSION.to_string());
+    assert_eq!(count(&c, "indexing"), 1, "stemmed after the upgrade");
+    assert_eq!(count(&c, "vault"), 1);
+    assert_eq!(
+        count(&c, "title:indexer"),
+        1,
+        "aliases rebuilt into the title"
+    );
+    assert_eq!(count(&c, "headings:run"), 1, "headings rebuilt");
+    assert_eq!(count(&c, "\"机器\""), 1, "CJK bigrams rebuilt");
+    assert_eq!(count(&c, "\"XR-7741b\""), 1, "codes match as before");
+    assert_eq!(count(&c, "overnight"), 1);
+}

@@ -4,7 +4,8 @@ use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use vault_rag_core::{
-    count_or, Hit, NotePath, PathError, SearchMode, SearchRequest, SimilarRequest, DEFAULT_TOP_K,
+    count_or, Fusion, Hit, NotePath, PathError, SearchMode, SearchRequest, SimilarRequest,
+    DEFAULT_TOP_K,
 };
 
 use super::{blocking, AppState};
@@ -19,6 +20,7 @@ pub(crate) struct SearchBody {
     mode: Option<SearchMode>,
     folder: Option<String>,
     tag: Option<String>,
+    fusion: Option<Fusion>,
 }
 
 #[derive(Debug, Serialize)]
@@ -39,6 +41,7 @@ pub(crate) async fn search(
         mode: body.mode.unwrap_or_default(),
         folder: body.folder,
         tag: body.tag,
+        fusion: body.fusion.unwrap_or_default(),
     })?;
     let mode = query.mode;
     let backend = state.backend.clone();

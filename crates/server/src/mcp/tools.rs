@@ -15,8 +15,8 @@ use crate::api::{blocking, note_path, search_request};
 use crate::section::{extract_lines, extract_section};
 use crate::{SearchResults, ServerError};
 use vault_rag_core::{
-    count_or, folder_filter, note_part, tag_filter, NotePart, SearchRequest, SimilarRequest,
-    DEFAULT_LIST_LIMIT, DEFAULT_TOP_K,
+    count_or, folder_filter, note_part, tag_filter, Fusion, NotePart, SearchRequest,
+    SimilarRequest, DEFAULT_LIST_LIMIT, DEFAULT_TOP_K,
 };
 
 /// Arguments of `search_notes`.
@@ -218,6 +218,7 @@ impl VaultMcp {
                     mode: args.mode.map(SearchMode::from).unwrap_or_default(),
                     folder: args.folder,
                     tag: args.tag,
+                    fusion: Fusion::default(),
                 })?;
                 let results = blocking(move || backend.search(&query)).await?;
                 Ok(hits_result(&results, None))

@@ -190,6 +190,7 @@ impl MemoryBackend {
             snippet,
             score,
             retrievers,
+            explain: Default::default(),
         }
     }
 
