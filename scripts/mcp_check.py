@@ -121,6 +121,9 @@ async def check_hit_fields(session, args, hit, failures, report):
     for field in ["line", "end_line", "score", "snippet", "heading_path", "title"]:
         if field not in hit:
             failures.append(f"search_notes hit lacks {field}: {hit}")
+    why = hit.get("explain") or {}
+    if why.get("fusion") != "convex" or not isinstance(why.get("dense_weight"), (int, float)):
+        failures.append(f"search_notes hit does not explain its fusion: {hit}")
     lines = Path(args.vault, args.expect).read_text(encoding="utf-8").splitlines()
     result = await session.call_tool("read_note", {
         "path": args.expect, "start_line": hit["line"], "end_line": hit["end_line"]})

@@ -61,6 +61,20 @@ fn search_updates_the_index_then_answers() {
     assert_eq!(top["retrievers"], serde_json::json!(["dense", "lexical"]));
     assert!(top["snippet"].as_str().unwrap().contains("**XR-7741b**"));
     assert!(top["line"].as_u64().unwrap() >= 1);
+    // Why it ranked: both lists, the term it holds, and the keyword-led blend of an exact query.
+    let why = &top["explain"];
+    assert_eq!(why["fusion"], "convex", "{why}");
+    assert_eq!(why["lexical_rank"], 1, "{why}");
+    assert!(why["dense_rank"].as_u64().is_some(), "{why}");
+    assert_eq!(
+        why["matched_terms"],
+        serde_json::json!(["xr 7741b"]),
+        "{why}"
+    );
+    assert!(
+        (why["dense_weight"].as_f64().unwrap() - 0.35).abs() < 1e-6,
+        "{why}"
+    );
     assert!(res["took_ms"].as_f64().unwrap() >= 0.0);
 
     // Second run: nothing to embed, nothing on stderr; the human table.

@@ -78,6 +78,14 @@ fn serves_the_http_api_with_the_real_model() {
     assert_eq!(paths(&found["hits"])[0], "Cooking/Sourdough.md", "{found}");
     let top = &found["hits"][0];
     assert!(top["line"].as_u64().unwrap() >= 1 && top["end_line"].as_u64() >= top["line"].as_u64());
+    // A meaning match: the dense list leads, with the model's usual weight.
+    let why = &top["explain"];
+    assert_eq!(why["dense_rank"], 1, "{why}");
+    assert!(why["dense_similarity"].as_f64().unwrap() > 0.0, "{why}");
+    assert!(
+        (why["dense_weight"].as_f64().unwrap() - 0.65).abs() < 1e-6,
+        "{why}"
+    );
 
     // A pasted passage is a query: 5,000 characters pass the HTTP checks and the engine's alike
     // (one limit, 32,768 characters, everywhere); one character more than that is refused.

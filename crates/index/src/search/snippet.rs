@@ -8,7 +8,7 @@
 //! as in an FTS5 phrase. English function words ([`crate::fts::STOP_WORDS`]) are not
 //! highlighted, so that "what is the boiling point" marks `boiling` and `point`, not every `the`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
@@ -39,6 +39,8 @@ pub struct SnippetTerms {
     phrases: Vec<Vec<String>>,
     /// CJK bigrams and single characters.
     cjk: HashSet<String>,
+    /// Each phrase (stems joined by spaces) as the query spelled it (folded): what a user is shown.
+    spelled: HashMap<String, String>,
 }
 
 impl SnippetTerms {
@@ -50,12 +52,17 @@ impl SnippetTerms {
                     terms.cjk.insert(g);
                 }
                 QueryTerm::Phrase(p) => {
-                    let words: Vec<String> = p
+                    let folded: Vec<String> = p
                         .split(|c: char| !c.is_alphanumeric() || is_cjk(c))
                         .filter(|w| !w.is_empty())
-                        .map(|w| stem(&fold(w)))
+                        .map(fold)
                         .collect();
+                    let words: Vec<String> = folded.iter().map(|w| stem(w)).collect();
                     if !words.is_empty() {
+                        terms
+                            .spelled
+                            .entry(words.join(" "))
+                            .or_insert_with(|| folded.join(" "));
                         terms.phrases.push(words);
                     }
                 }
@@ -85,7 +92,7 @@ impl SnippetTerms {
     }
 
     /// The terms that occur in any of `texts`, longer terms first, then in query order (words as
-    /// stems, joined by spaces for a multi-word term; CJK grams as they are).
+    /// the query spelled them, folded, joined by spaces for a multi-word term; CJK grams as they are).
     pub fn matched(&self, texts: &[&str]) -> Vec<String> {
         let found = self.found(texts);
         let mut out: Vec<String> = self
@@ -93,6 +100,7 @@ impl SnippetTerms {
             .iter()
             .map(|p| p.join(" "))
             .filter(|t| found.contains(t))
+            .map(|t| self.spelled.get(&t).cloned().unwrap_or(t))
             .collect();
         let mut cjk: Vec<&String> = self.cjk.iter().filter(|g| found.contains(*g)).collect();
         cjk.sort();
@@ -424,7 +432,8 @@ mod tests {
     fn stemmed_words_match_and_highlight() {
         let t = SnippetTerms::from_query("indexing notes");
         assert_eq!(t.coverage(&["The vault was indexed; one note"]), 1.0);
-        assert_eq!(t.matched(&["indexes"]), ["index"]);
+        // Shown as the query spelled it, not as its stem.
+        assert_eq!(t.matched(&["indexes"]), ["indexing"]);
         assert_eq!(
             snip("We indexed every note.", "indexing notes"),
             "We **indexed** every **note**."
