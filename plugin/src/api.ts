@@ -41,6 +41,7 @@ export interface Explain {
 	fusion?: Fusion;
 	/** The dense side's weight in convex fusion (the lexical side has 1 − this). */
 	dense_weight?: number;
+	lexical_weight?: number;
 }
 
 export type Fusion = "convex" | "rrf";

@@ -23,7 +23,8 @@ export function explainText(hit: Hit): string {
 	}
 	if (e.fusion === "convex" && e.dense_weight !== undefined) {
 		const dense = Math.round(e.dense_weight * 100);
-		lines.push(`Blend: ${dense} % meaning, ${100 - dense} % keywords`);
+		const keywords = Math.round((e.lexical_weight ?? 1 - e.dense_weight) * 100);
+		lines.push(`Blend: ${dense} % meaning, ${keywords} % keywords`);
 	} else if (e.fusion === "rrf") {
 		lines.push("Blend: reciprocal rank");
 	}

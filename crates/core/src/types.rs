@@ -97,9 +97,13 @@ pub struct Explain {
     /// How the lists were merged (hybrid searches only).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub fusion: Option<Fusion>,
-    /// The dense side's weight in a convex fusion (the lexical side has 1 − this).
+    /// The dense side's weight in a convex fusion.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub dense_weight: Option<f32>,
+    /// The lexical side's weight in a convex fusion: 1 − `dense_weight`, times the share of the
+    /// query's terms that the best lexical match holds (a weak keyword match counts for less).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub lexical_weight: Option<f32>,
     /// The weight of [`Explain::title_match`] added to a convex score.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub title_weight: Option<f32>,

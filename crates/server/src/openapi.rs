@@ -191,10 +191,11 @@ fn schemas() -> Value {
                 "dense_similarity": { "type": "number", "description": "Cosine similarity of the note's best chunk to the query." },
                 "lexical_rank": { "type": "integer", "minimum": 1, "description": "The note's rank in the lexical list." },
                 "lexical_score": { "type": "number", "description": "BM25 score of the note's best chunk (not bounded)." },
-                "matched_terms": { "type": "array", "items": { "type": "string" }, "description": "Query terms (stemmed) found in the shown chunk, its headings, title or aliases." },
+                "matched_terms": { "type": "array", "items": { "type": "string" }, "description": "Query terms (as the query spelled them) found in the shown chunk, its headings, title or aliases." },
                 "title_match": { "type": "number", "minimum": 0, "maximum": 1, "description": "Share of the query's terms in the note's title or an alias." },
                 "fusion": { "type": "string", "enum": ["convex", "rrf"] },
-                "dense_weight": { "type": "number", "minimum": 0, "maximum": 1, "description": "The dense side's weight in convex fusion." }
+                "dense_weight": { "type": "number", "minimum": 0, "maximum": 1, "description": "The dense side's weight in convex fusion." },
+                "lexical_weight": { "type": "number", "minimum": 0, "maximum": 1, "description": "The lexical side's weight in convex fusion: 1 - dense_weight, times the share of the query's terms that the best lexical match holds." }
             }
         },
         "SearchRequest": {

@@ -32,6 +32,11 @@ describe("explainText", () => {
 		]);
 	});
 
+	it("shows the keyword weight the service used when a weak keyword match counted for less", () => {
+		const text = explainText(hit({ score: 0.7, explain: { fusion: "convex", dense_weight: 0.65, lexical_weight: 0.07 } }));
+		expect(text.split("\n")).toEqual(["Score 0.70", "Blend: 65 % meaning, 7 % keywords"]);
+	});
+
 	it("leaves out what a retriever did not find and names reciprocal-rank fusion", () => {
 		expect(explainText(hit({ score: 0.2, explain: { dense_rank: 4, fusion: "rrf" } })).split("\n")).toEqual([
 			"Score 0.20",

@@ -152,12 +152,15 @@ pub fn group_by_note(list: RankedList<'_>) -> Vec<NoteResult> {
 /// gets 1 and a list whose scores are close together stays close together. A note missing from a
 /// list that was cut at `depth` chunks gets that list's lowest normalised score (it may score up to
 /// what the last note there did); missing from a shorter list, which holds every match, it gets 0.
-/// `dense_weight` is `w`. The chunk shown for a note is the best chunk of the list that
-/// contributes more to its score.
+/// `dense_weight` is `w`; the lexical side weighs `(1 − w) × lexical_confidence` (0–1), so that a
+/// lexical list whose best match is weak (one common word of a long question) cannot outvote the
+/// meaning just because normalisation lifts its best to 1. The chunk shown for a note is the best
+/// chunk of the list that contributes more to its score.
 pub fn convex(
     dense: &[Scored],
     lexical: &[Scored],
     dense_weight: f32,
+    lexical_confidence: f32,
     depth: usize,
 ) -> Vec<NoteResult> {
     let w = dense_weight.clamp(0.0, 1.0);
@@ -167,7 +170,11 @@ pub fn convex(
     let mut floors = Vec::with_capacity(2);
     for (retriever, hits, weight) in [
         (Retriever::Dense, dense, w),
-        (Retriever::Lexical, lexical, 1.0 - w),
+        (
+            Retriever::Lexical,
+            lexical,
+            (1.0 - w) * lexical_confidence.clamp(0.0, 1.0),
+        ),
     ] {
         let grouped = group_by_note(RankedList::new(retriever, hits));
         let hi = grouped.iter().map(|n| n.score).fold(0.0f32, f32::max);
@@ -419,7 +426,7 @@ mod tests {
         // Note 10: best of both lists. Note 20: dense only. Note 30: lexical only.
         let dense = [s(1, 10, 0.8), s(2, 20, 0.6), s(9, 40, 0.4)];
         let lexical = [s(3, 10, 10.0), s(4, 30, 5.0), s(8, 40, 2.0)];
-        let fused = convex(&dense, &lexical, 0.6, 3);
+        let fused = convex(&dense, &lexical, 0.6, 1.0, 3);
         let score = |id: i64| fused.iter().find(|n| n.note_id == id).unwrap().score;
         assert!((score(10) - 1.0).abs() < 1e-6);
         // 0.6 · 0.6/0.8 + 0.4 · (the lexical floor 2/10)
@@ -452,17 +459,17 @@ mod tests {
         // Note 10's lexical part (0.5 · 1) beats its dense part (0.5 · 0.5): its lexical chunk shows.
         let dense = [s(1, 20, 0.8), s(2, 10, 0.4)];
         let lexical = [s(3, 10, 4.0)];
-        let fused = convex(&dense, &lexical, 0.5, 2);
+        let fused = convex(&dense, &lexical, 0.5, 1.0, 2);
         let n10 = fused.iter().find(|n| n.note_id == 10).unwrap();
         assert_eq!(n10.chunk_id, 3);
         // Empty and non-positive lists give finite scores, best first.
-        assert!(convex(&[], &[], 0.5, 2).is_empty());
-        let negative = convex(&[s(1, 1, -0.2), s(2, 2, -0.5)], &[], 0.7, 2);
+        assert!(convex(&[], &[], 0.5, 1.0, 2).is_empty());
+        let negative = convex(&[s(1, 1, -0.2), s(2, 2, -0.5)], &[], 0.7, 1.0, 2);
         assert!(negative
             .iter()
             .all(|n| n.score.is_finite() && n.score >= 0.0));
         assert_eq!(
-            convex(&dense, &[], 1.5, 2)[0].note_id,
+            convex(&dense, &[], 1.5, 1.0, 2)[0].note_id,
             20,
             "weights are clamped to 0–1"
         );
@@ -474,10 +481,23 @@ mod tests {
         // keyword and must not get the lexical floor (here the match's own score, i.e. full credit).
         let dense = [s(1, 20, 0.9), s(2, 30, 0.8), s(3, 10, 0.5)];
         let lexical = [s(3, 10, 7.0)];
-        let fused = convex(&dense, &lexical, 0.65, 50);
+        let fused = convex(&dense, &lexical, 0.65, 1.0, 50);
         let score = |id: i64| fused.iter().find(|n| n.note_id == id).unwrap().score;
         assert!((score(20) - 0.65).abs() < 1e-6, "{}", score(20));
         assert!((score(10) - (0.65 * 0.5 / 0.9 + 0.35)).abs() < 1e-6);
         assert_eq!(fused[0].note_id, 10);
+    }
+
+    #[test]
+    fn a_weak_keyword_match_counts_for_less() {
+        // The same lists: with full confidence the lone keyword match wins, with a fifth of the
+        // query's terms in it the best meaning match stays first.
+        let dense = [s(1, 20, 0.9), s(2, 10, 0.5)];
+        let lexical = [s(2, 10, 7.0)];
+        assert_eq!(convex(&dense, &lexical, 0.65, 1.0, 50)[0].note_id, 10);
+        let weak = convex(&dense, &lexical, 0.65, 0.2, 50);
+        assert_eq!(weak[0].note_id, 20);
+        let n10 = weak.iter().find(|n| n.note_id == 10).unwrap();
+        assert!((n10.score - (0.65 * 0.5 / 0.9 + 0.35 * 0.2)).abs() < 1e-6);
     }
 }

@@ -140,17 +140,25 @@ pub(crate) fn run(ctx: &SearchContext<'_>, p: &PreparedSearch) -> Result<Vec<Hit
     let lexical_list = RankedList::new(Retriever::Lexical, &lexical);
     let terms = SnippetTerms::from_query(&req.query);
     let fusion = match (req.mode, req.fusion) {
-        (SearchMode::Hybrid, Fusion::Convex) => Some(Blend::Convex {
-            dense_weight: dense_weight(ctx.reader, &lexical, &terms, p.weights)?,
-        }),
+        (SearchMode::Hybrid, Fusion::Convex) => {
+            let (dense_weight, lexical_confidence) =
+                convex_weights(ctx.reader, &lexical, &terms, p.weights)?;
+            Some(Blend::Convex {
+                dense_weight,
+                lexical_confidence,
+            })
+        }
         (SearchMode::Hybrid, Fusion::Rrf) => Some(Blend::Rrf),
         _ => None,
     };
     let mut notes = match fusion {
         None if req.mode == SearchMode::Dense => group_by_note(dense_list),
         None => group_by_note(lexical_list),
-        Some(Blend::Convex { dense_weight }) => {
-            let mut notes = convex(&dense, &lexical, dense_weight, depth);
+        Some(Blend::Convex {
+            dense_weight,
+            lexical_confidence,
+        }) => {
+            let mut notes = convex(&dense, &lexical, dense_weight, lexical_confidence, depth);
             boost_titles(ctx.reader, &mut notes, &terms, TITLE_WEIGHT)?;
             notes
         }
@@ -208,26 +216,31 @@ pub(crate) fn run(ctx: &SearchContext<'_>, p: &PreparedSearch) -> Result<Vec<Hit
 /// How a hybrid search merged its lists, as reported in [`Explain`].
 #[derive(Debug, Clone, Copy)]
 enum Blend {
-    Convex { dense_weight: f32 },
+    Convex {
+        dense_weight: f32,
+        lexical_confidence: f32,
+    },
     Rrf,
 }
 
-/// The dense side's weight in convex fusion for this query: the model's exact-match weight when
-/// the best lexical chunk holds every query term (the query names something the vault spells out,
-/// such as a part number or a title, and keyword evidence is the surer guide), else its usual one.
-fn dense_weight(
+/// The dense side's weight in convex fusion for this query, and the lexical list's confidence: the
+/// share of the query's terms its best chunk holds. When that chunk holds every term (the query
+/// names something the vault spells out, such as a part number or a title, and keyword evidence
+/// is the surer guide) the model's exact-match weight applies, else its usual one.
+fn convex_weights(
     reader: &Reader<'_>,
     lexical: &[Scored],
     terms: &SnippetTerms,
     weights: FusionWeights,
-) -> Result<f32, IndexError> {
-    if terms.is_empty() {
-        return Ok(weights.dense);
+) -> Result<(f32, f32), IndexError> {
+    if terms.is_empty() || lexical.is_empty() {
+        return Ok((weights.dense, 1.0));
     }
-    let best = lexical_coverage(reader, &lexical[..lexical.len().min(1)], terms)?;
+    let best = lexical_coverage(reader, &lexical[..1], terms)?;
     Ok(match best.first() {
-        Some(c) if *c >= 1.0 => weights.exact_dense,
-        _ => weights.dense,
+        Some(c) if *c >= 1.0 => (weights.exact_dense, 1.0),
+        Some(c) => (weights.dense, *c),
+        None => (weights.dense, 1.0),
     })
 }
 
@@ -259,7 +272,14 @@ fn explain(
             Blend::Rrf => Fusion::Rrf,
         }),
         dense_weight: match fusion {
-            Some(Blend::Convex { dense_weight }) => Some(dense_weight),
+            Some(Blend::Convex { dense_weight, .. }) => Some(dense_weight),
+            _ => None,
+        },
+        lexical_weight: match fusion {
+            Some(Blend::Convex {
+                dense_weight,
+                lexical_confidence,
+            }) => Some((1.0 - dense_weight) * lexical_confidence),
             _ => None,
         },
         title_weight: matches!(fusion, Some(Blend::Convex { .. })).then_some(TITLE_WEIGHT),

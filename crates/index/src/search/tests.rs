@@ -552,6 +552,9 @@ fn a_hit_explains_each_list_and_the_fusion() {
         partial[0].explain.dense_weight,
         Some(FusionWeights::GENERIC.dense)
     );
+    // Two of the three terms in the best keyword match: keywords count two thirds.
+    let lexical = partial[0].explain.lexical_weight.unwrap();
+    assert!((lexical - (1.0 - FusionWeights::GENERIC.dense) * 2.0 / 3.0).abs() < 1e-6);
 
     let rrf = SearchRequest {
         fusion: Fusion::Rrf,
