@@ -115,6 +115,8 @@ impl ModelEntry {
             // docs/quality.md: with this model BM25 adds little to a strong dense list. On SciFact
             // train 0.95 was best (0.8998 vs dense 0.8989) and 0.90 within 0.003 of it; 0.90 was
             // best on both test subsets (SciFact +0.010, Cranfield +0.009 over dense), 0.65 lost.
+            // Chosen before the lexical weight scaled with term coverage; with it, hybrid is level
+            // with dense for this model and the weight is due a re-tune.
             fusion: FusionWeights {
                 dense: 0.9,
                 exact_dense: 0.35,
