@@ -374,9 +374,7 @@ fn beir_task(dir: &Path, root: &Path, split: &str, limit: Option<usize>) -> anyh
 }
 
 fn known_item_task(vault: &Path, n: usize, args: &Args, root: &Path) -> anyhow::Result<Task> {
-    let canonical = vault
-        .canonicalize()
-        .with_context(|| format!("vault `{}` not found", vault.display()))?;
+    let canonical = canonical_vault(vault)?;
     let settings = KnownItemSettings {
         count: n,
         seed: args.seed,
@@ -393,35 +391,48 @@ fn known_item_task(vault: &Path, n: usize, args: &Args, root: &Path) -> anyhow::
             set.notes_scanned
         );
     }
-    let (name, cache) = vault_cache(&canonical, root);
-    Ok(Task {
-        dataset: format!("known-item:{name}"),
-        vault: canonical,
-        cache,
-        queries: set.queries,
-        qrels: set.qrels,
-        doc_id: |path| Some(known_item::run_doc_id(path)),
-    })
+    Ok(vault_task(
+        canonical,
+        root,
+        "known-item",
+        set.queries,
+        set.qrels,
+    ))
 }
 
 /// Hand-written known-item queries over a vault; the index is the one drawn queries use.
 fn judged_task(vault: &Path, file: &Path, root: &Path) -> anyhow::Result<Task> {
-    let canonical = vault
-        .canonicalize()
-        .with_context(|| format!("vault `{}` not found", vault.display()))?;
+    let canonical = canonical_vault(vault)?;
     let judged = read_judged_queries(file, &canonical)?;
-    let (name, cache) = vault_cache(&canonical, root);
     let stem = file
         .file_stem()
         .map_or_else(|| "queries".into(), |s| s.to_string_lossy().into_owned());
-    Ok(Task {
-        dataset: format!("{stem}:{name}"),
-        vault: canonical,
+    Ok(vault_task(
+        canonical,
+        root,
+        &stem,
+        judged.queries,
+        judged.qrels,
+    ))
+}
+
+fn canonical_vault(vault: &Path) -> anyhow::Result<PathBuf> {
+    vault
+        .canonicalize()
+        .with_context(|| format!("vault `{}` not found", vault.display()))
+}
+
+/// Queries over a vault (named `<label>:<vault>`); drawn and written ones share the vault's index.
+fn vault_task(vault: PathBuf, root: &Path, label: &str, queries: Vec<Query>, qrels: Qrels) -> Task {
+    let (name, cache) = vault_cache(&vault, root);
+    Task {
+        dataset: format!("{label}:{name}"),
+        vault,
         cache,
-        queries: judged.queries,
-        qrels: judged.qrels,
+        queries,
+        qrels,
         doc_id: |path| Some(known_item::run_doc_id(path)),
-    })
+    }
 }
 
 /// A vault's name and the folder its evaluation index is kept in (one per vault path).

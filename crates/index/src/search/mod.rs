@@ -260,6 +260,17 @@ fn explain(
         let title = (!terms.is_empty()).then(|| terms.coverage(&[&t.title, &aliases]));
         (matched, title)
     });
+    let (dense_weight, lexical_weight, title_weight) = match fusion {
+        Some(Blend::Convex {
+            dense_weight,
+            lexical_confidence,
+        }) => (
+            Some(dense_weight),
+            Some((1.0 - dense_weight) * lexical_confidence),
+            Some(TITLE_WEIGHT),
+        ),
+        _ => (None, None, None),
+    };
     hit.explain = Explain {
         dense_rank: note.dense.map(|e| e.rank),
         dense_similarity: note.dense.map(|e| e.score),
@@ -271,18 +282,9 @@ fn explain(
             Blend::Convex { .. } => Fusion::Convex,
             Blend::Rrf => Fusion::Rrf,
         }),
-        dense_weight: match fusion {
-            Some(Blend::Convex { dense_weight, .. }) => Some(dense_weight),
-            _ => None,
-        },
-        lexical_weight: match fusion {
-            Some(Blend::Convex {
-                dense_weight,
-                lexical_confidence,
-            }) => Some((1.0 - dense_weight) * lexical_confidence),
-            _ => None,
-        },
-        title_weight: matches!(fusion, Some(Blend::Convex { .. })).then_some(TITLE_WEIGHT),
+        dense_weight,
+        lexical_weight,
+        title_weight,
     };
     Ok(hit)
 }
