@@ -8,9 +8,11 @@
 //! (a one-character run into that character), so a one-character query finds its character
 //! anywhere in a run.
 //!
-//! Any user text is a valid query: [`match_expression`] never passes FTS5 syntax through. Words
-//! are split at spaces and at punctuation other than connectors (`title:x` gives `title`, `x`);
-//! each word becomes one double-quoted FTS5 string (a phrase of the tokens inside, so `XR-7741b`
+//! Any user text is a valid query: [`match_expression`] never passes FTS5 syntax through. Two
+//! pieces of syntax are the user's own, not FTS5's: text in paired double quotes is one phrase
+//! that every result note must hold ([`required_expression`]), and `word*` matches word
+//! beginnings. Otherwise words are split at spaces and at punctuation other than connectors
+//! (`title:x` gives `title`, `x`); each word becomes one double-quoted FTS5 string (a phrase of the tokens inside, so `XR-7741b`
 //! must match `xr` followed by `7741b`), each CJK bigram one quoted term, and the terms are
 //! OR-combined. BM25 already ranks chunks holding more (and rarer) terms higher; a strict
 //! AND would return nothing for the long natural-language questions people type, and an
@@ -107,13 +109,28 @@ pub(crate) enum QueryTerm {
     Phrase(String),
     /// A CJK bigram, or a single CJK character.
     Cjk(String),
+    /// Text the user put in double quotes: an FTS5 phrase (CJK runs as bigrams) that every
+    /// result must hold, stop words included.
+    Quoted(String),
+    /// A word typed with a trailing `*` (`migrat*`): any word starting with it.
+    Prefix(String),
 }
 
 impl QueryTerm {
     pub(crate) fn text(&self) -> &str {
         match self {
-            Self::Phrase(s) | Self::Cjk(s) => s,
+            Self::Phrase(s) | Self::Cjk(s) | Self::Quoted(s) | Self::Prefix(s) => s,
         }
+    }
+
+    /// What makes two terms the same: `"word"`, `word*` and `word` are three different terms.
+    fn key(&self) -> String {
+        let tag = match self {
+            Self::Phrase(_) | Self::Cjk(_) => "",
+            Self::Quoted(_) => "\"",
+            Self::Prefix(_) => "*",
+        };
+        format!("{tag}{}", self.text().to_lowercase())
     }
 }
 
@@ -139,34 +156,23 @@ pub(crate) fn is_stop_word(word: &str) -> bool {
 }
 
 /// The terms of a user query, in order, without duplicates (compared case-insensitively) and
-/// without [`STOP_WORDS`] unless nothing else is left, at most [`MAX_QUERY_TERMS`]. Text without
-/// letters or digits (`*`, `"`, `(((`) contributes nothing.
+/// without [`STOP_WORDS`] unless nothing else is left, at most [`MAX_QUERY_TERMS`]. Text between
+/// a pair of double quotes (`"…"`, `“…”`, `„…“`) is one [`QueryTerm::Quoted`] phrase; a word
+/// followed by `*` is a [`QueryTerm::Prefix`]. Text without letters or digits (`*`, `"`, `(((`)
+/// contributes nothing, and an unpaired quote is only a separator.
 pub(crate) fn fts_query_terms(query: &str) -> Vec<QueryTerm> {
     let mut terms: Vec<QueryTerm> = Vec::new();
     let mut seen = std::collections::HashSet::new();
-    let mut push = |t: QueryTerm, terms: &mut Vec<QueryTerm>| {
-        if seen.insert(t.text().to_lowercase()) {
+    let mut push = |t: QueryTerm| {
+        if seen.insert(t.key()) {
             terms.push(t);
         }
     };
-    for word in query.split(|c: char| c.is_whitespace() || c.is_control() || breaks_word(c)) {
-        let mut latin = String::new();
-        let mut run: Vec<char> = Vec::new();
-        for c in word.chars() {
-            if is_cjk(c) {
-                flush_phrase(&mut latin, &mut |t| push(t, &mut terms));
-                run.push(c);
-            } else {
-                for g in cjk_grams(&run, false) {
-                    push(QueryTerm::Cjk(g), &mut terms);
-                }
-                run.clear();
-                latin.push(c);
-            }
-        }
-        flush_phrase(&mut latin, &mut |t| push(t, &mut terms));
-        for g in cjk_grams(&run, false) {
-            push(QueryTerm::Cjk(g), &mut terms);
+    for (text, quoted) in split_quoted(query) {
+        if quoted {
+            push(QueryTerm::Quoted(quoted_phrase(text)));
+        } else {
+            free_terms(text, &mut push);
         }
     }
     let stop = |t: &QueryTerm| matches!(t, QueryTerm::Phrase(p) if is_stop_word(p));
@@ -176,6 +182,101 @@ pub(crate) fn fts_query_terms(query: &str) -> Vec<QueryTerm> {
     terms.truncate(MAX_QUERY_TERMS);
     terms
 }
+
+/// The query cut into free text and quoted text (`true`), in order. A quote opens a phrase only
+/// when a closing quote follows and something searchable lies between them.
+fn split_quoted(query: &str) -> Vec<(&str, bool)> {
+    const OPEN: &[char] = &['"', '“', '„'];
+    const CLOSE: &[char] = &['"', '”', '“'];
+    let mut out = Vec::new();
+    let mut free_from = 0;
+    let mut i = 0;
+    while let Some(off) = query[i..].find(OPEN) {
+        let open = i + off;
+        let inner = open + query[open..].chars().next().map_or(1, char::len_utf8);
+        let Some(len) = query[inner..].find(CLOSE) else {
+            break;
+        };
+        let text = &query[inner..inner + len];
+        let close_len = query[inner + len..]
+            .chars()
+            .next()
+            .map_or(1, char::len_utf8);
+        if text.chars().any(char::is_alphanumeric) {
+            out.push((&query[free_from..open], false));
+            out.push((text.trim(), true));
+            i = inner + len + close_len;
+            free_from = i;
+        } else {
+            i = inner;
+        }
+    }
+    out.push((&query[free_from..], false));
+    out
+}
+
+/// A quoted phrase as the index spells it: CJK runs become their bigrams (no single characters,
+/// so the phrase's grams stay adjacent, as in [`fts_document`]).
+fn quoted_phrase(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() * 2);
+    let mut run: Vec<char> = Vec::new();
+    for c in text.chars() {
+        if is_cjk(c) {
+            run.push(c);
+        } else {
+            flush_cjk_run(&mut run, &mut out, false);
+            out.push(c);
+        }
+    }
+    flush_cjk_run(&mut run, &mut out, false);
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The terms of unquoted text: words split at spaces and breaking punctuation, CJK runs as
+/// bigrams, a word directly followed by `*` as a prefix.
+fn free_terms(text: &str, push: &mut dyn FnMut(QueryTerm)) {
+    let pieces =
+        text.split_inclusive(|c: char| c.is_whitespace() || c.is_control() || breaks_word(c));
+    for piece in pieces {
+        let (word, starred) = match piece.strip_suffix('*') {
+            Some(w) => (w, true),
+            None => (
+                piece.trim_end_matches(|c: char| {
+                    c.is_whitespace() || c.is_control() || breaks_word(c)
+                }),
+                false,
+            ),
+        };
+        if starred
+            && word.chars().count() >= MIN_PREFIX_CHARS
+            && word.chars().all(|c| c.is_alphanumeric() && !is_cjk(c))
+        {
+            push(QueryTerm::Prefix(word.to_lowercase()));
+            continue;
+        }
+        let mut latin = String::new();
+        let mut run: Vec<char> = Vec::new();
+        for c in word.chars() {
+            if is_cjk(c) {
+                flush_phrase(&mut latin, push);
+                run.push(c);
+            } else {
+                for g in cjk_grams(&run, false) {
+                    push(QueryTerm::Cjk(g));
+                }
+                run.clear();
+                latin.push(c);
+            }
+        }
+        flush_phrase(&mut latin, push);
+        for g in cjk_grams(&run, false) {
+            push(QueryTerm::Cjk(g));
+        }
+    }
+}
+
+/// Shortest prefix a `*` applies to: one letter would match a large part of the vocabulary.
+const MIN_PREFIX_CHARS: usize = 2;
 
 /// Punctuation that separates query words: FTS5 syntax (`:`, `(`, `"`, `*`, `^`) and the like.
 /// Connectors that hold names and codes together (`XR-7741b`, `v1.2`, `snake_case`, `don't`,
@@ -194,16 +295,63 @@ fn flush_phrase(latin: &mut String, push: &mut dyn FnMut(QueryTerm)) {
 }
 
 /// The FTS5 MATCH expression for `terms`: each quoted (quotes doubled), OR-combined. `None` when
-/// there is nothing to search for.
+/// there is nothing to search for. Quoted phrases are OR-ed like the rest: that every result
+/// holds them is a note filter ([`required_expression`]), so a note's best chunk may be another.
 pub(crate) fn match_expression(terms: &[QueryTerm]) -> Option<String> {
     if terms.is_empty() {
         return None;
     }
+    let parts: Vec<String> = terms
+        .iter()
+        .map(|t| match t {
+            QueryTerm::Prefix(p) => prefix_stems(p)
+                .iter()
+                .map(|v| format!("{}*", fts_string(v)))
+                .collect::<Vec<_>>()
+                .join(" OR "),
+            _ => fts_string(t.text()),
+        })
+        .collect();
+    Some(parts.join(" OR "))
+}
+
+/// The FTS5 expression every result note must match (its quoted phrases, AND-combined), if the
+/// query has any.
+pub(crate) fn required_expression(terms: &[QueryTerm]) -> Option<String> {
     let quoted: Vec<String> = terms
         .iter()
-        .map(|t| format!("\"{}\"", t.text().replace('"', "\"\"")))
+        .filter(|t| matches!(t, QueryTerm::Quoted(_)))
+        .map(|t| fts_string(t.text()))
         .collect();
-    Some(quoted.join(" OR "))
+    (!quoted.is_empty()).then(|| quoted.join(" AND "))
+}
+
+/// Whether a search for `terms` must check its lexical matches against the words themselves:
+/// a prefix is also searched cut short (see [`prefix_stems`]), which can over-match.
+pub(crate) fn has_prefix(terms: &[QueryTerm]) -> bool {
+    terms.iter().any(|t| matches!(t, QueryTerm::Prefix(_)))
+}
+
+/// The prefixes searched for a typed prefix. The index holds stems, and a prefix typed past a
+/// word's stem finds nothing (`migrati*`: "migration" is stored as `migrat`), so an English
+/// prefix is also searched without its last one and two letters (at least four kept); matches
+/// are then checked against the words as written.
+fn prefix_stems(prefix: &str) -> Vec<String> {
+    let p = prefix.to_lowercase();
+    let mut out = vec![p.clone()];
+    if p.bytes().all(|b| b.is_ascii_lowercase()) {
+        for cut in 1..=2 {
+            if p.len() >= 4 + cut {
+                out.push(p[..p.len() - cut].to_string());
+            }
+        }
+    }
+    out
+}
+
+/// `text` as one FTS5 string (a phrase of its tokens): double-quoted, inner quotes doubled.
+fn fts_string(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\"\""))
 }
 
 #[cfg(test)]

@@ -16,7 +16,8 @@ use crate::settings::{ModelArgs, VaultArgs};
 pub struct Args {
     #[command(flatten)]
     pub vault: VaultArgs,
-    /// What to look for: words, a name, a question.
+    /// What to look for: words, a name, a question. "Quoted words" must appear as a phrase;
+    /// `word*` matches word beginnings.
     // Optional for clap only (the vault before it is optional with `--vault`); `run` reports a
     // missing query.
     #[arg(value_name = "QUERY")]

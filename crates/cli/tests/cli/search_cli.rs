@@ -122,6 +122,59 @@ fn search_updates_the_index_then_answers() {
         .iter()
         .all(|h| h["path"].as_str().unwrap().starts_with("Baking/")));
 
+    // A quoted phrase keeps only the notes that hold it, in every mode; a starred word matches
+    // word beginnings.
+    let paths = |res: &Value| -> Vec<String> {
+        let mut p: Vec<String> = res["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["path"].as_str().unwrap().to_string())
+            .collect();
+        p.sort();
+        p
+    };
+    for mode in ["hybrid", "dense", "lexical"] {
+        let res = json(&run(
+            "search",
+            data.path(),
+            &["\"in the fridge\"", "--mode", mode, "--json"],
+        ));
+        assert_eq!(
+            paths(&res),
+            ["Baking/Sourdough starter.md", "Baking/Weekend bake plan.md"],
+            "{mode}"
+        );
+    }
+    let res = json(&run(
+        "search",
+        data.path(),
+        &["\"with the lid\" bread", "--json"],
+    ));
+    assert_eq!(paths(&res), ["Baking/Weekend bake plan.md"]);
+    let top = &res["hits"][0];
+    assert!(
+        top["snippet"]
+            .as_str()
+            .unwrap()
+            .contains("**with the lid**"),
+        "{top}"
+    );
+    let res = json(&run(
+        "search",
+        data.path(),
+        &["doubl*", "--mode", "lexical", "--json"],
+    ));
+    assert_eq!(paths(&res), ["Baking/Sourdough starter.md"]);
+    assert_eq!(
+        res["hits"][0]["explain"]["matched_terms"],
+        serde_json::json!(["doubl*"])
+    );
+    assert!(res["hits"][0]["snippet"]
+        .as_str()
+        .unwrap()
+        .contains("**doubles**"));
+
     // Operators and stray quotes are text, not syntax.
     for q in ["\"", "NEAR(", "a\"b -x col:val", "((("] {
         let out = run("search", data.path(), &[q, "--mode", "lexical", "--json"]);

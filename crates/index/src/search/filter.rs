@@ -13,20 +13,29 @@ pub fn tag_matches(note_tag: &str, filter: &str) -> bool {
             .is_some_and(|rest| rest.starts_with('/'))
 }
 
-/// The notes a search may return, given a normalised folder and tag.
+/// The notes a search may return, given a normalised folder and tag and an FTS5 expression that
+/// every note must match somewhere (the query's quoted phrases).
 pub(crate) fn note_filter(
     reader: &Reader<'_>,
     folder: Option<&str>,
     tag: Option<&str>,
+    required: Option<&str>,
 ) -> Result<NoteFilter, IndexError> {
+    let holding = required
+        .map(|expr| reader.notes_matching(expr))
+        .transpose()?;
     if folder.is_none() && tag.is_none() {
-        return Ok(NoteFilter::All);
+        return Ok(holding.map_or(NoteFilter::All, |ids| {
+            NoteFilter::Only(ids.into_iter().collect())
+        }));
     }
+    let holding: Option<NoteSet> = holding.map(|ids| ids.into_iter().collect());
     let set = reader
         .notes_in_folder(folder)?
         .into_iter()
         .filter(|(_, tags)| tag.is_none_or(|tag| tags.iter().any(|t| tag_matches(t, tag))))
         .map(|(id, _)| id)
+        .filter(|id| holding.as_ref().is_none_or(|h| h.contains(*id)))
         .collect();
     Ok(NoteFilter::Only(set))
 }

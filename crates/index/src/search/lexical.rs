@@ -3,13 +3,16 @@
 
 use super::filter::NoteFilter;
 use super::fusion::Scored;
+use super::snippet::SnippetTerms;
 use crate::error::IndexError;
-use crate::fts::{fts_query_terms, match_expression};
+use crate::fts::{fts_query_terms, has_prefix, match_expression};
 pub(crate) use crate::store::Bm25Weights;
 use crate::store::Reader;
 
 /// The `limit` best chunks for `query` by BM25 among the notes `filter` allows, best first, with
-/// `score` = −bm25 (higher is better). A query without searchable terms returns nothing.
+/// `score` = −bm25 (higher is better). A query without searchable terms returns nothing. With a
+/// typed prefix, a chunk counts only if it holds a query term as written (a prefix is also
+/// searched cut short, which can match other words).
 pub(crate) fn bm25_top(
     reader: &Reader<'_>,
     query: &str,
@@ -17,27 +20,56 @@ pub(crate) fn bm25_top(
     filter: &NoteFilter,
     weights: Bm25Weights,
 ) -> Result<Vec<Scored>, IndexError> {
-    let Some(expr) = match_expression(&fts_query_terms(query)) else {
+    let terms = fts_query_terms(query);
+    let Some(expr) = match_expression(&terms) else {
         return Ok(Vec::new());
     };
+    let check = has_prefix(&terms).then(|| SnippetTerms::from_query(query));
     if limit == 0 {
         return Ok(Vec::new());
     }
     // Without a filter SQLite can keep only the best `limit` rows while sorting; with one, rows
     // are streamed in rank order and skipped until `limit` allowed ones are found.
-    let sql_limit = matches!(filter, NoteFilter::All).then_some(limit);
+    let sql_limit = (matches!(filter, NoteFilter::All) && check.is_none()).then_some(limit);
     let mut out = Vec::with_capacity(limit.min(1024));
+    let mut failed = None;
     reader.bm25(&expr, weights, sql_limit, |chunk_id, note_id, score| {
-        if filter.allows(note_id) {
-            out.push(Scored {
-                chunk_id,
-                note_id,
-                score,
-            });
+        if !filter.allows(note_id) {
+            return true;
         }
+        if let Some(terms) = &check {
+            match holds_term(reader, chunk_id, terms) {
+                Ok(true) => {}
+                Ok(false) => return true,
+                Err(e) => {
+                    failed = Some(e);
+                    return false;
+                }
+            }
+        }
+        out.push(Scored {
+            chunk_id,
+            note_id,
+            score,
+        });
         out.len() < limit
     })?;
-    Ok(out)
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
+}
+
+/// Whether the chunk's title, aliases, headings or text hold any of `terms` as written.
+fn holds_term(
+    reader: &Reader<'_>,
+    chunk_id: i64,
+    terms: &SnippetTerms,
+) -> Result<bool, IndexError> {
+    Ok(reader.match_texts(chunk_id)?.is_some_and(|t| {
+        let (aliases, headings) = (t.aliases.join(" "), t.heading_path.join(" "));
+        terms.coverage(&[&t.title, &aliases, &headings, &t.text]) > 0.0
+    }))
 }
 
 #[cfg(test)]

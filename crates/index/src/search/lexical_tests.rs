@@ -260,8 +260,13 @@ fn query_terms() {
     );
     assert_eq!(texts("The Who"), ["The", "Who"]);
     assert_eq!(texts("AND OR NOT"), ["AND", "OR", "NOT"]);
+    // Paired quotes make one phrase; FTS5 syntax inside it is plain text.
     assert_eq!(
         match_expression(&fts_query_terms("x\"y NEAR( o'\"")).unwrap(),
+        "\"x\" OR \"y NEAR( o'\""
+    );
+    assert_eq!(
+        match_expression(&fts_query_terms("x\"y NEAR( o'")).unwrap(),
         "\"x\" OR \"y\" OR \"NEAR\" OR \"o'\""
     );
     // Quotes inside a term are doubled.

@@ -4,8 +4,9 @@
 //! Pipeline of a search:
 //! 1. validate the request and embed the query ([`prepare`]; the only slow step, done before any
 //!    lock on the index is needed);
-//! 2. turn folder and tag filters into a set of allowed notes, applied inside both retrievers so
-//!    that filtered searches still return `top_k` notes;
+//! 2. turn folder and tag filters, and the query's quoted phrases (notes that hold them), into a
+//!    set of allowed notes, applied inside both retrievers so that filtered searches still return
+//!    `top_k` notes;
 //! 3. dense: scan the int8 [`VectorMatrix`] for `max(4 × top_k, 50)` chunks, re-score them
 //!    exactly from the f16 vectors in SQLite; lexical: FTS5 BM25 ([`crate::lexical`]);
 //! 4. hybrid: convex fusion at note level ([`fusion::convex`]: a weighted sum of the two
@@ -34,6 +35,7 @@ use vault_rag_core::{
 };
 
 use crate::error::IndexError;
+use crate::fts::{fts_query_terms, required_expression};
 use crate::store::Reader;
 use fusion::{
     convex, fuse, group_by_note, sort_notes, NoteResult, RankedList, RRF_K, TITLE_WEIGHT,
@@ -115,7 +117,13 @@ pub(crate) fn search(
 pub(crate) fn run(ctx: &SearchContext<'_>, p: &PreparedSearch) -> Result<Vec<Hit>, IndexError> {
     let started = Instant::now();
     let req = &p.request;
-    let filter = filter::note_filter(ctx.reader, p.folder.as_deref(), p.tag.as_deref())?;
+    let required = required_expression(&fts_query_terms(&req.query));
+    let filter = filter::note_filter(
+        ctx.reader,
+        p.folder.as_deref(),
+        p.tag.as_deref(),
+        required.as_deref(),
+    )?;
     if let NoteFilter::Only(set) = &filter {
         if set.is_empty() {
             return Ok(Vec::new());
@@ -403,6 +411,8 @@ pub(crate) fn load_hit(
 
 #[cfg(test)]
 mod real_vectors_tests;
+#[cfg(test)]
+mod syntax_tests;
 #[cfg(test)]
 #[path = "tests.rs"]
 mod tests;

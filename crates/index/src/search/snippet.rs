@@ -39,6 +39,8 @@ pub struct SnippetTerms {
     phrases: Vec<Vec<String>>,
     /// CJK bigrams and single characters.
     cjk: HashSet<String>,
+    /// Typed prefixes (folded, without the `*`): a word starting with one matches it.
+    prefixes: Vec<String>,
     /// Each phrase (stems joined by spaces) as the query spelled it (folded): what a user is shown.
     spelled: HashMap<String, String>,
 }
@@ -51,20 +53,18 @@ impl SnippetTerms {
                 QueryTerm::Cjk(g) => {
                     terms.cjk.insert(g);
                 }
-                QueryTerm::Phrase(p) => {
-                    let folded: Vec<String> = p
-                        .split(|c: char| !c.is_alphanumeric() || is_cjk(c))
-                        .filter(|w| !w.is_empty())
-                        .map(fold)
-                        .collect();
-                    let words: Vec<String> = folded.iter().map(|w| stem(w)).collect();
-                    if !words.is_empty() {
-                        terms
-                            .spelled
-                            .entry(words.join(" "))
-                            .or_insert_with(|| folded.join(" "));
-                        terms.phrases.push(words);
+                QueryTerm::Prefix(p) => terms.prefixes.push(fold(&p)),
+                QueryTerm::Phrase(p) => terms.add_phrase(&p),
+                QueryTerm::Quoted(p) => {
+                    // CJK inside quotes arrives as bigrams; they are highlighted as grams.
+                    for token in p.split_whitespace() {
+                        if token.chars().any(is_cjk) {
+                            terms
+                                .cjk
+                                .insert(token.chars().filter(|c| is_cjk(*c)).collect());
+                        }
                     }
+                    terms.add_phrase(&p);
                 }
             }
         }
@@ -73,13 +73,28 @@ impl SnippetTerms {
         terms
     }
 
+    fn add_phrase(&mut self, phrase: &str) {
+        let folded: Vec<String> = phrase
+            .split(|c: char| !c.is_alphanumeric() || is_cjk(c))
+            .filter(|w| !w.is_empty())
+            .map(fold)
+            .collect();
+        let words: Vec<String> = folded.iter().map(|w| stem(w)).collect();
+        if !words.is_empty() && !self.phrases.contains(&words) {
+            self.spelled
+                .entry(words.join(" "))
+                .or_insert_with(|| folded.join(" "));
+            self.phrases.push(words);
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
-        self.phrases.is_empty() && self.cjk.is_empty()
+        self.phrases.is_empty() && self.cjk.is_empty() && self.prefixes.is_empty()
     }
 
     /// Number of distinct terms.
     pub fn len(&self) -> usize {
-        self.phrases.len() + self.cjk.len()
+        self.phrases.len() + self.cjk.len() + self.prefixes.len()
     }
 
     /// The share of the terms (0 to 1) that occur in any of `texts`: how completely a chunk
@@ -102,6 +117,12 @@ impl SnippetTerms {
             .filter(|t| found.contains(t))
             .map(|t| self.spelled.get(&t).cloned().unwrap_or(t))
             .collect();
+        out.extend(
+            self.prefixes
+                .iter()
+                .map(|p| format!("{p}*"))
+                .filter(|t| found.contains(t)),
+        );
         let mut cjk: Vec<&String> = self.cjk.iter().filter(|g| found.contains(*g)).collect();
         cjk.sort();
         out.extend(cjk.into_iter().cloned());
@@ -212,7 +233,8 @@ fn find_marks(chars: &[char], terms: &SnippetTerms) -> Vec<Mark> {
 /// Where the query's phrases occur: runs of consecutive words equal to a phrase (a CJK character
 /// between two words separates them, as it does in the index).
 fn phrase_marks(chars: &[char], terms: &SnippetTerms) -> Vec<Mark> {
-    let mut words: Vec<(usize, usize, String)> = Vec::new();
+    // (start, end, stem, folded word)
+    let mut words: Vec<(usize, usize, String, String)> = Vec::new();
     let mut breaks: Vec<usize> = Vec::new();
     let mut i = 0;
     while i < chars.len() {
@@ -225,7 +247,7 @@ fn phrase_marks(chars: &[char], terms: &SnippetTerms) -> Vec<Mark> {
                 i += 1;
             }
             let word = fold(&chars[start..i].iter().collect::<String>());
-            words.push((start, i, stem(&word)));
+            words.push((start, i, stem(&word), word));
         } else {
             i += 1;
         }
@@ -247,7 +269,16 @@ fn phrase_marks(chars: &[char], terms: &SnippetTerms) -> Vec<Mark> {
                 });
                 w += p.len();
             }
-            None => w += 1,
+            None => {
+                if let Some(p) = terms.prefixes.iter().find(|p| words[w].3.starts_with(*p)) {
+                    marks.push(Mark {
+                        start: words[w].0,
+                        end: words[w].1,
+                        term: format!("{p}*"),
+                    });
+                }
+                w += 1;
+            }
         }
     }
     marks

@@ -292,6 +292,22 @@ impl Reader<'_> {
         .collect()
     }
 
+    /// The notes with a chunk matching the FTS5 expression `expr`.
+    pub(crate) fn notes_matching(&self, expr: &str) -> Result<Vec<i64>, IndexError> {
+        let e = || self.err("phrase filter");
+        let mut stmt = self
+            .conn()
+            .prepare_cached(
+                "SELECT DISTINCT c.note_id FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid \
+                 WHERE chunks_fts MATCH ?1",
+            )
+            .map_err(e())?;
+        let rows = stmt
+            .query_map(params![expr], |row| row.get::<_, i64>(0))
+            .map_err(e())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(e())
+    }
+
     /// Chunks matching the FTS5 expression `expr` in BM25 order (best first) as (chunk id, note
     /// id, −bm25), offered to `keep` until it returns false. `limit` caps the rows SQLite
     /// ranks (it can then keep only that many while sorting); `None` streams them all.
