@@ -24,6 +24,7 @@ mod similar;
 mod snippet;
 #[cfg(test)]
 pub(crate) mod testdb;
+mod typo;
 mod vectors;
 
 use std::time::Instant;
@@ -265,7 +266,7 @@ fn explain(
     let (matched_terms, title_match) = texts.map_or((Vec::new(), None), |t| {
         let (aliases, headings) = (t.aliases.join(" "), t.heading_path.join(" "));
         let matched = terms.matched(&[&t.title, &aliases, &headings, &t.text]);
-        let title = (!terms.is_empty()).then(|| terms.coverage(&[&t.title, &aliases]));
+        let title = (!terms.is_empty()).then(|| terms.title_match(&[&t.title, &aliases]));
         (matched, title)
     });
     let (dense_weight, lexical_weight, title_weight) = match fusion {
@@ -298,7 +299,7 @@ fn explain(
 }
 
 /// Adds `weight ×` the title match of each note (the share of the query's terms in its title or
-/// aliases) to its score, rescaled by `1 + weight` so that scores stay within 0–1, and re-sorts.
+/// aliases, typos of a word forgiven: [`SnippetTerms::title_match`]) to its score, rescaled by `1 + weight` so that scores stay within 0–1, and re-sorts.
 fn boost_titles(
     reader: &Reader<'_>,
     notes: &mut [NoteResult],
@@ -309,9 +310,9 @@ fn boost_titles(
         return Ok(());
     }
     for note in notes.iter_mut() {
-        let title = reader
-            .match_texts(note.chunk_id)?
-            .map_or(0.0, |t| terms.coverage(&[&t.title, &t.aliases.join(" ")]));
+        let title = reader.match_texts(note.chunk_id)?.map_or(0.0, |t| {
+            terms.title_match(&[&t.title, &t.aliases.join(" ")])
+        });
         note.score = (note.score + weight * title) / (1.0 + weight);
     }
     sort_notes(notes);

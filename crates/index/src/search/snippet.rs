@@ -106,6 +106,30 @@ impl SnippetTerms {
         self.found(texts).len() as f32 / self.len() as f32
     }
 
+    /// How fully the query names a note whose title and aliases are `texts`: the share of the terms
+    /// they hold, where a one-word term may also be a typo of one of their words
+    /// ([`super::typo::near`]: `git rebse` names "Git Rebase Cheatsheet").
+    pub fn title_match(&self, texts: &[&str]) -> f32 {
+        if self.is_empty() {
+            return 0.0;
+        }
+        let found = self.found(texts);
+        let words: Vec<String> = texts
+            .iter()
+            .flat_map(|t| t.split(|c: char| !c.is_alphanumeric()))
+            .filter(|w| !w.is_empty())
+            .map(fold)
+            .collect();
+        let typos = self
+            .phrases
+            .iter()
+            .filter(|p| p.len() == 1 && !found.contains(&p[0]))
+            .filter_map(|p| self.spelled.get(&p[0]))
+            .filter(|typed| words.iter().any(|w| super::typo::near(typed, w)))
+            .count();
+        (found.len() + typos) as f32 / self.len() as f32
+    }
+
     /// The terms that occur in any of `texts`, longer terms first, then in query order (words as
     /// the query spelled them, folded, joined by spaces for a multi-word term; CJK grams as they are).
     pub fn matched(&self, texts: &[&str]) -> Vec<String> {
@@ -457,6 +481,17 @@ mod tests {
             t.matched(&["Bread, bread and YEAST", "xr 7741b 机器"]),
             ["xr 7741b", "bread", "yeast", "机器"]
         );
+    }
+
+    #[test]
+    fn a_title_match_forgives_one_typo_per_word() {
+        let t = SnippetTerms::from_query("git rebse cheatsheet");
+        assert_eq!(t.title_match(&["Git Rebase Cheatsheet", ""]), 1.0);
+        assert_eq!(t.coverage(&["Git Rebase Cheatsheet"]), 2.0 / 3.0);
+        assert_eq!(t.title_match(&["Git Rebel Cheatsheet"]), 2.0 / 3.0);
+        let t = SnippetTerms::from_query("sourdugh");
+        assert_eq!(t.title_match(&["Bread", "Sourdough, Levain"]), 1.0);
+        assert_eq!(t.title_match(&["Dough"]), 0.0);
     }
 
     #[test]
