@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use vault_rag_core::{
-    DocumentText, EmbedError, Embedder, EmbedderFingerprint, Fusion, ModelState, SearchMode,
+    DocumentText, EmbedError, Embedder, EmbedderFingerprint, Fusion, FusionWeights, ModelState,
+    SearchMode,
 };
 use vault_rag_eval::known_item::{self, KnownItemSettings};
 use vault_rag_eval::{
@@ -62,6 +63,10 @@ pub struct Args {
     /// How a single hybrid run merges its lists: convex or rrf.
     #[arg(long, default_value = "convex")]
     pub fusion: Fusion,
+    /// The dense side's weight in convex fusion (0-1) instead of the model's own: to choose a
+    /// model's weight on training queries. The index is the same.
+    #[arg(long, value_parser = weight)]
+    pub dense_weight: Option<f32>,
     /// The judgments to evaluate against: `qrels/<split>.tsv` (e.g. train to tune, test to report).
     #[arg(long, default_value = "test")]
     pub split: String,
@@ -166,6 +171,40 @@ impl Embedder for NoVectors {
     }
 }
 
+/// A model with other fusion weights: same fingerprint, same vectors, same index.
+struct Reweighted {
+    inner: Arc<dyn Embedder>,
+    weights: FusionWeights,
+}
+
+impl Embedder for Reweighted {
+    fn fingerprint(&self) -> &EmbedderFingerprint {
+        self.inner.fingerprint()
+    }
+    fn state(&self) -> ModelState {
+        self.inner.state()
+    }
+    fn count_tokens(&self, text: &str) -> usize {
+        self.inner.count_tokens(text)
+    }
+    fn fusion_weights(&self) -> FusionWeights {
+        self.weights
+    }
+    fn embed_queries(&self, queries: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        self.inner.embed_queries(queries)
+    }
+    fn embed_documents(&self, docs: &[DocumentText<'_>]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        self.inner.embed_documents(docs)
+    }
+}
+
+fn weight(s: &str) -> Result<f32, String> {
+    match s.parse::<f32>() {
+        Ok(w) if (0.0..=1.0).contains(&w) => Ok(w),
+        _ => Err(format!("{s:?} is not a weight from 0 to 1")),
+    }
+}
+
 /// What one evaluation needs besides the searcher: the queries, their judgments, the vault to
 /// index and how a hit's note path becomes a document id.
 struct Task {
@@ -207,6 +246,23 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let model: Arc<dyn Embedder> = Arc::new(
         vault_rag_embed::OnnxEmbedder::load(&spec).context("loading the embedding model")?,
     );
+    let model: Arc<dyn Embedder> = match args.dense_weight {
+        Some(dense) => {
+            eprintln!(
+                "note: convex fusion with dense weight {dense} (the model's own: {})",
+                model.fusion_weights().dense
+            );
+            let weights = FusionWeights {
+                dense,
+                ..model.fusion_weights()
+            };
+            Arc::new(Reweighted {
+                inner: model,
+                weights,
+            })
+        }
+        None => model,
+    };
     let fp = model.fingerprint().clone();
     let embedder: Arc<dyn Embedder> = if args.mode == EvalMode::Lexical {
         Arc::new(NoVectors::new(model))

@@ -106,6 +106,35 @@ fn beir_dataset_through_the_real_pipeline() {
         dense["system"]["fingerprint"]
     );
 
+    // Another dense weight reuses the index and moves hybrid between the two sides: all dense
+    // solves these paraphrases, all keywords does not.
+    let weighted = |w: &str| {
+        let r = eval(&[
+            "--dataset",
+            ds_s,
+            "--mode",
+            "hybrid",
+            "--data-dir",
+            data_s,
+            "--dense-weight",
+            w,
+        ]);
+        assert_eq!(r["timings"]["chunks_embedded"], 0, "{r:#}");
+        r["metrics"]["ndcg_at_10"].as_f64().unwrap()
+    };
+    assert_eq!(weighted("1"), 1.0);
+    assert!(weighted("0") < 1.0);
+    let out = Command::new(env!("CARGO_BIN_EXE_vault-rag"))
+        .args(["eval", "--dataset", ds_s, "--dense-weight", "1.5"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--dense-weight") && err.contains("from 0 to 1"),
+        "{err}"
+    );
+
     // Lexical alone builds an index without vectors: its own fingerprint, no inference.
     let lexical = eval(&["--dataset", ds_s, "--mode", "lexical", "--data-dir", data_s]);
     assert_eq!(lexical["timings"]["chunks_embedded"], 0);
