@@ -35,7 +35,7 @@ export class SearchModal extends SuggestModal<Hit> {
 		this.debounceMs = options.debounceMs ?? SEARCH_DEBOUNCE_MS;
 		this.limit = 100;
 		this.emptyStateText = "Type to search your notes by meaning.";
-		this.setPlaceholder("Search notes by meaning… (folder:name, tag:name to narrow)");
+		this.setPlaceholder("Search notes by meaning… (\"exact phrase\", word*, folder:name, tag:name)");
 		const mod = Platform.isMacOS ? "⌘" : "Ctrl";
 		this.setInstructions([
 			{ command: "↑↓", purpose: "to navigate" },

@@ -203,7 +203,7 @@ fn schemas() -> Value {
             "required": ["query"],
             "additionalProperties": false,
             "properties": {
-                "query": { "type": "string", "minLength": 1, "maxLength": MAX_QUERY_CHARS, "description": "Natural language or keywords. \"Double quotes\" around words keep only notes holding that exact phrase; a trailing * matches word beginnings (migrat*)." },
+                "query": { "type": "string", "minLength": 1, "maxLength": MAX_QUERY_CHARS, "description": "Natural language or keywords. \"Double quotes\" around words keep only notes holding that exact phrase (ignored when no note does); a trailing * matches word beginnings (migrat*)." },
                 "top_k": { "type": ["integer", "null"], "minimum": 1, "maximum": MAX_TOP_K, "default": DEFAULT_TOP_K },
                 "mode": { "type": ["string", "null"], "enum": ["hybrid", "dense", "lexical", null], "default": "hybrid" },
                 "folder": { "type": ["string", "null"], "description": "Only notes in this vault folder." },

@@ -16,6 +16,13 @@ describe("parseQuery", () => {
 		expect(parseQuery("subfolder:x")).toEqual({ query: "subfolder:x" });
 	});
 
+	it("passes phrases and prefixes through to the service", () => {
+		expect(parseQuery('"in the fridge" migrat* folder:Baking')).toEqual({
+			query: '"in the fridge" migrat*',
+			folder: "Baking",
+		});
+	});
+
 	it("ignores empty filters", () => {
 		expect(parseQuery('tag: folder:"" mars')).toEqual({ query: "tag: mars" });
 	});

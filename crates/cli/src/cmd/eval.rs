@@ -67,6 +67,10 @@ pub struct Args {
     /// model's weight on training queries. The index is the same.
     #[arg(long, value_parser = weight)]
     pub dense_weight: Option<f32>,
+    /// The dense side's weight when the best keyword match holds every query term (0-1), instead
+    /// of the model's own.
+    #[arg(long, value_parser = weight)]
+    pub exact_dense_weight: Option<f32>,
     /// The judgments to evaluate against: `qrels/<split>.tsv` (e.g. train to tune, test to report).
     #[arg(long, default_value = "test")]
     pub split: String,
@@ -246,22 +250,24 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let model: Arc<dyn Embedder> = Arc::new(
         vault_rag_embed::OnnxEmbedder::load(&spec).context("loading the embedding model")?,
     );
-    let model: Arc<dyn Embedder> = match args.dense_weight {
-        Some(dense) => {
-            eprintln!(
-                "note: convex fusion with dense weight {dense} (the model's own: {})",
-                model.fusion_weights().dense
-            );
-            let weights = FusionWeights {
-                dense,
-                ..model.fusion_weights()
-            };
-            Arc::new(Reweighted {
-                inner: model,
-                weights,
-            })
-        }
-        None => model,
+    let model: Arc<dyn Embedder> = if args.dense_weight.is_some()
+        || args.exact_dense_weight.is_some()
+    {
+        let own = model.fusion_weights();
+        let weights = FusionWeights {
+            dense: args.dense_weight.unwrap_or(own.dense),
+            exact_dense: args.exact_dense_weight.unwrap_or(own.exact_dense),
+        };
+        eprintln!(
+            "note: convex fusion with dense weights {} / {} on exact matches (the model's own: {} / {})",
+            weights.dense, weights.exact_dense, own.dense, own.exact_dense
+        );
+        Arc::new(Reweighted {
+            inner: model,
+            weights,
+        })
+    } else {
+        model
     };
     let fp = model.fingerprint().clone();
     let embedder: Arc<dyn Embedder> = if args.mode == EvalMode::Lexical {

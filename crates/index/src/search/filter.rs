@@ -1,6 +1,9 @@
 //! Folder and tag filters (as sets of allowed notes), and Obsidian-style link resolution.
 
+use std::borrow::Cow;
+
 use crate::error::IndexError;
+use crate::fts::{fts_query_terms, required_expression};
 use crate::store::Reader;
 
 /// Whether a note's tag matches a normalised filter: equal ignoring case and `#`, or nested
@@ -13,23 +16,17 @@ pub fn tag_matches(note_tag: &str, filter: &str) -> bool {
             .is_some_and(|rest| rest.starts_with('/'))
 }
 
-/// The notes a search may return, given a normalised folder and tag and an FTS5 expression that
-/// every note must match somewhere (the query's quoted phrases).
+/// The notes a search may return, given a normalised folder and tag and the notes holding the
+/// query's quoted phrases ([`phrase_notes`]).
 pub(crate) fn note_filter(
     reader: &Reader<'_>,
     folder: Option<&str>,
     tag: Option<&str>,
-    required: Option<&str>,
+    holding: Option<NoteSet>,
 ) -> Result<NoteFilter, IndexError> {
-    let holding = required
-        .map(|expr| reader.notes_matching(expr))
-        .transpose()?;
     if folder.is_none() && tag.is_none() {
-        return Ok(holding.map_or(NoteFilter::All, |ids| {
-            NoteFilter::Only(ids.into_iter().collect())
-        }));
+        return Ok(holding.map_or(NoteFilter::All, NoteFilter::Only));
     }
-    let holding: Option<NoteSet> = holding.map(|ids| ids.into_iter().collect());
     let set = reader
         .notes_in_folder(folder)?
         .into_iter()
@@ -38,6 +35,25 @@ pub(crate) fn note_filter(
         .filter(|id| holding.as_ref().is_none_or(|h| h.contains(*id)))
         .collect();
     Ok(NoteFilter::Only(set))
+}
+
+/// The notes holding every quoted phrase of `query` (`None` when it has none), and the query to
+/// search with. When no note holds them, the quotes are taken for quotation marks (common in a
+/// pasted sentence) and the query is searched without them: an empty answer would hide the notes
+/// its words find.
+pub(crate) fn phrase_notes<'q>(
+    reader: &Reader<'_>,
+    query: &'q str,
+) -> Result<(Cow<'q, str>, Option<NoteSet>), IndexError> {
+    let Some(expr) = required_expression(&fts_query_terms(query)) else {
+        return Ok((Cow::Borrowed(query), None));
+    };
+    let ids = reader.notes_matching(&expr)?;
+    if ids.is_empty() {
+        let unquoted = query.replace(['"', '“', '”', '„'], " ");
+        return Ok((Cow::Owned(unquoted), None));
+    }
+    Ok((Cow::Borrowed(query), Some(ids.into_iter().collect())))
 }
 
 /// Resolves a link target as written in `source` (`Note`, `folder/Note`, `Note.md`, `../x.md`,

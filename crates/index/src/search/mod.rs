@@ -36,7 +36,6 @@ use vault_rag_core::{
 };
 
 use crate::error::IndexError;
-use crate::fts::{fts_query_terms, required_expression};
 use crate::store::Reader;
 use fusion::{
     convex, fuse, group_by_note, sort_notes, NoteResult, RankedList, RRF_K, TITLE_WEIGHT,
@@ -118,13 +117,8 @@ pub(crate) fn search(
 pub(crate) fn run(ctx: &SearchContext<'_>, p: &PreparedSearch) -> Result<Vec<Hit>, IndexError> {
     let started = Instant::now();
     let req = &p.request;
-    let required = required_expression(&fts_query_terms(&req.query));
-    let filter = filter::note_filter(
-        ctx.reader,
-        p.folder.as_deref(),
-        p.tag.as_deref(),
-        required.as_deref(),
-    )?;
+    let (query, holding) = filter::phrase_notes(ctx.reader, &req.query)?;
+    let filter = filter::note_filter(ctx.reader, p.folder.as_deref(), p.tag.as_deref(), holding)?;
     if let NoteFilter::Only(set) = &filter {
         if set.is_empty() {
             return Ok(Vec::new());
@@ -137,17 +131,13 @@ pub(crate) fn run(ctx: &SearchContext<'_>, p: &PreparedSearch) -> Result<Vec<Hit
     };
     let lexical = match req.mode {
         SearchMode::Dense => Vec::new(),
-        SearchMode::Lexical | SearchMode::Hybrid => bm25_top(
-            ctx.reader,
-            &req.query,
-            depth,
-            &filter,
-            Bm25Weights::default(),
-        )?,
+        SearchMode::Lexical | SearchMode::Hybrid => {
+            bm25_top(ctx.reader, &query, depth, &filter, Bm25Weights::default())?
+        }
     };
     let dense_list = RankedList::new(Retriever::Dense, &dense);
     let lexical_list = RankedList::new(Retriever::Lexical, &lexical);
-    let terms = SnippetTerms::from_query(&req.query);
+    let terms = SnippetTerms::from_query(&query);
     let fusion = match (req.mode, req.fusion) {
         (SearchMode::Hybrid, Fusion::Convex) => {
             let (dense_weight, lexical_confidence) =

@@ -23,7 +23,8 @@ use vault_rag_core::{
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct SearchNotesArgs {
     /// What to look for, in natural language or keywords. "Double quotes" around words return
-    /// only notes holding that exact phrase; a trailing * matches word beginnings (migrat*).
+    /// only notes holding that exact phrase (ignored when no note does); a trailing * matches
+    /// word beginnings (migrat*).
     pub query: String,
     /// How many notes to return (1-100, default 10).
     #[serde(alias = "top_k")]
