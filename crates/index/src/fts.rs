@@ -63,17 +63,22 @@ pub(crate) fn is_cjk(c: char) -> bool {
 /// space-separated bigrams followed by its single characters (the bigrams stay adjacent, so a
 /// phrase of bigrams still matches; the characters let a one-character query match anywhere).
 pub(crate) fn fts_document(text: &str) -> String {
+    cjk_as_grams(text, true)
+}
+
+/// `text` with each CJK run replaced by its bigrams (then, with `unigrams`, its characters).
+fn cjk_as_grams(text: &str, unigrams: bool) -> String {
     let mut out = String::with_capacity(text.len() * 2);
     let mut run: Vec<char> = Vec::new();
     for c in text.chars() {
         if is_cjk(c) {
             run.push(c);
         } else {
-            flush_cjk_run(&mut run, &mut out, true);
+            flush_cjk_run(&mut run, &mut out, unigrams);
             out.push(c);
         }
     }
-    flush_cjk_run(&mut run, &mut out, true);
+    flush_cjk_run(&mut run, &mut out, unigrams);
     out
 }
 
@@ -218,18 +223,10 @@ fn split_quoted(query: &str) -> Vec<(&str, bool)> {
 /// A quoted phrase as the index spells it: CJK runs become their bigrams (no single characters,
 /// so the phrase's grams stay adjacent, as in [`fts_document`]).
 fn quoted_phrase(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() * 2);
-    let mut run: Vec<char> = Vec::new();
-    for c in text.chars() {
-        if is_cjk(c) {
-            run.push(c);
-        } else {
-            flush_cjk_run(&mut run, &mut out, false);
-            out.push(c);
-        }
-    }
-    flush_cjk_run(&mut run, &mut out, false);
-    out.split_whitespace().collect::<Vec<_>>().join(" ")
+    cjk_as_grams(text, false)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The terms of unquoted text: words split at spaces and breaking punctuation, CJK runs as

@@ -1,10 +1,9 @@
 //! Query syntax as users type it: `"exact phrases"` and `prefix*`, from parsing to the hits of
 //! every mode, on a real SQLite file.
 
-use super::testdb::{NoteSpec, TestDb};
+use super::testdb::NoteSpec;
 use super::*;
 use crate::fts::{fts_query_terms, match_expression, required_expression, QueryTerm};
-use vault_rag_core::fake::HashEmbedder;
 
 fn notes() -> Vec<NoteSpec<'static>> {
     let note = |path, body| NoteSpec {
@@ -85,39 +84,21 @@ fn expressions_search_cut_prefixes_and_require_quoted_phrases() {
     assert_eq!(match_expression(&terms("größe*")).unwrap(), "\"größe\"*");
 }
 
-struct Fixture {
-    db: TestDb,
-    vectors: VectorMatrix,
-    embedder: HashEmbedder,
-    fp: String,
-}
+struct Fixture(super::tests::Fixture);
 
 impl Fixture {
     fn new() -> Self {
-        let db = TestDb::new();
-        let embedder = HashEmbedder::new(64);
-        let vectors = db.index_notes(&embedder, &notes());
-        let fp = embedder.fingerprint().id();
-        Self {
-            db,
-            vectors,
-            embedder,
-            fp,
-        }
+        Self(super::tests::Fixture::with_notes(&notes()))
     }
 
     fn search(&self, query: &str, mode: SearchMode) -> Vec<Hit> {
-        let reader = self.db.reader();
-        let ctx = SearchContext {
-            reader: &reader,
-            vectors: &self.vectors,
-            fingerprint_id: &self.fp,
-        };
         let req = SearchRequest {
             mode,
             ..SearchRequest::new(query)
         };
-        search(&ctx, &self.embedder, &req).unwrap_or_else(|e| panic!("{query:?} {mode}: {e}"))
+        self.0
+            .search(&req)
+            .unwrap_or_else(|e| panic!("{query:?} {mode}: {e}"))
     }
 
     fn paths(&self, query: &str, mode: SearchMode) -> Vec<String> {

@@ -50,7 +50,8 @@ fn notes() -> Vec<NoteSpec<'static>> {
     ]
 }
 
-struct Fixture {
+/// A real SQLite index of some notes with the hash embedder, and its vectors.
+pub(super) struct Fixture {
     db: TestDb,
     vectors: VectorMatrix,
     embedder: HashEmbedder,
@@ -59,9 +60,13 @@ struct Fixture {
 
 impl Fixture {
     fn new() -> Self {
+        Self::with_notes(&notes())
+    }
+
+    pub(super) fn with_notes(notes: &[NoteSpec<'_>]) -> Self {
         let db = TestDb::new();
         let embedder = HashEmbedder::new(DIMS);
-        let vectors = db.index_notes(&embedder, &notes());
+        let vectors = db.index_notes(&embedder, notes);
         let fp = embedder.fingerprint().id();
         Self {
             db,
@@ -79,7 +84,7 @@ impl Fixture {
         }
     }
 
-    fn search(&self, req: &SearchRequest) -> Result<Vec<Hit>, IndexError> {
+    pub(super) fn search(&self, req: &SearchRequest) -> Result<Vec<Hit>, IndexError> {
         search(&self.ctx(&self.db.reader()), &self.embedder, req)
     }
 
