@@ -3,6 +3,7 @@
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -200,6 +201,34 @@ pub trait Embedder: Send + Sync {
             .ok_or_else(|| EmbedError::Inference {
                 message: "no vector returned".into(),
             })
+    }
+}
+
+/// A model with other fusion weights: the same fingerprint and vectors, so the same index. How a
+/// model's weights are chosen on tuning queries.
+pub struct Reweighted {
+    pub inner: Arc<dyn Embedder>,
+    pub weights: FusionWeights,
+}
+
+impl Embedder for Reweighted {
+    fn fingerprint(&self) -> &EmbedderFingerprint {
+        self.inner.fingerprint()
+    }
+    fn state(&self) -> ModelState {
+        self.inner.state()
+    }
+    fn count_tokens(&self, text: &str) -> usize {
+        self.inner.count_tokens(text)
+    }
+    fn fusion_weights(&self) -> FusionWeights {
+        self.weights
+    }
+    fn embed_queries(&self, queries: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        self.inner.embed_queries(queries)
+    }
+    fn embed_documents(&self, docs: &[DocumentText<'_>]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        self.inner.embed_documents(docs)
     }
 }
 

@@ -21,7 +21,7 @@ mod types;
 
 pub use embedder::{
     l2_normalize, DocumentText, EmbedError, Embedder, EmbedderFingerprint, FusionWeights,
-    ModelState, Precision,
+    ModelState, Precision, Reweighted,
 };
 pub use path::{NotePath, PathError};
 pub use request::{

@@ -232,17 +232,11 @@ fn quoted_phrase(text: &str) -> String {
 /// The terms of unquoted text: words split at spaces and breaking punctuation, CJK runs as
 /// bigrams, a word directly followed by `*` as a prefix.
 fn free_terms(text: &str, push: &mut dyn FnMut(QueryTerm)) {
-    let pieces =
-        text.split_inclusive(|c: char| c.is_whitespace() || c.is_control() || breaks_word(c));
-    for piece in pieces {
+    let separates = |c: char| c.is_whitespace() || c.is_control() || breaks_word(c);
+    for piece in text.split_inclusive(separates) {
         let (word, starred) = match piece.strip_suffix('*') {
             Some(w) => (w, true),
-            None => (
-                piece.trim_end_matches(|c: char| {
-                    c.is_whitespace() || c.is_control() || breaks_word(c)
-                }),
-                false,
-            ),
+            None => (piece.trim_end_matches(separates), false),
         };
         if starred
             && word.chars().count() >= MIN_PREFIX_CHARS

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use vault_rag_core::{
     DocumentText, EmbedError, Embedder, EmbedderFingerprint, Fusion, FusionWeights, ModelState,
-    SearchMode,
+    Reweighted, SearchMode,
 };
 use vault_rag_eval::known_item::{self, KnownItemSettings};
 use vault_rag_eval::{
@@ -172,33 +172,6 @@ impl Embedder for NoVectors {
     }
     fn embed_documents(&self, docs: &[DocumentText<'_>]) -> Result<Vec<Vec<f32>>, EmbedError> {
         Ok(vec![vec![1.0]; docs.len()])
-    }
-}
-
-/// A model with other fusion weights: same fingerprint, same vectors, same index.
-struct Reweighted {
-    inner: Arc<dyn Embedder>,
-    weights: FusionWeights,
-}
-
-impl Embedder for Reweighted {
-    fn fingerprint(&self) -> &EmbedderFingerprint {
-        self.inner.fingerprint()
-    }
-    fn state(&self) -> ModelState {
-        self.inner.state()
-    }
-    fn count_tokens(&self, text: &str) -> usize {
-        self.inner.count_tokens(text)
-    }
-    fn fusion_weights(&self) -> FusionWeights {
-        self.weights
-    }
-    fn embed_queries(&self, queries: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        self.inner.embed_queries(queries)
-    }
-    fn embed_documents(&self, docs: &[DocumentText<'_>]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        self.inner.embed_documents(docs)
     }
 }
 

@@ -66,10 +66,9 @@ fn holds_term(
     chunk_id: i64,
     terms: &SnippetTerms,
 ) -> Result<bool, IndexError> {
-    Ok(reader.match_texts(chunk_id)?.is_some_and(|t| {
-        let (aliases, headings) = (t.aliases.join(" "), t.heading_path.join(" "));
-        terms.coverage(&[&t.title, &aliases, &headings, &t.text]) > 0.0
-    }))
+    Ok(reader
+        .match_texts(chunk_id)?
+        .is_some_and(|t| super::with_fields(&t, |fields| terms.coverage(fields)) > 0.0))
 }
 
 #[cfg(test)]

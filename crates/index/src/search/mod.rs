@@ -36,7 +36,7 @@ use vault_rag_core::{
 };
 
 use crate::error::IndexError;
-use crate::store::Reader;
+use crate::store::{MatchTexts, Reader};
 use fusion::{
     convex, fuse, group_by_note, sort_notes, NoteResult, RankedList, RRF_K, TITLE_WEIGHT,
 };
@@ -254,9 +254,9 @@ fn explain(
 ) -> Result<Hit, IndexError> {
     let texts = reader.match_texts(note.chunk_id)?;
     let (matched_terms, title_match) = texts.map_or((Vec::new(), None), |t| {
-        let (aliases, headings) = (t.aliases.join(" "), t.heading_path.join(" "));
-        let matched = terms.matched(&[&t.title, &aliases, &headings, &t.text]);
-        let title = (!terms.is_empty()).then(|| terms.title_match(&[&t.title, &aliases]));
+        let matched = with_fields(&t, |fields| terms.matched(fields));
+        let title =
+            (!terms.is_empty()).then(|| terms.title_match(&[&t.title, &t.aliases.join(" ")]));
         (matched, title)
     });
     let (dense_weight, lexical_weight, title_weight) = match fusion {
@@ -331,12 +331,17 @@ fn lexical_coverage(
 ) -> Result<Vec<f32>, IndexError> {
     hits.iter()
         .map(|hit| {
-            Ok(reader.match_texts(hit.chunk_id)?.map_or(0.0, |t| {
-                let (aliases, headings) = (t.aliases.join(" "), t.heading_path.join(" "));
-                terms.coverage(&[&t.title, &aliases, &headings, &t.text])
-            }))
+            Ok(reader
+                .match_texts(hit.chunk_id)?
+                .map_or(0.0, |t| with_fields(&t, |fields| terms.coverage(fields))))
         })
         .collect()
+}
+
+/// Calls `f` with the fields of a chunk that BM25 reads: title, aliases, headings, text.
+pub(crate) fn with_fields<R>(t: &MatchTexts, f: impl FnOnce(&[&str]) -> R) -> R {
+    let (aliases, headings) = (t.aliases.join(" "), t.heading_path.join(" "));
+    f(&[&t.title, &aliases, &headings, &t.text])
 }
 
 /// The `depth` chunks nearest to `query`: an int8 scan picks them, f16 vectors from SQLite

@@ -5,7 +5,7 @@
 use super::testdb::{NoteSpec, TestDb};
 use super::*;
 use vault_rag_core::fake::HashEmbedder;
-use vault_rag_core::{NotePath, MAX_QUERY_CHARS};
+use vault_rag_core::{NotePath, Reweighted, MAX_QUERY_CHARS};
 
 const DIMS: usize = 64;
 
@@ -444,8 +444,6 @@ fn similar_matches_any_part_of_a_long_note() {
 
 #[test]
 fn the_note_a_query_names_outranks_a_hub_that_mentions_it_often() {
-    let db = TestDb::new();
-    let embedder = HashEmbedder::new(DIMS);
     let filler = [
         ("Garden.md", "Tomatoes and basil in the garden bed."),
         ("Sailing.md", "Wind, harbour and knots on the boat."),
@@ -473,15 +471,11 @@ fn the_note_a_query_names_outranks_a_hub_that_mentions_it_often() {
         links: &[],
         body,
     }));
-    let vectors = db.index_notes(&embedder, &specs);
-    let fp = embedder.fingerprint().id();
-    let reader = db.reader();
-    let ctx = SearchContext {
-        reader: &reader,
-        vectors: &vectors,
-        fingerprint_id: &fp,
-    };
-    let hits = search(&ctx, &embedder, &req("sourdough bread", SearchMode::Hybrid)).unwrap();
+    let f = Fixture::with_notes(&specs);
+    let reader = f.db.reader();
+    let hits = f
+        .search(&req("sourdough bread", SearchMode::Hybrid))
+        .unwrap();
     assert_eq!(
         hit_paths(&hits)[..2],
         ["Recipes/Sourdough Bread.md", "Recipes.md"]
@@ -582,30 +576,6 @@ fn a_hit_explains_each_list_and_the_fusion() {
     assert_eq!((e.fusion, e.dense_rank), (None, None));
 }
 
-/// The hash embedder with the weights a stronger model would bring.
-struct Weighted(HashEmbedder, FusionWeights);
-
-impl Embedder for Weighted {
-    fn fingerprint(&self) -> &vault_rag_core::EmbedderFingerprint {
-        self.0.fingerprint()
-    }
-    fn count_tokens(&self, text: &str) -> usize {
-        self.0.count_tokens(text)
-    }
-    fn fusion_weights(&self) -> FusionWeights {
-        self.1
-    }
-    fn embed_queries(&self, q: &[&str]) -> Result<Vec<Vec<f32>>, vault_rag_core::EmbedError> {
-        self.0.embed_queries(q)
-    }
-    fn embed_documents(
-        &self,
-        d: &[vault_rag_core::DocumentText<'_>],
-    ) -> Result<Vec<Vec<f32>>, vault_rag_core::EmbedError> {
-        self.0.embed_documents(d)
-    }
-}
-
 #[test]
 fn the_fusion_uses_the_models_own_weights() {
     let f = Fixture::new();
@@ -613,7 +583,11 @@ fn the_fusion_uses_the_models_own_weights() {
         dense: 0.9,
         exact_dense: 0.6,
     };
-    let model = Weighted(HashEmbedder::new(DIMS), weights);
+    // The hash embedder with the weights a stronger model would bring.
+    let model = Reweighted {
+        inner: std::sync::Arc::new(HashEmbedder::new(DIMS)),
+        weights,
+    };
     let reader = f.db.reader();
     let run = |q: &str| search(&f.ctx(&reader), &model, &req(q, SearchMode::Hybrid)).unwrap();
     assert_eq!(run("XR-7741b pump")[0].explain.dense_weight, Some(0.6));

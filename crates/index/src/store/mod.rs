@@ -23,7 +23,7 @@ use crate::error::IndexError;
 pub(crate) use codec::{decode_f16_into, encode_f16};
 pub(crate) use notes::{ChunkRecord, NoteRecord, NoteState};
 pub use notes::{ListedNote, NoteFailure};
-pub(crate) use queries::Bm25Weights;
+pub(crate) use queries::{Bm25Weights, MatchTexts};
 use sql_error::sql_err;
 pub use sql_error::SqliteError;
 
