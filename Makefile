@@ -10,7 +10,7 @@ VAULT_RAG_TEST_MODEL_DIR ?= $(CACHE)/models/all-MiniLM-L6-v2-int8
 export ORT_DYLIB_PATH VAULT_RAG_TEST_MODEL_DIR
 BIN := target/release/vault-rag
 
-.PHONY: setup build demo test lint fmt venv dist
+.PHONY: setup build demo test lint fmt venv llm dist
 
 setup:
 	@bash scripts/setup.sh
@@ -28,6 +28,10 @@ dist: build
 
 venv:
 	@bash scripts/venv.sh
+
+# llama.cpp's OpenAI-compatible server and a small chat model, for the ask tests (scripts/test.sh runs it too).
+llm:
+	@bash scripts/llm.sh >/dev/null
 
 test: setup venv
 	@bash scripts/test.sh

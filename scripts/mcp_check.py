@@ -34,7 +34,7 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 
 from urllib.parse import quote
 
-EXPECTED_TOOLS = {"search_notes", "similar_notes", "read_note", "list_notes"}
+EXPECTED_TOOLS = {"search_notes", "similar_notes", "read_note", "list_notes", "gather_context"}
 
 
 def text_of(result):
@@ -110,6 +110,27 @@ async def two_clients_at_once(args, model_flags, failures):
     a, b = await asyncio.gather(one(args.query), one("tomato seedlings"))
     if not a or not b:
         failures.append(f"two clients at once: {len(a)} and {len(b)} hits")
+
+
+async def check_gather_context(session, args, failures, report):
+    """gather_context returns numbered passages of the expected note, quoted from its lines."""
+    result = await session.call_tool("gather_context", {"question": args.query, "budget_tokens": 800})
+    body = result.structured_content or {}
+    passages = body.get("passages") or []
+    report["context_passages"] = len(passages)
+    if result.is_error or not body.get("found") or not passages:
+        failures.append(f"gather_context found nothing: {text_of(result)[:300]!r}")
+        return
+    if [p.get("n") for p in passages] != list(range(1, len(passages) + 1)):
+        failures.append(f"gather_context passages are not numbered 1..n: {[p.get('n') for p in passages]}")
+    if sum(p.get("tokens", 0) for p in passages) > 800:
+        failures.append("gather_context passages exceed the budget")
+    mine = [p for p in passages if p.get("path") == args.expect]
+    if not mine:
+        failures.append(f"gather_context has no passage of {args.expect}: {[p.get('path') for p in passages]}")
+    result = await session.call_tool("gather_context", {"question": "  "})
+    if not result.is_error or "invalid_request" not in text_of(result):
+        failures.append(f"gather_context with an empty question: {text_of(result)[:200]!r}")
 
 
 async def check_hit_fields(session, args, hit, failures, report):
@@ -222,7 +243,7 @@ async def run(args, model_flags):
             for tool in tools:
                 required = set(tool.input_schema.get("required", []))
                 want = {"search_notes": {"query"}, "similar_notes": {"path"}, "read_note": {"path"},
-                        "list_notes": set()}.get(tool.name)
+                        "list_notes": set(), "gather_context": {"question"}}.get(tool.name)
                 if want is not None and required != want:
                     failures.append(f"{tool.name}: required {sorted(required)} != {sorted(want)}")
 
@@ -243,6 +264,7 @@ async def run(args, model_flags):
                 failures.append(f"search_notes top hit {report['search_top']} != {args.expect}")
             else:
                 await check_hit_fields(session, args, hits[0], failures, report)
+                await check_gather_context(session, args, failures, report)
 
             if args.rotate:
                 async with httpx2.AsyncClient() as client:

@@ -5,6 +5,10 @@
 # workflow's lint.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+echo "== chat model for the ask tests (scripts/llm.sh)"
+# A real OpenAI-compatible server and a small model: the ask tests fail without them.
+llm_env=$(bash scripts/llm.sh)
+while IFS= read -r line; do export "${line?}"; done <<< "$llm_env"
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"

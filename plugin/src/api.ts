@@ -147,6 +147,83 @@ export interface AgentTokenResponse {
 	mcp_path: string;
 }
 
+/** An earlier turn of an Ask conversation. */
+export interface AskTurn {
+	role: "user" | "assistant";
+	content: string;
+}
+
+/** The chat model to answer with; each field replaces the service's own setting. */
+export interface AskLlm {
+	base_url?: string;
+	model?: string;
+	api_key?: string;
+	temperature?: number;
+	max_tokens?: number;
+}
+
+export interface AskRequest {
+	question: string;
+	history?: AskTurn[];
+	top_k?: number;
+	budget_tokens?: number;
+	folder?: string;
+	tag?: string;
+	/** Passage ids (`path#Lstart-end`) or note paths not to send. */
+	exclude?: string[];
+	llm?: AskLlm;
+	stream?: boolean;
+}
+
+/** A part of a note sent to the model, numbered as the model cites it. */
+export interface AskPassage {
+	n: number;
+	id: string;
+	path: string;
+	title: string;
+	heading_path: string[];
+	start_line: number;
+	end_line: number;
+	/** Where the matching section starts: a citation opens the note here. */
+	line: number;
+	link: string;
+	text: string;
+	tokens: number;
+}
+
+export interface AskRetrieval {
+	queries: string[];
+	passages: AskPassage[];
+	/** False when no note matched: the model is not asked. */
+	found: boolean;
+	hits_considered: number;
+	took_ms: number;
+}
+
+export interface AskCitation {
+	n: number;
+	path: string;
+	heading?: string | null;
+	line: number;
+	end_line: number;
+	link: string;
+}
+
+export interface AskAnswer {
+	answer: string;
+	answer_markdown: string;
+	citations: AskCitation[];
+	dropped_citations: number[];
+	found: boolean;
+	model_called: boolean;
+	model?: string | null;
+	finish_reason?: string | null;
+	cancelled: boolean;
+	passages: AskPassage[];
+	retrieval_ms: number;
+	answer_ms: number;
+}
+
 /** Stable error codes of the backend (`{"error": {"code", "message"}}`). */
 export type ApiErrorCode =
 	| "unauthorized"
@@ -162,7 +239,15 @@ export type ApiErrorCode =
 	| "unsupported_media_type"
 	| "timeout"
 	| "index_unavailable"
-	| "internal";
+	| "internal"
+	| "llm_not_configured"
+	| "llm_bad_url"
+	| "llm_unreachable"
+	| "llm_unauthorized"
+	| "llm_error"
+	| "llm_timeout"
+	| "llm_bad_reply"
+	| "search_failed";
 
 export interface ApiErrorBody {
 	error: { code: string; message: string };
@@ -201,6 +286,21 @@ export const REQUIRED_FIELDS: Record<string, readonly string[]> = {
 	]),
 	IndexStateReply: requiredOf<IndexStateResponse>()(["state"]),
 	AgentToken: requiredOf<AgentTokenResponse>()(["token", "mcp_path"]),
+	Passage: requiredOf<AskPassage>()(["n", "id", "path", "title", "heading_path", "start_line", "end_line", "line", "link", "text", "tokens"]),
+	AskRetrieval: requiredOf<AskRetrieval>()(["queries", "passages", "found", "hits_considered", "took_ms"]),
+	Citation: requiredOf<AskCitation>()(["n", "path", "line", "end_line", "link"]),
+	AskAnswer: requiredOf<AskAnswer>()([
+		"answer",
+		"answer_markdown",
+		"citations",
+		"dropped_citations",
+		"found",
+		"model_called",
+		"cancelled",
+		"passages",
+		"retrieval_ms",
+		"answer_ms",
+	]),
 	Health: requiredOf<HealthResponse>()([
 		"status",
 		"version",
@@ -220,6 +320,10 @@ export const REQUEST_FIELDS: Record<string, { required: readonly string[]; all: 
 	SearchRequest: {
 		required: requiredOf<SearchRequest>()(["query"]),
 		all: ["query", "top_k", "mode", "folder", "tag", "fusion"] satisfies (keyof SearchRequest)[],
+	},
+	AskRequest: {
+		required: requiredOf<AskRequest>()(["question"]),
+		all: ["question", "history", "top_k", "budget_tokens", "folder", "tag", "exclude", "llm", "stream"] satisfies (keyof AskRequest)[],
 	},
 	EmbedRequest: {
 		required: requiredOf<EmbedRequest>()(["texts"]),

@@ -7,6 +7,9 @@ import { clearTimeout, setTimeout } from "node:timers";
 import {
 	isApiErrorBody,
 	type AgentTokenResponse,
+	type AskAnswer,
+	type AskRequest,
+	type AskRetrieval,
 	type EmbedRequest,
 	type EmbedResponse,
 	type HealthResponse,
@@ -17,6 +20,7 @@ import {
 	type SimilarRequest,
 	type SimilarResponse,
 } from "./api";
+import { SseParser } from "./sse";
 
 /**
  * What went wrong with a request:
@@ -68,7 +72,22 @@ export interface RequestOptions {
 	timeoutMs?: number;
 }
 
+/** What an Ask stream reports before its final answer. */
+export interface AskHandlers {
+	/** The passages that will be sent to the model (or the news that none matched). */
+	onRetrieval?(retrieval: AskRetrieval): void;
+	/** A piece of the answer as the model writes it. */
+	onToken?(text: string): void;
+}
+
+export interface AskOptions {
+	signal?: AbortSignal;
+	/** Longest wait for the next piece of the stream (a slow model's first token counts). */
+	idleTimeoutMs?: number;
+}
+
 const DEFAULT_TIMEOUT_MS = 10_000;
+const DEFAULT_ASK_IDLE_MS = 180_000;
 const DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024;
 
 export class BackendClient {
@@ -123,6 +142,110 @@ export class BackendClient {
 	/** Revokes the agent token; the answer holds the new one, already in effect. */
 	rotateAgentToken(options?: RequestOptions): Promise<AgentTokenResponse> {
 		return this.request<AgentTokenResponse>("POST", "/agents/token/rotate", {}, options);
+	}
+
+	/**
+	 * A grounded answer, streamed: `handlers` see the passages, then each piece of the answer; the promise gets
+	 * the final answer with its citations. Aborting closes the connection, which stops the model. Rejects with a
+	 * `BackendError` only (an `error` event of the stream as kind `http` with its code).
+	 */
+	ask(request: AskRequest, handlers: AskHandlers = {}, options: AskOptions = {}): Promise<AskAnswer> {
+		const label = "POST /ask";
+		const idleMs = options.idleTimeoutMs ?? DEFAULT_ASK_IDLE_MS;
+		const signal = options.signal;
+		const payload = Buffer.from(JSON.stringify({ ...request, stream: true }), "utf8");
+		return new Promise<AskAnswer>((resolve, reject) => {
+			if (signal?.aborted) {
+				reject(new BackendError("aborted", "aborted", `${label} was cancelled`, { request: label }));
+				return;
+			}
+			let settled = false;
+			// Its own connection: closing it is how the answer is stopped.
+			const req = http.request({
+				host: this.host,
+				port: this.port,
+				method: "POST",
+				path: "/ask",
+				agent: false,
+				headers: {
+					Authorization: `Bearer ${this.token}`,
+					Accept: "text/event-stream",
+					"Content-Type": "application/json",
+					"Content-Length": payload.length,
+				},
+			});
+			let timer = setTimeout(() => onIdle(), idleMs);
+			const finish = (error: BackendError | null, value?: AskAnswer): void => {
+				if (settled) return;
+				settled = true;
+				clearTimeout(timer);
+				signal?.removeEventListener("abort", onAbort);
+				req.destroy();
+				if (error) reject(error);
+				else resolve(value as AskAnswer);
+			};
+			const onIdle = (): void => {
+				finish(new BackendError("timeout", "timeout", `${label}: nothing arrived for ${idleMs} ms`, { request: label }));
+			};
+			const onAbort = (): void => {
+				finish(new BackendError("aborted", "aborted", `${label} was cancelled`, { request: label }));
+			};
+			signal?.addEventListener("abort", onAbort, { once: true });
+			req.on("error", (err: NodeJS.ErrnoException) => {
+				finish(
+					new BackendError("connection", err.code ?? "connection_error", `${label} failed: cannot reach the search service (${err.code ?? err.message})`, {
+						request: label,
+						cause: err,
+					}),
+				);
+			});
+			req.on("response", (res) => {
+				const status = res.statusCode ?? 0;
+				const type = String(res.headers["content-type"] ?? "");
+				res.setEncoding("utf8");
+				if (status !== 200 || !type.startsWith("text/event-stream")) {
+					// An error before the stream started (bad request, no model configured): a JSON body.
+					let text = "";
+					res.on("data", (chunk: string) => {
+						if (text.length < this.maxResponseBytes) text += chunk;
+					});
+					res.on("end", () => {
+						const [error] = interpret<unknown>(label, status, text);
+						finish(error ?? new BackendError("invalid_response", "unexpected_response", `${label}: not an event stream`, { request: label, status }));
+					});
+					return;
+				}
+				const parser = new SseParser();
+				res.on("data", (chunk: string) => {
+					clearTimeout(timer);
+					timer = setTimeout(() => onIdle(), idleMs);
+					for (const event of parser.push(chunk)) {
+						if (settled) return;
+						let data: unknown;
+						try {
+							data = JSON.parse(event.data);
+						} catch (err) {
+							finish(new BackendError("invalid_response", "invalid_json", `${label}: an event is not JSON`, { request: label, status, cause: err }));
+							return;
+						}
+						if (event.event === "retrieval") handlers.onRetrieval?.(data as AskRetrieval);
+						else if (event.event === "token") handlers.onToken?.((data as { text?: string }).text ?? "");
+						else if (event.event === "done") finish(null, data as AskAnswer);
+						else if (event.event === "error") {
+							const body = isApiErrorBody(data) ? data.error : { code: "internal", message: "the answer failed" };
+							finish(new BackendError("http", body.code, body.message, { request: label, status }));
+						}
+					}
+				});
+				res.on("error", (err) => {
+					finish(new BackendError("connection", "response_error", `${label}: ${err.message}`, { request: label, cause: err }));
+				});
+				res.on("end", () => {
+					finish(new BackendError("connection", "stream_ended", `${label}: the answer stream ended early`, { request: label, status }));
+				});
+			});
+			req.end(payload);
+		});
 	}
 
 	/** Closes idle keep-alive sockets; requests in flight finish or fail on their own. */

@@ -2,6 +2,7 @@
 import * as os from "node:os";
 import * as path from "node:path";
 import { debounce, FileSystemAdapter, Notice, Plugin, type WorkspaceLeaf } from "obsidian";
+import { AskView, ASK_VIEW_TYPE } from "./ask-view";
 import { checkBinaryVersion, checkVersion, findBinary, installCommand, loginShellLookup } from "./binary";
 import { DownloadModal } from "./download-modal";
 import { RelatedView, RELATED_VIEW_TYPE } from "./related-view";
@@ -79,6 +80,16 @@ export default class VaultRagPlugin extends Plugin {
 				}),
 		);
 		this.registerHoverLinkSource(RELATED_VIEW_TYPE, { display: "Vault RAG", defaultMod: true });
+		this.registerView(
+			ASK_VIEW_TYPE,
+			(leaf) =>
+				new AskView(leaf, {
+					ask: (request, handlers, options) => this.service.ask(request, handlers, options),
+					settings: () => this.settings,
+					allowRemote: (url) => this.updateSettings({ llmRemoteAllowed: url }),
+				}),
+		);
+		this.registerHoverLinkSource(ASK_VIEW_TYPE, { display: "Vault RAG: Ask", defaultMod: false });
 
 		this.addCommand({ id: "semantic-search", name: "Semantic search", callback: () => this.openSearch() });
 		this.addCommand({
@@ -86,6 +97,7 @@ export default class VaultRagPlugin extends Plugin {
 			name: "Open related notes",
 			callback: () => void this.revealRelated(),
 		});
+		this.addCommand({ id: "ask-your-vault", name: "Ask your vault", callback: () => void this.revealAsk() });
 		this.addCommand({
 			id: "show-search-service",
 			name: "Show search service status",
@@ -122,13 +134,22 @@ export default class VaultRagPlugin extends Plugin {
 		return modal;
 	}
 
-	async revealRelated(): Promise<WorkspaceLeaf | null> {
+	revealRelated(): Promise<WorkspaceLeaf | null> {
+		return this.revealView(RELATED_VIEW_TYPE);
+	}
+
+	revealAsk(): Promise<WorkspaceLeaf | null> {
+		return this.revealView(ASK_VIEW_TYPE);
+	}
+
+	/** Shows the side view of `type`, opening it in the right sidebar the first time. */
+	private async revealView(type: string): Promise<WorkspaceLeaf | null> {
 		const { workspace } = this.app;
-		let leaf = workspace.getLeavesOfType(RELATED_VIEW_TYPE)[0] ?? null;
+		let leaf = workspace.getLeavesOfType(type)[0] ?? null;
 		if (!leaf) {
 			leaf = workspace.getRightLeaf(false);
 			if (!leaf) return null;
-			await leaf.setViewState({ type: RELATED_VIEW_TYPE, active: true });
+			await leaf.setViewState({ type, active: true });
 		}
 		await workspace.revealLeaf(leaf);
 		return leaf;

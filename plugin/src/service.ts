@@ -1,11 +1,13 @@
 /** What the views need from the backend, decoupled from the supervisor so tests can hand them a fake. */
-import type { SearchRequest, SearchResponse, SimilarRequest, SimilarResponse } from "./api";
-import { BackendError, type RequestOptions } from "./client";
+import type { AskAnswer, AskRequest, SearchRequest, SearchResponse, SimilarRequest, SimilarResponse } from "./api";
+import { BackendError, type AskHandlers, type AskOptions, type RequestOptions } from "./client";
 import type { Supervisor, SupervisorState } from "./supervisor";
 
 export interface SearchService {
 	search(request: SearchRequest, options?: RequestOptions): Promise<SearchResponse>;
 	similar(request: SimilarRequest, options?: RequestOptions): Promise<SimilarResponse>;
+	/** A grounded answer, streamed through `handlers`. */
+	ask(request: AskRequest, handlers: AskHandlers, options: AskOptions): Promise<AskAnswer>;
 	/** Calls `listener` on every change of the backend's state; returns the unsubscribe function. */
 	onStateChange(listener: (state: SupervisorState) => void): () => void;
 }
@@ -21,6 +23,7 @@ export function supervisedService(supervisor: Supervisor): SearchService {
 	return {
 		search: async (request, options) => client("POST /search").search(request, options),
 		similar: async (request, options) => client("GET /similar").similar(request, options),
+		ask: async (request, handlers, options) => client("POST /ask").ask(request, handlers, options),
 		onStateChange: (listener) => supervisor.onChange(listener),
 	};
 }

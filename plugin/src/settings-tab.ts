@@ -108,6 +108,7 @@ export class VaultRagSettingTab extends PluginSettingTab {
 			{ heading: "Index", rows: this.indexRows() },
 			{ heading: "Model", rows: this.modelRows() },
 			{ heading: "Search service", rows: this.serviceRows() },
+			{ heading: "Ask your vault", rows: this.askRows() },
 			{ heading: "Use with AI agents", rows: this.agentRows() },
 		];
 	}
@@ -148,6 +149,53 @@ export class VaultRagSettingTab extends PluginSettingTab {
 					setting.addToggle((toggle) =>
 						toggle.setValue(s.relatedExcludeLinked).onChange((value) => {
 							void this.host.updateSettings({ relatedExcludeLinked: value });
+						}),
+					);
+				},
+			},
+		];
+	}
+
+	private askRows(): Row[] {
+		const s = this.host.settings;
+		const text = (name: string, desc: string, key: "llmUrl" | "llmModel", placeholder: string): Row => ({
+			name,
+			desc,
+			render: (setting) => {
+				setting.addText((input) =>
+					input
+						.setPlaceholder(placeholder)
+						.setValue(s[key])
+						.onChange((value) => void this.host.updateSettings({ [key]: value.trim() })),
+				);
+			},
+		});
+		return [
+			text(
+				"Chat endpoint",
+				"An OpenAI-compatible endpoint: Ollama http://127.0.0.1:11434/v1, llama.cpp http://127.0.0.1:8080/v1, LM Studio http://127.0.0.1:1234/v1, or a hosted API. An address off this machine receives the passages of your notes that answer a question; you are asked once.",
+				"llmUrl",
+				"http://127.0.0.1:11434/v1",
+			),
+			text("Chat model", "The model's name at that endpoint, e.g. llama3.2 or qwen2.5:3b.", "llmModel", "llama3.2"),
+			{
+				name: "API key",
+				desc: "Only for endpoints that need one. Stored in this plugin's data file and sent to the endpoint only.",
+				render: (setting) => {
+					setting.addText((input) => {
+						input.inputEl.type = "password";
+						input.setValue(s.llmApiKey).onChange((value) => void this.host.updateSettings({ llmApiKey: value.trim() }));
+					});
+				},
+			},
+			{
+				name: "Context budget",
+				desc: "Tokens of note text sent with a question (100 to 100000). 2500 suits models with a 4k context; raise it for larger ones.",
+				render: (setting) => {
+					setting.addText((input) =>
+						input.setValue(String(s.askBudgetTokens)).onChange((value) => {
+							const n = Number(value);
+							if (Number.isInteger(n) && n >= 100 && n <= 100_000) void this.host.updateSettings({ askBudgetTokens: n });
 						}),
 					);
 				},

@@ -24,6 +24,16 @@ export interface VaultRagSettings {
 	downloadConsent: string[];
 	/** Port of the service on 127.0.0.1; 0 means a free port each start (agents then use the stdio bridge). */
 	servicePort: number;
+	/** OpenAI-compatible chat endpoint for Ask, e.g. `http://127.0.0.1:11434/v1`; empty: the service's own, if any. */
+	llmUrl: string;
+	/** The chat model's name at that endpoint. */
+	llmModel: string;
+	/** Sent to the endpoint as a bearer token; stored in the plugin's data file. */
+	llmApiKey: string;
+	/** Tokens of note text sent with a question. */
+	askBudgetTokens: number;
+	/** The endpoint off this machine the user agreed to send note passages to (asked once per URL). */
+	llmRemoteAllowed: string;
 }
 
 export const DEFAULT_SETTINGS: VaultRagSettings = {
@@ -39,7 +49,22 @@ export const DEFAULT_SETTINGS: VaultRagSettings = {
 	relatedExcludeLinked: false,
 	downloadConsent: [],
 	servicePort: 0,
+	llmUrl: "",
+	llmModel: "",
+	llmApiKey: "",
+	askBudgetTokens: 2500,
+	llmRemoteAllowed: "",
 };
+
+/** Whether a chat endpoint is on this machine (loopback): if not, note passages leave it. */
+export function isLoopbackUrl(url: string): boolean {
+	try {
+		const host = new URL(url.trim()).hostname.replace(/^\[|\]$/g, "").toLowerCase();
+		return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
+	} catch {
+		return false;
+	}
+}
 
 /** The backend's default model, used when the model setting is empty. */
 export const DEFAULT_MODEL = "embeddinggemma-300m";
@@ -99,7 +124,7 @@ export function loadSettings(data: unknown): VaultRagSettings {
 		const value = stored[key];
 		return typeof value === "string" ? value : (DEFAULT_SETTINGS[key] as string);
 	};
-	const int = (key: "dim" | "resultsCount" | "servicePort", min: number, max: number): number => {
+	const int = (key: "dim" | "resultsCount" | "servicePort" | "askBudgetTokens", min: number, max: number): number => {
 		const value = stored[key];
 		return typeof value === "number" && Number.isInteger(value) && value >= min && value <= max
 			? value
@@ -128,6 +153,11 @@ export function loadSettings(data: unknown): VaultRagSettings {
 			? stored.downloadConsent.filter((c): c is string => typeof c === "string")
 			: [],
 		servicePort: int("servicePort", 0, 65535),
+		llmUrl: text("llmUrl"),
+		llmModel: text("llmModel"),
+		llmApiKey: text("llmApiKey"),
+		askBudgetTokens: int("askBudgetTokens", 100, 100_000),
+		llmRemoteAllowed: text("llmRemoteAllowed"),
 	};
 }
 

@@ -29,9 +29,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Answer a question from the vault's notes with a local (or hosted) chat model, citing the
+    /// notes it used.
+    Ask(Box<cmd::ask::Args>),
     /// Embed texts and print their vectors.
     Embed(cmd::embed::Args),
-    /// Measure retrieval quality on a BEIR dataset or on known-item queries from a vault.
+    /// Measure retrieval quality on a BEIR dataset or on known-item queries from a vault, or how
+    /// well `ask` grounds its answers (--ask).
     Eval(Box<cmd::eval::Args>),
     /// Bring a vault's index up to date (only new and changed notes are embedded).
     Index(Box<cmd::index::Args>),
@@ -44,7 +48,7 @@ enum Command {
     /// Serve the HTTP API on loopback (with a bearer token when one is set) while indexing in the
     /// background.
     Serve(Box<cmd::serve::Args>),
-    /// Serve MCP tools (search_notes, similar_notes, read_note) on stdio.
+    /// Serve MCP tools (search_notes, similar_notes, read_note, list_notes, gather_context) on stdio.
     Mcp(Box<cmd::mcp::Args>),
 }
 
@@ -55,6 +59,7 @@ fn main() -> ExitCode {
         restore_sigpipe();
     }
     let result = match cli.command {
+        Command::Ask(args) => cmd::ask::run(*args),
         Command::Embed(args) => cmd::embed::run(args),
         Command::Eval(args) => cmd::eval::run(*args),
         Command::Index(args) => cmd::index::run(*args),

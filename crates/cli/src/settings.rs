@@ -98,6 +98,22 @@ pub struct VaultArgs {
 }
 
 impl VaultArgs {
+    /// The defaults for `vault`, as if only it were given on the command line.
+    pub fn for_vault(vault: PathBuf) -> VaultArgs {
+        VaultArgs {
+            vault: Some(vault),
+            vault_flag: None,
+            data_dir: None,
+            config_dir: ".obsidian".into(),
+            include: Vec::new(),
+            exclude: Vec::new(),
+            max_note_bytes: vault_rag_index::DEFAULT_MAX_NOTE_BYTES,
+            chunk_tokens: None,
+            chunk_overlap: None,
+            commit_notes: None,
+        }
+    }
+
     /// The vault, from whichever form was given.
     pub fn vault_path(&self) -> anyhow::Result<&Path> {
         self.vault
@@ -249,5 +265,57 @@ mod tests {
         .unwrap();
         let err = a.vault.to_settings().unwrap_err().to_string();
         assert!(err.contains("overlap"), "{err}");
+    }
+}
+
+/// The chat endpoint answers come from (`vault-rag ask`, `serve`'s `POST /ask`). The key, when
+/// the endpoint needs one, comes only from `VAULT_RAG_LLM_API_KEY`: a flag would show in `ps`.
+#[derive(clap::Args, Debug, Clone, PartialEq)]
+pub struct LlmArgs {
+    /// OpenAI-compatible chat endpoint, e.g. http://127.0.0.1:11434/v1 (Ollama),
+    /// http://127.0.0.1:8080/v1 (llama.cpp's server), http://127.0.0.1:1234/v1 (LM Studio).
+    #[arg(long, env = "VAULT_RAG_LLM_URL")]
+    pub llm_url: Option<String>,
+    /// The model the endpoint should use, e.g. llama3.2.
+    #[arg(long, env = "VAULT_RAG_LLM_MODEL")]
+    pub llm_model: Option<String>,
+    /// Sampling temperature (0-2); low keeps answers close to the notes.
+    #[arg(long, env = "VAULT_RAG_LLM_TEMPERATURE", default_value_t = 0.2)]
+    pub llm_temperature: f32,
+    /// Longest answer, in tokens.
+    #[arg(long, env = "VAULT_RAG_LLM_MAX_TOKENS", default_value_t = 512)]
+    pub llm_max_tokens: usize,
+    /// Seconds to wait for the next piece of an answer.
+    #[arg(long, env = "VAULT_RAG_LLM_TIMEOUT", default_value_t = 120)]
+    pub llm_timeout: u64,
+}
+
+impl LlmArgs {
+    /// The endpoint's settings, or `None` when no URL is set. A URL without a model, or a bad
+    /// value, is an error that names the setting.
+    pub fn settings(&self) -> anyhow::Result<Option<vault_rag_ask::LlmSettings>> {
+        let Some(url) = self.llm_url.as_deref().filter(|u| !u.trim().is_empty()) else {
+            return Ok(None);
+        };
+        let Some(model) = self.llm_model.as_deref().filter(|m| !m.trim().is_empty()) else {
+            anyhow::bail!(
+                "--llm-url is set but --llm-model (VAULT_RAG_LLM_MODEL) is not: name the model the endpoint should use"
+            );
+        };
+        if !(0.0..=2.0).contains(&self.llm_temperature) {
+            anyhow::bail!("--llm-temperature must be between 0 and 2");
+        }
+        if self.llm_max_tokens == 0 {
+            anyhow::bail!("--llm-max-tokens must be at least 1");
+        }
+        let mut settings = vault_rag_ask::LlmSettings::new(url.trim(), model.trim());
+        settings.api_key = std::env::var(vault_rag_ask::API_KEY_ENV)
+            .ok()
+            .filter(|k| !k.is_empty());
+        settings.temperature = self.llm_temperature;
+        settings.max_tokens = self.llm_max_tokens;
+        settings.timeout_s = self.llm_timeout;
+        settings.endpoint()?;
+        Ok(Some(settings))
     }
 }

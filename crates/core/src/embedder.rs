@@ -145,6 +145,11 @@ pub struct FusionWeights {
     /// names something the vault spells out (a part number, a title), and keywords are the surer
     /// guide.
     pub exact_dense: f32,
+    /// The dense similarity from which a hit counts as evidence for a question, so that a
+    /// question the vault cannot answer gets "not in your notes" without a model call
+    /// (`vault-rag ask`). Similarities are on each model's own scale, so it is measured per model
+    /// on the sample vault's questions (`examples/ask-questions.tsv`, `docs/quality.md`).
+    pub evidence_similarity: f32,
 }
 
 impl FusionWeights {
@@ -155,6 +160,10 @@ impl FusionWeights {
     pub const GENERIC: Self = Self {
         dense: 0.65,
         exact_dense: 0.35,
+        // Over the 38 answerable questions of the sample vault the best hit's similarity was
+        // 0.26 to 0.74 (the two under 0.30 hold every keyword instead); the 8 the vault cannot
+        // answer reached 0.23, except one near miss (lasagna → the dal recipe, 0.40).
+        evidence_similarity: 0.30,
     };
 }
 

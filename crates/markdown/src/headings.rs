@@ -30,6 +30,50 @@ impl ParsedNote {
             })
             .collect()
     }
+
+    /// The file lines (1-based, inclusive) of the part of the note that holds `line`: from the
+    /// last heading at or above it to the line before the next heading of any level (before the
+    /// first heading: from the body's start). What a passage quoted around a search hit covers.
+    pub fn section_around(&self, line: usize) -> (usize, usize) {
+        let headings = self.headings();
+        let start = headings
+            .iter()
+            .rev()
+            .find(|h| h.line <= line)
+            .map_or(self.body_start_line, |h| h.line);
+        let end = headings
+            .iter()
+            .find(|h| h.line > line)
+            .map_or(self.line_count, |h| h.line - 1);
+        (start, end.max(start))
+    }
+
+    /// What a reader sees of file lines `start..=end`: the cleaned body lines (no comments, link
+    /// syntax or block ids; headings as `#`s and their title; code kept), runs of blank lines
+    /// folded into one. Frontmatter lines are never part of it.
+    pub fn text_between(&self, start: usize, end: usize) -> String {
+        let mut out = String::new();
+        let mut blank = false;
+        for line in self
+            .body
+            .iter()
+            .filter(|l| (start..=end).contains(&l.number))
+        {
+            let text = line.text.trim_end();
+            if text.trim().is_empty() && !matches!(line.kind, LineKind::Fence(_)) {
+                blank = !out.is_empty();
+                continue;
+            }
+            if blank {
+                out.push('\n');
+                blank = false;
+            }
+            out.push_str(text);
+            out.push('\n');
+        }
+        out.truncate(out.trim_end().len());
+        out
+    }
 }
 
 fn normalise(heading: &str) -> String {
@@ -97,5 +141,20 @@ mod tests {
             find_section(&note, "missing").unwrap_err(),
             ["Plan", "Costs", "Sub part", "Last one"]
         );
+    }
+
+    #[test]
+    fn section_around_a_line_and_its_reader_text() {
+        let text = "---\ntags: [a]\n---\nintro %% secret %% here\n\n\n# Top\nsee [[Other|the other]] ^id\n## Sub\n```\n# code\n```\nend\n";
+        let note = parse(text, "n");
+        assert_eq!(note.section_around(4), (4, 6));
+        assert_eq!(note.section_around(8), (7, 8));
+        assert_eq!(note.section_around(13), (9, 13));
+        assert_eq!(
+            note.text_between(4, 8),
+            "intro here\n\n# Top\nsee the other"
+        );
+        assert_eq!(note.text_between(9, 13), "## Sub\n```\n# code\n```\nend");
+        assert_eq!(note.text_between(1, 3), "");
     }
 }

@@ -50,6 +50,8 @@ pub enum ServerError {
     },
     #[error("internal error: {message}")]
     Internal { message: String },
+    #[error(transparent)]
+    Ask(#[from] vault_rag_ask::AskError),
     #[error("refusing to listen on non-loopback address {host} without a token (set VAULT_RAG_TOKEN or write a `token` file in the data dir)")]
     InsecureBind { host: String },
     #[error("cannot listen on {addr}")]
@@ -93,6 +95,7 @@ impl ServerError {
             }
             Self::Timeout { .. } => (StatusCode::SERVICE_UNAVAILABLE, "timeout"),
             Self::IndexUnavailable { .. } => (StatusCode::SERVICE_UNAVAILABLE, "index_unavailable"),
+            Self::Ask(e) => (ask_status(e), e.code()),
             Self::Embed { .. }
             | Self::Index { .. }
             | Self::Internal { .. }
@@ -112,6 +115,18 @@ impl ServerError {
             source = err.source();
         }
         message
+    }
+}
+
+/// Answering: a model endpoint that fails is a bad gateway; one that is not set up is the
+/// request's to fix.
+fn ask_status(e: &vault_rag_ask::AskError) -> StatusCode {
+    use vault_rag_ask::AskError;
+    match e {
+        AskError::Invalid { .. } | AskError::NoEndpoint => StatusCode::BAD_REQUEST,
+        AskError::Search(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        AskError::Llm(vault_rag_ask::LlmError::BadUrl { .. }) => StatusCode::BAD_REQUEST,
+        AskError::Llm(_) => StatusCode::BAD_GATEWAY,
     }
 }
 

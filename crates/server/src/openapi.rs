@@ -23,6 +23,14 @@ pub const ERROR_CODES: &[(&str, u16)] = &[
     ("timeout", 503),
     ("index_unavailable", 503),
     ("internal", 500),
+    ("llm_not_configured", 400),
+    ("llm_bad_url", 400),
+    ("llm_unreachable", 502),
+    ("llm_unauthorized", 502),
+    ("llm_error", 502),
+    ("llm_timeout", 502),
+    ("llm_bad_reply", 502),
+    ("search_failed", 500),
 ];
 
 fn error_ref(name: &str) -> Value {
@@ -89,6 +97,18 @@ fn paths() -> Value {
             "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/SearchRequest" } } } },
             "responses": standard_errors(json!({ "200": ok("Hits, one per note, best first.", "SearchResponse") }), body_errors),
         }},
+        "/ask": { "post": {
+            "operationId": "ask",
+            "summary": "A grounded answer from the vault's notes: hybrid search, the sections around the best hits packed into a token budget, then an OpenAI-compatible chat model (the service's `--llm-url`, or `llm` in the body). Streamed as server-sent events: `retrieval` (AskRetrieval), `token` ({\"text\"}), then `done` (AskAnswer) or `error` (Error). Closing the connection stops the model request. When no passage is relevant, the answer says so without calling the model.",
+            "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/AskRequest" } } } },
+            "responses": standard_errors(json!({
+                "200": { "description": "An event stream, or with `\"stream\": false` the AskAnswer as JSON.", "content": {
+                    "text/event-stream": { "schema": { "type": "string" } },
+                    "application/json": { "schema": { "$ref": "#/components/schemas/AskAnswer" } }
+                }},
+                "502": error_ref("BadGateway"),
+            }), body_errors),
+        }},
         "/similar": { "get": {
             "operationId": "similar",
             "summary": "Notes similar to a note of the vault.",
@@ -140,7 +160,7 @@ fn paths() -> Value {
         "/mcp": {
             "post": {
                 "operationId": "mcpMessage",
-                "summary": "MCP over Streamable HTTP: one JSON-RPC message (initialize, tools/list, tools/call: search_notes, similar_notes, read_note, list_notes; resources/list and resources/read for `vault:///` note URIs). The answer is JSON or an event stream; `Mcp-Session-Id` names the session after initialize.",
+                "summary": "MCP over Streamable HTTP: one JSON-RPC message (initialize, tools/list, tools/call: search_notes, similar_notes, read_note, list_notes, gather_context; resources/list and resources/read for `vault:///` note URIs). The answer is JSON or an event stream; `Mcp-Session-Id` names the session after initialize.",
                 "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object" } } } },
                 "responses": standard_errors(json!({
                     "200": { "description": "The answer, as `application/json` or `text/event-stream`.", "content": { "application/json": { "schema": { "type": "object" } }, "text/event-stream": { "schema": { "type": "string" } } } },
@@ -219,6 +239,91 @@ fn schemas() -> Value {
                 "mode": { "type": "string", "enum": ["hybrid", "dense", "lexical"] },
                 "took_ms": { "type": "number" },
                 "index_complete": { "type": "boolean", "description": "False while the first indexing pass runs: results may miss notes." }
+            }
+        },
+        "AskRequest": {
+            "type": "object",
+            "required": ["question"],
+            "additionalProperties": false,
+            "properties": {
+                "question": { "type": "string", "minLength": 1, "maxLength": MAX_QUERY_CHARS },
+                "history": { "type": ["array", "null"], "maxItems": 40, "description": "Earlier turns, oldest first; the last user turn is searched together with the question.", "items": {
+                    "type": "object", "required": ["role", "content"], "properties": {
+                        "role": { "type": "string", "enum": ["user", "assistant"] },
+                        "content": { "type": "string" }
+                    }
+                }},
+                "top_k": { "type": ["integer", "null"], "minimum": 1, "maximum": MAX_TOP_K, "default": vault_rag_ask::DEFAULT_TOP_K, "description": "Hits considered per search." },
+                "budget_tokens": { "type": ["integer", "null"], "minimum": 100, "maximum": 100000, "default": vault_rag_ask::DEFAULT_BUDGET_TOKENS, "description": "Token budget of the passages sent to the model." },
+                "folder": { "type": ["string", "null"] },
+                "tag": { "type": ["string", "null"] },
+                "exclude": { "type": ["array", "null"], "maxItems": 200, "items": { "type": "string" }, "description": "Passage ids (`path#Lstart-end`) or note paths not to send." },
+                "stream": { "type": ["boolean", "null"], "default": true },
+                "llm": { "type": ["object", "null"], "additionalProperties": false, "description": "Replaces the service's model settings for this request.", "properties": {
+                    "base_url": { "type": ["string", "null"], "description": "OpenAI-compatible base URL, e.g. http://127.0.0.1:11434/v1." },
+                    "model": { "type": ["string", "null"] },
+                    "api_key": { "type": ["string", "null"], "description": "Sent as a bearer token to the endpoint; never logged." },
+                    "temperature": { "type": ["number", "null"] },
+                    "max_tokens": { "type": ["integer", "null"] }
+                }}
+            }
+        },
+        "Passage": {
+            "type": "object",
+            "required": ["n", "id", "path", "title", "heading_path", "start_line", "end_line", "line", "link", "text", "tokens"],
+            "properties": {
+                "n": { "type": "integer", "minimum": 1, "description": "The number the model cites as `[n]`." },
+                "id": { "type": "string", "description": "`path#Lstart-end`, for `exclude`." },
+                "path": { "type": "string" },
+                "title": { "type": "string" },
+                "heading_path": string_array,
+                "start_line": { "type": "integer", "minimum": 1, "description": "First file line quoted (1-based)." },
+                "end_line": { "type": "integer", "minimum": 1 },
+                "line": { "type": "integer", "minimum": 1, "description": "Where the matching section starts: citations open the note here." },
+                "link": { "type": "string", "description": "Wikilink target of the matching section, `Note#Heading`." },
+                "text": { "type": "string" },
+                "tokens": { "type": "integer", "description": "Estimated tokens." }
+            }
+        },
+        "AskRetrieval": {
+            "type": "object",
+            "required": ["queries", "passages", "found", "hits_considered", "took_ms"],
+            "properties": {
+                "queries": string_array,
+                "passages": { "type": "array", "items": { "$ref": "#/components/schemas/Passage" } },
+                "found": { "type": "boolean", "description": "False when nothing relevant was found: the model is not called." },
+                "hits_considered": { "type": "integer" },
+                "took_ms": { "type": "number" }
+            }
+        },
+        "Citation": {
+            "type": "object",
+            "required": ["n", "path", "line", "end_line", "link"],
+            "properties": {
+                "n": { "type": "integer" },
+                "path": { "type": "string" },
+                "heading": { "type": ["string", "null"] },
+                "line": { "type": "integer", "minimum": 1 },
+                "end_line": { "type": "integer", "minimum": 1 },
+                "link": { "type": "string" }
+            }
+        },
+        "AskAnswer": {
+            "type": "object",
+            "required": ["answer", "answer_markdown", "citations", "dropped_citations", "found", "model_called", "cancelled", "passages", "retrieval_ms", "answer_ms"],
+            "properties": {
+                "answer": { "type": "string", "description": "The model's text with `[n]` markers that point to nothing removed." },
+                "answer_markdown": { "type": "string", "description": "The answer with each `[n]` as a wikilink `[[Note#Heading|n]]`." },
+                "citations": { "type": "array", "items": { "$ref": "#/components/schemas/Citation" } },
+                "dropped_citations": { "type": "array", "items": { "type": "integer" }, "description": "Markers that named no passage." },
+                "found": { "type": "boolean" },
+                "model_called": { "type": "boolean" },
+                "model": { "type": ["string", "null"] },
+                "finish_reason": { "type": ["string", "null"] },
+                "cancelled": { "type": "boolean" },
+                "passages": { "type": "array", "items": { "$ref": "#/components/schemas/Passage" } },
+                "retrieval_ms": { "type": "number" },
+                "answer_ms": { "type": "number" }
             }
         },
         "SimilarResponse": {
@@ -378,7 +483,7 @@ pub fn document() -> Value {
             "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer", "description": "Token from VAULT_RAG_TOKEN or the `token` file in the data dir." } },
             "schemas": schemas(),
             "responses": {
-                "BadRequest": error_response("invalid_json, invalid_request or path_outside_vault."),
+                "BadRequest": error_response("invalid_json, invalid_request, path_outside_vault, llm_not_configured or llm_bad_url."),
                 "Unauthorized": error_response("unauthorized: missing or wrong bearer token."),
                 "Forbidden": error_response("forbidden_host or forbidden_origin."),
                 "NotFound": error_response("note_not_found (or not_found for an unknown route)."),
@@ -388,6 +493,7 @@ pub fn document() -> Value {
                 "NotAcceptable": error_response("not_acceptable: an MCP client must accept application/json and text/event-stream."),
                 "Internal": error_response("internal."),
                 "Unavailable": error_response("index_unavailable or timeout."),
+                "BadGateway": error_response("llm_unreachable, llm_unauthorized, llm_error, llm_timeout or llm_bad_reply: the chat endpoint failed."),
             }
         }
     })

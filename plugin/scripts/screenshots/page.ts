@@ -2,7 +2,8 @@
  * The screenshot page: renders one of the plugin's real views (chosen by the URL's hash) with data the real service
  * answered for the sample vault (window.SCREENSHOT_DATA, written by scripts/screenshots.mjs).
  */
-import type { HealthResponse, Hit } from "../../src/api";
+import type { AskAnswer, HealthResponse, Hit } from "../../src/api";
+import { AskView } from "../../src/ask-view";
 import { RelatedView } from "../../src/related-view";
 import { SearchModal } from "../../src/search-modal";
 import type { SearchService } from "../../src/service";
@@ -24,6 +25,8 @@ interface Data {
 	binary: string;
 	port: number;
 	agentToken: string | null;
+	askQuestion: string;
+	ask: AskAnswer;
 }
 
 const data = (window as unknown as { SCREENSHOT_DATA: Data }).SCREENSHOT_DATA;
@@ -80,6 +83,25 @@ async function scene(name: string): Promise<void> {
 		side.appendChild(view.containerEl);
 		view.containerEl.querySelector(".view-header-title")?.setText(view.getDisplayText());
 		await view.onOpen();
+	} else if (name === "ask") {
+		const { main, side } = workspace();
+		note(main);
+		const answer = data.ask;
+		const view = new AskView({ app } as never, {
+			// Replays the real service's answer through the view, as the stream would deliver it.
+			ask: async (_request, handlers) => {
+				handlers.onRetrieval?.({ queries: [data.askQuestion], passages: answer.passages, found: answer.found, hits_considered: 8, took_ms: answer.retrieval_ms });
+				for (const piece of answer.answer.match(/\S+\s*/g) ?? []) handlers.onToken?.(piece);
+				return answer;
+			},
+			settings: () => ({ ...DEFAULT_SETTINGS, llmUrl: "http://127.0.0.1:11434/v1", llmModel: "smollm2-135m" }),
+			allowRemote: async () => undefined,
+		});
+		side.appendChild(view.containerEl);
+		view.containerEl.querySelector(".view-header-title")?.setText(view.getDisplayText());
+		await view.onOpen();
+		await view.ask(data.askQuestion, []);
+		view.containerEl.querySelector("details")?.setAttribute("open", "");
 	} else if (name === "install") {
 		note(workspace().main);
 		new ServicePanel(app as never, {

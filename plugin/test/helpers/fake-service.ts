@@ -1,6 +1,6 @@
 /** A scripted search service for view tests: each call waits until the test answers it. */
-import type { SearchRequest, SearchResponse, SimilarRequest, SimilarResponse } from "../../src/api";
-import type { RequestOptions } from "../../src/client";
+import type { AskAnswer, AskRequest, SearchRequest, SearchResponse, SimilarRequest, SimilarResponse } from "../../src/api";
+import type { AskHandlers, AskOptions, RequestOptions } from "../../src/client";
 import { BackendError } from "../../src/client";
 import type { SearchService } from "../../src/service";
 import type { SupervisorState } from "../../src/supervisor";
@@ -15,6 +15,7 @@ export interface PendingCall<Req, Res> {
 export class FakeService implements SearchService {
 	readonly searches: PendingCall<SearchRequest, SearchResponse>[] = [];
 	readonly similars: PendingCall<SimilarRequest, SimilarResponse>[] = [];
+	readonly asks: (PendingCall<AskRequest, AskAnswer> & { handlers: AskHandlers })[] = [];
 	private readonly listeners = new Set<(state: SupervisorState) => void>();
 
 	search(request: SearchRequest, options?: RequestOptions): Promise<SearchResponse> {
@@ -23,6 +24,14 @@ export class FakeService implements SearchService {
 
 	similar(request: SimilarRequest, options?: RequestOptions): Promise<SimilarResponse> {
 		return this.pending(this.similars, request, options);
+	}
+
+	ask(request: AskRequest, handlers: AskHandlers, options: AskOptions): Promise<AskAnswer> {
+		const calls: PendingCall<AskRequest, AskAnswer>[] = [];
+		const promise = this.pending(calls, request, options);
+		const call = calls[0];
+		if (call) this.asks.push({ ...call, handlers });
+		return promise;
 	}
 
 	onStateChange(listener: (state: SupervisorState) => void): () => void {

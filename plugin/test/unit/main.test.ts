@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { App, Plugin } from "obsidian-test-mocks/obsidian";
 import VaultRagPlugin from "../../src/main";
+import { ASK_VIEW_TYPE } from "../../src/ask-view";
 import { RELATED_VIEW_TYPE } from "../../src/related-view";
 import { ServicePanel } from "../../src/service-panel";
 
@@ -38,6 +39,7 @@ describe("plugin lifecycle", () => {
 		const { plugin } = await loadPlugin({});
 		const mock = Plugin.fromOriginalType2__(plugin);
 		expect([...mock.commands__.keys()].sort()).toEqual([
+			"ask-your-vault",
 			"open-related-notes",
 			"restart-search-service",
 			"semantic-search",
@@ -47,6 +49,7 @@ describe("plugin lifecycle", () => {
 		expect([...mock.commands__.values()].every((command) => command.hotkeys === undefined)).toBe(true);
 		expect(mock.views__.has(RELATED_VIEW_TYPE)).toBe(true);
 		expect(mock.hoverLinkSources__.get(RELATED_VIEW_TYPE)).toEqual({ display: "Vault RAG", defaultMod: true });
+		expect(mock.views__.has(ASK_VIEW_TYPE)).toBe(true);
 		expect(mock.statusBarItems__[0]?.textContent).toBe("Vault RAG: off");
 		expect(mock.settingTabs__).toHaveLength(1);
 	});

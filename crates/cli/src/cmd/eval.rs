@@ -29,7 +29,7 @@ use vault_rag_index::Progress;
 use vault_rag_index::{Engine, IndexSettings, SearchRequest};
 use vault_rag_markdown::ChunkConfig;
 
-use crate::settings::ModelArgs;
+use crate::settings::{LlmArgs, ModelArgs, VaultArgs};
 
 /// How often indexing progress is printed.
 const PROGRESS_EVERY: Duration = Duration::from_secs(10);
@@ -53,6 +53,17 @@ pub struct Args {
     /// `note path<TAB>query` lines (`#` starts a comment), one right note per query.
     #[arg(long, requires = "vault")]
     pub queries: Option<PathBuf>,
+    /// Questions for `ask` over --vault: a tab-separated file of `note path<TAB>heading<TAB>
+    /// question<TAB>answer contains` lines (path `-`: the vault cannot answer it). Reports whether
+    /// the right note and heading are among the passages sent, and with --llm-url whether the
+    /// answer cites them.
+    #[arg(long, requires = "vault", conflicts_with_all = ["queries", "known_item"])]
+    pub ask: Option<PathBuf>,
+    /// Notes searched per question with --ask.
+    #[arg(long, default_value_t = vault_rag_ask::DEFAULT_TOP_K)]
+    pub ask_top_k: usize,
+    #[command(flatten)]
+    pub llm: LlmArgs,
     /// Seed of the known-item draw (same seed, same queries).
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
@@ -91,7 +102,8 @@ pub struct Args {
     /// Print the report as JSON (with per-query metrics) instead of a table.
     #[arg(long)]
     pub json: bool,
-    /// Where evaluation vaults and indexes are kept (default: the per-user data directory).
+    /// Where evaluation vaults and indexes are kept (default: the per-user data directory). With
+    /// --ask: the vault's index folder, as for `vault-rag index`.
     #[arg(long, env = "VAULT_RAG_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
     /// Obsidian's configuration folder in --vault (skipped when making queries).
@@ -194,6 +206,19 @@ struct Task {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
+    if let (Some(file), Some(vault)) = (&args.ask, &args.vault) {
+        let mut vault_args = VaultArgs::for_vault(vault.clone());
+        vault_args.config_dir = args.config_dir.clone();
+        vault_args.data_dir = args.data_dir.clone();
+        return super::ask_eval::run(
+            file,
+            vault_args,
+            &args.model,
+            &args.llm,
+            args.ask_top_k,
+            args.json,
+        );
+    }
     let root = match &args.data_dir {
         Some(dir) => dir.join("eval"),
         None => dirs::data_dir()
@@ -230,6 +255,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let weights = FusionWeights {
             dense: args.dense_weight.unwrap_or(own.dense),
             exact_dense: args.exact_dense_weight.unwrap_or(own.exact_dense),
+            ..own
         };
         eprintln!(
             "note: convex fusion with dense weights {} / {} on exact matches (the model's own: {} / {})",

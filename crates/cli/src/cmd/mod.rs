@@ -1,5 +1,7 @@
 //! One module per subcommand: its clap arguments and its `run`.
 
+pub mod ask;
+mod ask_eval;
 pub mod embed;
 pub mod eval;
 pub mod index;

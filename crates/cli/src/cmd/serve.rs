@@ -25,7 +25,7 @@ use vault_rag_server::{
 
 use crate::bridge::ServiceFile;
 use crate::model::{Checked, ConfigError, DownloadNeeded};
-use crate::settings::{ModelArgs, VaultArgs};
+use crate::settings::{LlmArgs, ModelArgs, VaultArgs};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -33,6 +33,8 @@ pub struct Args {
     pub vault: VaultArgs,
     #[command(flatten)]
     pub model: ModelArgs,
+    #[command(flatten)]
+    pub llm: LlmArgs,
     /// Address to listen on. Anything but loopback needs a token (never with --no-token).
     #[arg(long, env = "VAULT_RAG_HOST", default_value = "127.0.0.1")]
     pub host: IpAddr,
@@ -99,6 +101,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         )),
         None => None,
     };
+    let llm = args.llm.settings()?;
     let serve_settings = ServeSettings {
         host: args.host,
         port: args.port,
@@ -117,6 +120,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     .collect(),
                 extra_hosts: args.allow_hosts,
             },
+            llm,
         },
         limits: ConnectionLimits {
             max_connections: args.max_connections as usize,

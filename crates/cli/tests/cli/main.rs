@@ -7,6 +7,8 @@ mod reliability_support;
 mod schema_fuzz;
 mod support;
 
+mod ask_cli;
+
 mod agents_cli;
 mod download_e2e;
 mod embed_cli;

@@ -189,6 +189,24 @@ fn check(
     let documented = operation.op["responses"]
         .get(status.to_string())
         .ok_or_else(|| format!("status {status} is not documented"))?;
+    let streamed = response
+        .header("content-type")
+        .is_some_and(|t| t.starts_with("text/event-stream"));
+    if streamed {
+        if resolve(doc, documented)["content"]
+            .get("text/event-stream")
+            .is_none()
+        {
+            return Err(format!(
+                "status {status}: an event stream is not documented"
+            ));
+        }
+        check_events(doc, &response.text())?;
+        if !schema_valid {
+            return Err("accepted a request the document rejects".into());
+        }
+        return Ok(());
+    }
     let body: Value = serde_json::from_slice(&response.body)
         .map_err(|e| format!("status {status}: body is not JSON ({e})"))?;
     let schema = &resolve(doc, documented)["content"]["application/json"]["schema"];
@@ -198,6 +216,40 @@ fn check(
     }
     if schema_valid && status != 200 && status != 400 && status != 404 {
         return Err(format!("a documented request got {status}"));
+    }
+    Ok(())
+}
+
+/// An `/ask` event stream: `retrieval`, `token`s, then `done` or `error`, each event's data
+/// matching its schema.
+fn check_events(doc: &Value, text: &str) -> Result<(), String> {
+    let mut names = Vec::new();
+    for block in text.split("\n\n").filter(|b| !b.trim().is_empty()) {
+        let name = block
+            .lines()
+            .find_map(|l| l.strip_prefix("event: "))
+            .unwrap_or("message");
+        let data: String = block
+            .lines()
+            .filter_map(|l| l.strip_prefix("data: "))
+            .collect();
+        let data: Value = serde_json::from_str(&data)
+            .map_err(|e| format!("event `{name}`: data is not JSON ({e})"))?;
+        let schema = match name {
+            "retrieval" => json!({ "$ref": "#/components/schemas/AskRetrieval" }),
+            "done" => json!({ "$ref": "#/components/schemas/AskAnswer" }),
+            "error" => json!({ "$ref": "#/components/schemas/Error" }),
+            "token" => {
+                json!({ "type": "object", "required": ["text"], "properties": { "text": { "type": "string" } } })
+            }
+            other => return Err(format!("unknown event `{other}`")),
+        };
+        validate(doc, &schema, &data, name)?;
+        names.push(name);
+    }
+    let ends = matches!(names.last(), Some(&"done") | Some(&"error"));
+    if names.first() != Some(&"retrieval") || !ends {
+        return Err(format!("events out of order: {names:?}"));
     }
     Ok(())
 }

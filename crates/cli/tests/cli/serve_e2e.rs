@@ -617,7 +617,13 @@ fn mcp_tools_work_with_the_official_python_client() {
     let report: Value = serde_json::from_str(report.trim()).unwrap();
     assert_eq!(
         report["tools"],
-        json!(["list_notes", "read_note", "search_notes", "similar_notes"])
+        json!([
+            "gather_context",
+            "list_notes",
+            "read_note",
+            "search_notes",
+            "similar_notes"
+        ])
     );
     assert_eq!(report["search_top"][0], "Cooking/Sourdough.md");
 }

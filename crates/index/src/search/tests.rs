@@ -582,6 +582,7 @@ fn the_fusion_uses_the_models_own_weights() {
     let weights = FusionWeights {
         dense: 0.9,
         exact_dense: 0.6,
+        ..FusionWeights::GENERIC
     };
     // The hash embedder with the weights a stronger model would bring.
     let model = Reweighted {

@@ -1,10 +1,12 @@
 //! The HTTP API: routes, limits and the middleware around them.
 
 mod agents;
+mod ask;
 mod embed;
 mod index;
 mod search;
 
+pub(crate) use ask::vault_of;
 pub(crate) use search::{note_path, search_request};
 
 use std::sync::Arc;
@@ -54,6 +56,8 @@ impl Default for Limits {
 pub struct ApiSettings {
     pub limits: Limits,
     pub access: AccessSettings,
+    /// The chat endpoint `POST /ask` answers with, unless a request names its own.
+    pub llm: Option<vault_rag_ask::LlmSettings>,
 }
 
 /// Shared state of the handlers.
@@ -63,12 +67,14 @@ pub(crate) struct AppState {
     pub(crate) limits: Arc<Limits>,
     pub(crate) embed_slots: Arc<Semaphore>,
     pub(crate) agent_token: Option<Arc<AgentToken>>,
+    pub(crate) llm: Option<Arc<vault_rag_ask::LlmSettings>>,
 }
 
 /// The paths and methods the API serves (the OpenAPI document must list exactly these).
 pub const ROUTES: &[(&str, &str)] = &[
     ("/health", "get"),
     ("/search", "post"),
+    ("/ask", "post"),
     ("/similar", "get"),
     ("/embed", "post"),
     ("/v1/embeddings", "post"),
@@ -92,12 +98,14 @@ pub fn router(backend: Arc<dyn Backend>, settings: &ApiSettings, port: u16) -> R
         embed_slots: Arc::new(Semaphore::new(limits.embed_concurrency.max(1))),
         limits: limits.clone(),
         agent_token: settings.access.agent_token.clone(),
+        llm: settings.llm.clone().map(Arc::new),
     };
     let policy = Arc::new(AccessPolicy::new(&settings.access, port));
     let mcp = crate::mcp::http_service(state.backend.clone(), limits.clone());
     Router::new()
         .route("/health", get(index::health))
         .route("/search", post(search::search))
+        .route("/ask", post(ask::ask))
         .route("/similar", get(search::similar))
         .route("/embed", post(embed::embed))
         .route("/v1/embeddings", post(embed::openai_embeddings))

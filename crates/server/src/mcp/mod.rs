@@ -4,7 +4,9 @@
 //! - `search_notes {query, limit?, mode?, folder?, tag?}`: hybrid search over the vault;
 //! - `similar_notes {path, limit?}`: notes like a given note;
 //! - `read_note {path, heading? | start_line?, end_line?}`: a note, one section, or a line range;
-//! - `list_notes {folder?, tag?, modified_since?, order?, limit?, cursor?}`: browse, a page at a time.
+//! - `list_notes {folder?, tag?, modified_since?, order?, limit?, cursor?}`: browse, a page at a time;
+//! - `gather_context {question, budget_tokens?, folder?, tag?}`: the numbered passages that answer
+//!   a question (what `POST /ask` sends its model), for agents that bring their own model.
 //!
 //! Every hit and listed note carries `link`, an Obsidian wikilink (`[[Folder/Note#Heading]]`)
 //! an agent can cite. Notes are also resources (`vault:///Folder/Note.md`, [`resources`]) for
@@ -133,7 +135,8 @@ impl ServerHandler for VaultMcp {
         .with_instructions(
             "Search and read the user's Obsidian vault. search_notes finds notes by meaning and keywords; \
              similar_notes finds related notes; read_note reads a note, one section (heading) or a line range; \
-             list_notes browses notes by folder, tag or modification time. Cite notes with the `link` \
+             list_notes browses notes by folder, tag or modification time; gather_context returns the \
+             passages that answer a question, packed to a token budget. Cite notes with the `link` \
              field of results (an Obsidian wikilink such as [[Folder/Note#Heading]]).",
         )
     }

@@ -11,7 +11,7 @@ use vault_rag_core::{wikilink, Hit, SearchMode};
 use vault_rag_index::{ListOrder, ListRequest, ListedNote};
 
 use super::VaultMcp;
-use crate::api::{blocking, note_path, search_request};
+use crate::api::{blocking, note_path, search_request, vault_of};
 use crate::section::{extract_lines, extract_section};
 use crate::{SearchResults, ServerError};
 use vault_rag_core::{
@@ -54,6 +54,19 @@ impl From<ModeArg> for SearchMode {
             ModeArg::Lexical => SearchMode::Lexical,
         }
     }
+}
+
+/// Arguments of `gather_context`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct GatherContextArgs {
+    /// The user's question, as asked.
+    pub question: String,
+    /// Most tokens of note text to return (100-100000, default 2500).
+    pub budget_tokens: Option<u64>,
+    /// Only notes in this vault folder.
+    pub folder: Option<String>,
+    /// Only notes with this tag.
+    pub tag: Option<String>,
 }
 
 /// Arguments of `similar_notes`.
@@ -224,6 +237,56 @@ impl VaultMcp {
                 })?;
                 let results = blocking(move || backend.search(&query)).await?;
                 Ok(hits_result(&results, None))
+            }
+            .await,
+        )
+    }
+
+    #[tool(
+        description = "Gather the passages of the user's notes that answer a question, to answer it yourself with citations. Returns numbered passages (n, path, heading_path, start_line, end_line, link: an Obsidian wikilink, text) that fit the token budget, and found: false when no note matches the question (then say the notes do not cover it instead of guessing). Cite a passage by its link."
+    )]
+    async fn gather_context(
+        &self,
+        Parameters(args): Parameters<GatherContextArgs>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let backend = self.backend.clone();
+        outcome(
+            async move {
+                let search = search_request(SearchRequest {
+                    query: args.question,
+                    top_k: vault_rag_ask::DEFAULT_TOP_K,
+                    mode: SearchMode::Hybrid,
+                    folder: args.folder,
+                    tag: args.tag,
+                    fusion: Fusion::default(),
+                })?;
+                let mut request = vault_rag_ask::AskRequest::new(search.query);
+                request.folder = search.folder;
+                request.tag = search.tag;
+                if let Some(budget) = args.budget_tokens {
+                    request.budget_tokens = usize::try_from(budget).unwrap_or(usize::MAX);
+                }
+                request.validate().map_err(|e| match e {
+                    vault_rag_ask::AskError::Invalid { field, message } => {
+                        ServerError::invalid(field, message)
+                    }
+                    other => other.into(),
+                })?;
+                let question = request.question.clone();
+                let retrieval = blocking(move || {
+                    Ok(vault_rag_ask::retrieve(&vault_of(&backend), &request)?)
+                })
+                .await?;
+                Ok(CallToolResult::structured(json!({
+                    "question": question,
+                    "found": retrieval.found,
+                    "passages": retrieval.passages,
+                    "instructions": if retrieval.found {
+                        "Answer only from these passages and cite each fact with the passage's link."
+                    } else {
+                        "No note matches this question: tell the user their notes do not cover it."
+                    },
+                })))
             }
             .await,
         )
