@@ -73,6 +73,8 @@ struct Outcome {
     passages: usize,
     passage_tokens: usize,
     citations: Vec<String>,
+    /// With a model: whether it was asked (not when nothing relevant was found).
+    model_called: bool,
     answer: Option<String>,
     answer_has_expected: Option<bool>,
     retrieval_ms: f64,
@@ -164,6 +166,7 @@ pub fn run(
             passages: retrieval.passages.len(),
             passage_tokens: retrieval.passages.iter().map(|p| p.tokens).sum(),
             citations: Vec::new(),
+            model_called: false,
             answer: None,
             answer_has_expected: None,
             retrieval_ms: retrieval.took_ms,
@@ -181,6 +184,7 @@ pub fn run(
                     .to_lowercase()
                     .contains(&q.expect.to_lowercase())
             });
+            outcome.model_called = answer.model_called;
             outcome.answer = Some(answer.answer);
             outcome.answer_ms = answer.answer_ms;
         }

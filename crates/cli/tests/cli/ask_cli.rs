@@ -399,6 +399,70 @@ fn ask_on_the_command_line_streams_then_lists_sources_and_says_how_to_set_up_a_m
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains(vault_rag_ask::NOTHING_FOUND), "{text}");
 
+    // The harness that measures it: `eval --ask` on written questions, with the same model.
+    let questions = dir.path().join("questions.tsv");
+    std::fs::write(
+        &questions,
+        "# note\theading\tquestion\tanswer contains\n\
+         Cooking/Sourdough.md\t\tHow often should I feed the sourdough starter?\tevery day\n\
+         Garden/Tomatoes.md\tPests\tWhich insects gather under the tomato leaves?\taphids\n\
+         -\t\tWhat is the boiling point of liquid nitrogen?\t\n",
+    )
+    .unwrap();
+    let eval = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_vault-rag"))
+            .args(["eval", "--ask"])
+            .arg(&questions)
+            .arg("--vault")
+            .arg(&vault)
+            .arg("--data-dir")
+            .arg(&data)
+            .args(model_args())
+            .args(extra)
+            .env("VAULT_RAG_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    let out = eval(&[
+        "--json",
+        "--llm-url",
+        url.as_str(),
+        "--llm-model",
+        MODEL,
+        "--llm-max-tokens",
+        "40",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (report["questions"].as_u64(), report["answerable"].as_u64()),
+        (Some(3), Some(2)),
+        "{report}"
+    );
+    assert_eq!(report["note_recall"], 1.0, "{report}");
+    assert_eq!(report["heading_recall"], 1.0, "{report}");
+    assert_eq!(report["refused_when_unanswerable"], 1.0, "{report}");
+    assert_eq!(report["model"], MODEL);
+    let precision = report["citation_precision"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&precision), "{report}");
+    assert_eq!(report["outcomes"][0]["model_called"], true, "{report}");
+    assert_eq!(
+        report["outcomes"][2]["model_called"], false,
+        "no model call for the absent question: {report}"
+    );
+    std::fs::write(&questions, "Cooking/Sourdough.md\tonly three\tfields\n").unwrap();
+    let out = eval(&[]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("questions.tsv:1") && err.contains("4 fields"),
+        "{err}"
+    );
+
     let out = ask(&[
         "--llm-url",
         "http://127.0.0.1:9/v1",
