@@ -91,8 +91,13 @@ mod tests {
             m.rss_bytes > 1 << 20 && m.peak_bytes >= m.rss_bytes,
             "{m:?}"
         );
+        // Compared within one read: the kernel folds per-thread RSS counters into the peak lazily,
+        // so a later peak can lag an earlier RSS while other tests allocate.
         let same = ProcessMemory::of_process(std::process::id()).unwrap();
-        assert!(same.peak_bytes >= m.rss_bytes);
+        assert!(
+            same.rss_bytes > 1 << 20 && same.peak_bytes >= same.rss_bytes,
+            "{same:?}"
+        );
         assert_eq!(ProcessMemory::of_process(u32::MAX), None);
     }
 }
