@@ -247,17 +247,17 @@ fn schemas() -> Value {
             "additionalProperties": false,
             "properties": {
                 "question": { "type": "string", "minLength": 1, "maxLength": MAX_QUERY_CHARS },
-                "history": { "type": ["array", "null"], "maxItems": 40, "description": "Earlier turns, oldest first; the last user turn is searched together with the question.", "items": {
+                "history": { "type": ["array", "null"], "maxItems": crate::api::ask::MAX_HISTORY, "description": "Earlier turns, oldest first; the last user turn is searched together with the question.", "items": {
                     "type": "object", "required": ["role", "content"], "properties": {
                         "role": { "type": "string", "enum": ["user", "assistant"] },
                         "content": { "type": "string" }
                     }
                 }},
                 "top_k": { "type": ["integer", "null"], "minimum": 1, "maximum": MAX_TOP_K, "default": vault_rag_ask::DEFAULT_TOP_K, "description": "Hits considered per search." },
-                "budget_tokens": { "type": ["integer", "null"], "minimum": 100, "maximum": 100000, "default": vault_rag_ask::DEFAULT_BUDGET_TOKENS, "description": "Token budget of the passages sent to the model." },
+                "budget_tokens": { "type": ["integer", "null"], "minimum": 100, "maximum": vault_rag_ask::MAX_BUDGET_TOKENS, "default": vault_rag_ask::DEFAULT_BUDGET_TOKENS, "description": "Token budget of the passages sent to the model." },
                 "folder": { "type": ["string", "null"] },
                 "tag": { "type": ["string", "null"] },
-                "exclude": { "type": ["array", "null"], "maxItems": 200, "items": { "type": "string" }, "description": "Passage ids (`path#Lstart-end`) or note paths not to send." },
+                "exclude": { "type": ["array", "null"], "maxItems": crate::api::ask::MAX_EXCLUDE, "items": { "type": "string" }, "description": "Passage ids (`path#Lstart-end`) or note paths not to send." },
                 "stream": { "type": ["boolean", "null"], "default": true },
                 "llm": { "type": ["object", "null"], "additionalProperties": false, "description": "Replaces the service's model settings for this request.", "properties": {
                     "base_url": { "type": ["string", "null"], "description": "OpenAI-compatible base URL, e.g. http://127.0.0.1:11434/v1." },

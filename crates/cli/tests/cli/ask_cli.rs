@@ -30,6 +30,16 @@ fn passages(v: &Value) -> Vec<(u64, String)> {
         .collect()
 }
 
+/// A successful command's standard output, as JSON.
+fn stdout_json(out: &std::process::Output) -> Value {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// Every citation names a passage that was sent, with that passage's note.
 fn assert_citations_grounded(done: &Value, sent: &[(u64, String)]) {
     for c in done["citations"].as_array().unwrap() {
@@ -344,12 +354,7 @@ fn ask_on_the_command_line_streams_then_lists_sources_and_says_how_to_set_up_a_m
         "--json",
         "How often should I feed the sourdough starter?",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let context: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let context = stdout_json(&out);
     assert_eq!(
         context["passages"][0]["path"], "Cooking/Sourdough.md",
         "{context}"
@@ -375,12 +380,7 @@ fn ask_on_the_command_line_streams_then_lists_sources_and_says_how_to_set_up_a_m
         ask(&args)
     };
     let out = with_model(&["--json", "How often should I feed the sourdough starter?"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let answer = stdout_json(&out);
     assert_eq!(answer["model_called"], true, "{answer}");
     assert_eq!(answer["passages"][0]["path"], "Cooking/Sourdough.md");
     assert_citations_grounded(&answer, &passages(&answer));
@@ -432,12 +432,7 @@ fn ask_on_the_command_line_streams_then_lists_sources_and_says_how_to_set_up_a_m
         "--llm-max-tokens",
         "40",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = stdout_json(&out);
     assert_eq!(
         (report["questions"].as_u64(), report["answerable"].as_u64()),
         (Some(3), Some(2)),

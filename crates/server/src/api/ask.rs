@@ -23,8 +23,8 @@ use crate::extract::ApiJson;
 use crate::{Backend, ServerError};
 
 /// Most earlier turns a request may carry, and most exclusions.
-const MAX_HISTORY: usize = 40;
-const MAX_EXCLUDE: usize = 200;
+pub(crate) const MAX_HISTORY: usize = 40;
+pub(crate) const MAX_EXCLUDE: usize = 200;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

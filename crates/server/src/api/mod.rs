@@ -1,7 +1,7 @@
 //! The HTTP API: routes, limits and the middleware around them.
 
 mod agents;
-mod ask;
+pub(crate) mod ask;
 mod embed;
 mod index;
 mod search;
