@@ -55,6 +55,8 @@ export interface HealthIndex {
 	notes_total: number;
 	complete: boolean;
 	live_updates: LiveUpdates;
+	/** Sections still waiting for a vector: keyword search already covers them. */
+	vectors_missing?: number;
 }
 
 /** Where the backend's model is: `downloading` reports bytes of all files as known so far. */
@@ -93,6 +95,8 @@ export interface SearchResponse {
 	mode: SearchMode;
 	took_ms: number;
 	index_complete: boolean;
+	/** Share of the indexed sections that search by meaning sees (below 1 while embedding runs). */
+	dense_coverage: number;
 }
 
 export interface SimilarRequest {
@@ -134,6 +138,9 @@ export interface IndexStatusResponse {
 	complete: boolean;
 	fingerprint: string;
 	live_updates: LiveUpdates;
+	/** Sections still waiting for a vector. */
+	vectors_missing: number;
+	dense_coverage: number;
 }
 
 export interface IndexStateResponse {
@@ -269,7 +276,7 @@ function requiredOf<T>() {
 /** Required fields of each response type, by its schema name in the backend's OpenAPI document. */
 export const REQUIRED_FIELDS: Record<string, readonly string[]> = {
 	Hit: requiredOf<Hit>()(["path", "title", "heading_path", "line", "end_line", "snippet", "score", "retrievers"]),
-	SearchResponse: requiredOf<SearchResponse>()(["hits", "mode", "took_ms", "index_complete"]),
+	SearchResponse: requiredOf<SearchResponse>()(["hits", "mode", "took_ms", "index_complete", "dense_coverage"]),
 	SimilarResponse: requiredOf<SimilarResponse>()(["path", "hits", "index_complete"]),
 	EmbedResponse: requiredOf<EmbedResponse>()(["model", "dim", "vectors"]),
 	IndexStatus: requiredOf<IndexStatusResponse>()([
@@ -283,6 +290,8 @@ export const REQUIRED_FIELDS: Record<string, readonly string[]> = {
 		"complete",
 		"fingerprint",
 		"live_updates",
+		"vectors_missing",
+		"dense_coverage",
 	]),
 	IndexStateReply: requiredOf<IndexStateResponse>()(["state"]),
 	AgentToken: requiredOf<AgentTokenResponse>()(["token", "mcp_path"]),

@@ -134,6 +134,11 @@ export class BackendClient {
 		return this.request<IndexStateResponse>("POST", `/index/${action}`, {}, options);
 	}
 
+	/** Holds indexing for `seconds` (the user is typing); the service resumes by itself. */
+	indexYield(seconds: number, options?: RequestOptions): Promise<IndexStateResponse> {
+		return this.request<IndexStateResponse>("POST", "/index/yield", { seconds }, options);
+	}
+
 	/** The agent token, for the "Use with AI agents" settings. */
 	agentToken(options?: RequestOptions): Promise<AgentTokenResponse> {
 		return this.request<AgentTokenResponse>("GET", "/agents/token", undefined, options);

@@ -12,6 +12,7 @@ import { supervisedService, type SearchService } from "./service";
 import { consentKey, loadSettings, needsRestart, serveArgs, type VaultRagSettings } from "./settings";
 import { VaultRagSettingTab, type SettingsHost } from "./settings-tab";
 import { StatusBar } from "./status-bar";
+import { TypingHold } from "./typing-hold";
 import { Supervisor, type DownloadRequired } from "./supervisor";
 
 /** Text settings are saved on every keystroke; the backend restarts once typing pauses. */
@@ -109,6 +110,23 @@ export default class VaultRagPlugin extends Plugin {
 			callback: () => void this.supervisor.restart(),
 		});
 		this.addSettingTab(new VaultRagSettingTab(this.app, this, this.settingsHost()));
+
+		const typing = new TypingHold({
+			now: () => Date.now(),
+			active: () => {
+				const state = this.supervisor.state;
+				return (
+					this.settings.pauseIndexingWhileTyping &&
+					state.kind === "running" &&
+					(state.health.status === "indexing" || !state.health.index.complete)
+				);
+			},
+			send: async (seconds) => {
+				const client = this.supervisor.client;
+				if (client) await client.indexYield(seconds);
+			},
+		});
+		this.registerEvent(this.app.workspace.on("editor-change", () => typing.onTyping()));
 
 		this.app.workspace.onLayoutReady(() => {
 			if (vaultPath === null) {

@@ -1,6 +1,6 @@
 /** The "Semantic search" modal: search as you type, open a hit at its line. */
 import { Keymap, Platform, SuggestModal, type App } from "obsidian";
-import type { Hit, SearchMode } from "./api";
+import type { Hit, SearchMode, SearchResponse } from "./api";
 import { BackendError } from "./client";
 import { explainText } from "./explain";
 import { openHit } from "./navigation";
@@ -117,7 +117,7 @@ export class SearchModal extends SuggestModal<Hit> {
 			);
 			this.lastHits = response.hits;
 			this.emptyStateText = "No matching notes.";
-			this.setStatus(response.index_complete ? "" : "The index is still being built; results may be incomplete.");
+			this.setStatus(indexNote(response));
 			return response.hits;
 		} catch (err) {
 			if (err instanceof BackendError && err.kind === "aborted") return this.lastHits;
@@ -134,4 +134,14 @@ export class SearchModal extends SuggestModal<Hit> {
 		this.statusEl.setText(text);
 		this.statusEl.toggleClass("is-empty", text.length === 0);
 	}
+}
+
+/** What the modal says about an index that is still being built ("" once it is complete). */
+export function indexNote(response: Pick<SearchResponse, "index_complete" | "dense_coverage">): string {
+	const coverage = response.dense_coverage ?? 1;
+	if (coverage < 1) {
+		const percent = Math.floor(coverage * 100);
+		return `Still embedding: search by meaning covers ${percent}% of the vault so far, keyword matches cover all of it.`;
+	}
+	return response.index_complete ? "" : "The index is still being built; results may be incomplete.";
 }

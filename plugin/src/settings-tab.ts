@@ -153,6 +153,17 @@ export class VaultRagSettingTab extends PluginSettingTab {
 					);
 				},
 			},
+			{
+				name: "Pause indexing while typing",
+				desc: "While the vault is being indexed, indexing waits until a few seconds after your last keystroke.",
+				render: (setting) => {
+					setting.addToggle((toggle) =>
+						toggle.setValue(s.pauseIndexingWhileTyping).onChange((value) => {
+							void this.host.updateSettings({ pauseIndexingWhileTyping: value });
+						}),
+					);
+				},
+			},
 		];
 	}
 

@@ -20,6 +20,8 @@ export interface VaultRagSettings {
 	resultsCount: number;
 	/** Whether the related-notes view leaves out notes the active note already links to. */
 	relatedExcludeLinked: boolean;
+	/** Whether indexing holds while the user types (it resumes a few seconds after the last key). */
+	pauseIndexingWhileTyping: boolean;
 	/** Models the user agreed to download (`model/precision`, e.g. `embeddinggemma-300m/int8`). */
 	downloadConsent: string[];
 	/** Port of the service on 127.0.0.1; 0 means a free port each start (agents then use the stdio bridge). */
@@ -47,6 +49,7 @@ export const DEFAULT_SETTINGS: VaultRagSettings = {
 	searchMode: "hybrid",
 	resultsCount: 20,
 	relatedExcludeLinked: false,
+	pauseIndexingWhileTyping: true,
 	downloadConsent: [],
 	servicePort: 0,
 	llmUrl: "",
@@ -149,6 +152,10 @@ export function loadSettings(data: unknown): VaultRagSettings {
 			typeof stored.relatedExcludeLinked === "boolean"
 				? stored.relatedExcludeLinked
 				: DEFAULT_SETTINGS.relatedExcludeLinked,
+		pauseIndexingWhileTyping:
+			typeof stored.pauseIndexingWhileTyping === "boolean"
+				? stored.pauseIndexingWhileTyping
+				: DEFAULT_SETTINGS.pauseIndexingWhileTyping,
 		downloadConsent: Array.isArray(stored.downloadConsent)
 			? stored.downloadConsent.filter((c): c is string => typeof c === "string")
 			: [],

@@ -9,7 +9,44 @@ export interface StatusView {
 	tooltip: string;
 }
 
-export function describeState(state: SupervisorState): StatusView {
+/** How far the embedding that follows a first keyword pass has got, as seen by the plugin. */
+export interface EmbedProgress {
+	done: number;
+	total: number;
+	/** Null until enough is done to tell. */
+	secondsLeft: number | null;
+}
+
+/**
+ * Estimates the time left from successive counts of sections waiting for a vector: the rate is
+ * taken from the first count seen, so it covers whatever the machine is doing meanwhile.
+ */
+export class EmbeddingEta {
+	private start: { at: number; missing: number } | null = null;
+
+	constructor(private readonly now: () => number = () => Date.now()) {}
+
+	observe(missing: number): EmbedProgress | null {
+		if (missing <= 0) {
+			this.start = null;
+			return null;
+		}
+		const at = this.now();
+		if (!this.start || missing > this.start.missing) this.start = { at, missing };
+		const done = this.start.missing - missing;
+		const secs = (at - this.start.at) / 1000;
+		const secondsLeft = done > 0 && secs >= 3 ? (missing * secs) / done : null;
+		return { done, total: this.start.missing, secondsLeft };
+	}
+}
+
+export function formatTimeLeft(seconds: number): string {
+	if (seconds < 90) return `about ${Math.max(1, Math.round(seconds))} s left`;
+	if (seconds < 5400) return `about ${Math.round(seconds / 60)} min left`;
+	return `about ${(seconds / 3600).toFixed(1)} h left`;
+}
+
+export function describeState(state: SupervisorState, embedding?: EmbedProgress | null): StatusView {
 	switch (state.kind) {
 		case "stopped":
 			return { kind: "off", text: "Vault RAG: off", tooltip: "The search service is stopped." };
@@ -67,6 +104,25 @@ export function describeState(state: SupervisorState): StatusView {
 					tooltip: `Loading ${health.model_name}; searches answer once it is ready.`,
 				};
 			}
+			const missing = health.index.vectors_missing ?? 0;
+			const written = health.index.notes_total > 0 && health.index.notes_done >= health.index.notes_total;
+			if (missing > 0 && written && health.index.state !== "scanning") {
+				const notes = health.index.notes_total.toLocaleString("en-US");
+				if (!embedding || embedding.total <= 0) {
+					return {
+						kind: "indexing",
+						text: "Vault RAG: embedding",
+						tooltip: `Keyword search covers all ${notes} notes. Embedding ${missing.toLocaleString("en-US")} sections, newest notes first.`,
+					};
+				}
+				const percent = Math.min(99, Math.floor((embedding.done / embedding.total) * 100));
+				const left = embedding.secondsLeft === null ? "" : `, ${formatTimeLeft(embedding.secondsLeft)}`;
+				return {
+					kind: "indexing",
+					text: `Vault RAG: embedding ${percent}%`,
+					tooltip: `Keyword search covers all ${notes} notes. Embedding ${embedding.done.toLocaleString("en-US")} of ${embedding.total.toLocaleString("en-US")} sections, newest notes first${left}.`,
+				};
+			}
 			if (health.status === "indexing" || !health.index.complete) {
 				const { notes_done: done, notes_total: total } = health.index;
 				const percent = total > 0 ? Math.min(100, Math.floor((done / total) * 100)) : 0;
@@ -102,8 +158,11 @@ export class StatusBar {
 		}
 	}
 
+	private readonly eta = new EmbeddingEta();
+
 	update(state: SupervisorState): void {
-		const view = describeState(state);
+		const missing = state.kind === "running" ? (state.health.index.vectors_missing ?? 0) : 0;
+		const view = describeState(state, this.eta.observe(missing));
 		this.el.setText(view.text);
 		this.el.setAttr("aria-label", view.tooltip);
 		this.el.setAttr("data-state", view.kind);

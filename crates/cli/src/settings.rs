@@ -95,6 +95,10 @@ pub struct VaultArgs {
     /// Notes per write transaction: a crash loses at most this many notes of work.
     #[arg(long, env = "VAULT_RAG_COMMIT_NOTES", value_name = "NOTES")]
     pub commit_notes: Option<usize>,
+    /// How vectors are held in memory for the first stage of a dense search: binary (one bit
+    /// per dimension, candidates re-scored exactly; the smallest) or int8 (8 times the memory).
+    #[arg(long, env = "VAULT_RAG_VECTOR_CODES", default_value_t = vault_rag_index::VectorCodes::default())]
+    pub vector_codes: vault_rag_index::VectorCodes,
 }
 
 impl VaultArgs {
@@ -111,6 +115,7 @@ impl VaultArgs {
             chunk_tokens: None,
             chunk_overlap: None,
             commit_notes: None,
+            vector_codes: vault_rag_index::VectorCodes::default(),
         }
     }
 
@@ -140,6 +145,7 @@ impl VaultArgs {
         if let Some(n) = self.commit_notes {
             s.commit.notes = n;
         }
+        s.vector_codes = self.vector_codes;
         s.validate()?;
         Ok(s)
     }

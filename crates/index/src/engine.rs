@@ -26,8 +26,8 @@ use crate::list::{ListRequest, NoteList};
 use crate::lock::IndexLock;
 use crate::progress::{IndexState, IndexSummary, Progress};
 use crate::scan::VaultFilter;
-use crate::search::VectorMatrix;
 use crate::search::{SearchResponse, Searcher};
+use crate::search::{VectorCodes, VectorMatrix};
 use crate::settings::{clamp_chunk_config, IndexSettings, INDEX_FILE, LOCK_FILE};
 use crate::store::{damage, notes, NoteFailure, Store};
 use crate::watcher::{Job, LiveState, LiveUpdates};
@@ -37,6 +37,9 @@ use vault_rag_core::{SearchRequest, SimilarRequest};
 const TITLE_TOKENS: usize = 24;
 /// How often the vault folder itself is checked (deleted, re-created, renamed away and back).
 const VAULT_CHECK: Duration = Duration::from_secs(1);
+
+/// Longest hold one call of [`Engine::hold`] asks for.
+pub const MAX_HOLD: Duration = Duration::from_secs(60);
 
 /// The state of an open index.
 #[derive(Debug, Clone, Serialize)]
@@ -62,6 +65,13 @@ pub struct IndexStatus {
     /// Whether file events reach the index, and why not.
     pub live_updates: LiveState,
     pub index_path: PathBuf,
+}
+
+impl IndexStatus {
+    /// Share of the indexed chunks that dense search sees (1 when every chunk has a vector).
+    pub fn dense_coverage(&self) -> f64 {
+        coverage(self.vectors_loaded as u64, self.chunks)
+    }
 }
 
 /// An open vault index. Create with [`Engine::open`]; stop with [`Engine::shutdown`] (also run
@@ -97,14 +107,15 @@ impl Engine {
         let fingerprint = embedder.fingerprint().clone();
         fit_chunks(&mut settings, embedder.as_ref());
         let recipe = chunking_recipe(&settings);
-        let (store, matrix) = match open_store(&index_path, &fingerprint, &recipe) {
+        let codes = settings.vector_codes;
+        let (store, matrix) = match open_store(&index_path, &fingerprint, &recipe, codes) {
             Err(problem) if damage::is_damage(&problem) => {
                 let moved = damage::move_aside(&index_path)?;
                 tracing::warn!(
                     file = %index_path.display(), moved_to = %moved.display(), %problem,
                     "the index file could not be used: it was moved aside (not deleted) and a new index is built"
                 );
-                open_store(&index_path, &fingerprint, &recipe)?
+                open_store(&index_path, &fingerprint, &recipe, codes)?
             }
             other => other?,
         };
@@ -142,7 +153,12 @@ impl Engine {
             }
         }
         fit_chunks(&mut settings, embedder.as_ref());
-        let matrix = VectorMatrix::load(&store.reader()?, &fingerprint.id(), fingerprint.dims)?;
+        let matrix = VectorMatrix::load(
+            &store.reader()?,
+            &fingerprint.id(),
+            fingerprint.dims,
+            settings.vector_codes,
+        )?;
         assemble(vault, settings, embedder, store, matrix, index_path, None)
     }
 
@@ -227,8 +243,15 @@ impl Engine {
         SearchResponse {
             hits,
             index_complete: self.is_complete(),
+            dense_coverage: self.dense_coverage(),
             took_ms: started.elapsed().as_secs_f64() * 1000.0,
         }
+    }
+
+    /// Share of the indexed chunks that have a vector in memory (1 for an empty index).
+    pub fn dense_coverage(&self) -> f64 {
+        let chunks = self.core.counters().chunks.load(Relaxed);
+        coverage(self.searcher.matrix().read().len() as u64, chunks)
     }
 
     /// A page of the indexed notes (by folder, tag and modification time).
@@ -295,6 +318,12 @@ impl Engine {
 
     pub fn resume(&self) {
         self.core.control().resume();
+    }
+
+    /// Holds indexing for `duration` (at most [`MAX_HOLD`]) while the user is busy, e.g.
+    /// typing: it resumes by itself, and a later call extends the hold. Searches are not held.
+    pub fn hold(&self, duration: Duration) {
+        self.core.control().hold_for(duration.min(MAX_HOLD));
     }
 
     /// Re-reads, re-parses and re-chunks every note (vectors are reused where the text is
@@ -454,12 +483,21 @@ fn assemble(
     }))
 }
 
+/// `loaded` of `chunks` as a share in 0–1 (1 when there is nothing to embed).
+fn coverage(loaded: u64, chunks: u64) -> f64 {
+    if chunks == 0 {
+        return 1.0;
+    }
+    (loaded as f64 / chunks as f64).min(1.0)
+}
+
 /// Opens the index file and loads the active embedder's vectors: everything at open that reads
 /// enough of the file to find it damaged.
 fn open_store(
     index_path: &Path,
     fingerprint: &EmbedderFingerprint,
     recipe: &str,
+    codes: VectorCodes,
 ) -> Result<(Store, VectorMatrix), IndexError> {
     let (store, previous) = Store::open(index_path, fingerprint)?;
     if let Some(prev) = previous {
@@ -474,9 +512,11 @@ fn open_store(
         tracing::info!("chunking settings changed: every note is chunked again (unchanged text keeps its vectors)");
     }
     let started = Instant::now();
-    let matrix = VectorMatrix::load(&store.reader()?, &fingerprint.id(), fingerprint.dims)?;
+    let matrix = VectorMatrix::load(&store.reader()?, &fingerprint.id(), fingerprint.dims, codes)?;
     tracing::info!(
         vectors = matrix.len(),
+        codes = %codes,
+        bytes = matrix.memory_bytes(),
         ms = started.elapsed().as_millis() as u64,
         "vectors loaded"
     );

@@ -17,7 +17,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex, RwLock};
 
@@ -48,23 +48,45 @@ pub(crate) enum Work {
 /// Pause and stop requests, checked between groups of work.
 #[derive(Debug, Default)]
 pub(crate) struct Control {
-    paused: Mutex<bool>,
+    paused: Mutex<Pause>,
     wake: Condvar,
     stop: AtomicBool,
 }
 
+/// Why indexing waits: a pause until resumed, and a hold that ends by itself (the user types).
+#[derive(Debug, Default)]
+struct Pause {
+    manual: bool,
+    until: Option<Instant>,
+}
+
+impl Pause {
+    fn holds(&self, now: Instant) -> bool {
+        self.manual || self.until.is_some_and(|t| t > now)
+    }
+}
+
 impl Control {
     pub fn pause(&self) {
-        *self.paused.lock() = true;
+        self.paused.lock().manual = true;
     }
 
+    /// Ends a pause and any hold.
     pub fn resume(&self) {
-        *self.paused.lock() = false;
+        *self.paused.lock() = Pause::default();
         self.wake.notify_all();
     }
 
+    /// Holds indexing for `duration` from now (extending a hold already running); it resumes
+    /// by itself, so a client that goes away never leaves indexing stopped.
+    pub fn hold_for(&self, duration: Duration) {
+        let until = Instant::now() + duration;
+        let mut p = self.paused.lock();
+        p.until = Some(p.until.map_or(until, |t| t.max(until)));
+    }
+
     pub fn is_paused(&self) -> bool {
-        *self.paused.lock()
+        self.paused.lock().holds(Instant::now())
     }
 
     pub fn stop(&self) {
@@ -76,15 +98,23 @@ impl Control {
         self.stop.load(Relaxed)
     }
 
-    /// Waits while paused; false once a stop was requested.
+    /// Waits while paused or held; false once a stop was requested.
     fn proceed(&self, counters: &Counters) -> bool {
         let mut paused = self.paused.lock();
-        if *paused && !self.is_stopped() {
+        if paused.holds(Instant::now()) && !self.is_stopped() {
             let before = counters.state();
             counters.set_state(IndexState::Paused);
-            while *paused && !self.is_stopped() {
-                self.wake.wait(&mut paused);
+            while !self.is_stopped() {
+                let now = Instant::now();
+                if paused.manual {
+                    self.wake.wait(&mut paused);
+                } else if let Some(until) = paused.until.filter(|&t| t > now) {
+                    self.wake.wait_for(&mut paused, until - now);
+                } else {
+                    break;
+                }
             }
+            paused.until = None;
             counters.set_state(before);
         }
         !self.is_stopped()
@@ -202,7 +232,10 @@ impl Indexer {
         work.extend(scanned.notes.into_iter().map(Work::Check));
         self.counters.start_pass(summary.notes_seen);
         self.counters.set_state(IndexState::Indexing);
-        self.execute(work, &known, &skipped, &mut summary, report)?;
+        // Lexical first: notes, chunks and full text go in without vectors (fast), so that
+        // keyword and title search cover the vault early; `fill_missing` embeds them next.
+        let defer = self.settings.lexical_first;
+        self.execute(work, &known, &skipped, defer, &mut summary, report)?;
         if !summary.interrupted {
             self.fill_missing(&mut summary, report)?;
         }
@@ -328,7 +361,8 @@ impl Indexer {
         }
         self.counters.start_pass(summary.notes_seen);
         self.counters.set_state(IndexState::Indexing);
-        self.execute(work, &known, &skipped, &mut summary, report)?;
+        // Live changes are few: embedded at once, so a saved note is found by meaning at once.
+        self.execute(work, &known, &skipped, false, &mut summary, report)?;
         if !summary.interrupted {
             self.finish(None)?;
         }
@@ -393,6 +427,7 @@ impl Indexer {
         work: Vec<Work>,
         known: &HashMap<String, NoteState>,
         skipped: &HashMap<String, (i64, u64)>,
+        defer_embedding: bool,
         summary: &mut IndexSummary,
         report: ProgressFn<'_>,
     ) -> Result<(), IndexError> {
@@ -437,44 +472,55 @@ impl Indexer {
                 Work::Problem(problem) => batch.problems.push(problem),
             }
             if batch.is_full(&commit) {
-                self.flush(&mut batch, summary, report)?;
+                self.flush(&mut batch, defer_embedding, summary, report)?;
             }
         }
         // Also after a stop request: commits the notes whose chunks are all embedded.
-        self.flush(&mut batch, summary, report)
+        self.flush(&mut batch, defer_embedding, summary, report)
     }
 
-    /// Embeds chunk texts that have no vector of the active embedder (all of them after a
-    /// model change), in committed groups, then makes them searchable.
+    /// Embeds chunk texts that have no vector of the active embedder (after a lexical-first
+    /// pass, or all of them after a model change), in committed groups, then makes them
+    /// searchable. The most recently modified notes go first: they are the likeliest to be
+    /// looked for, and each note's chunks go together so that it is whole as soon as possible.
     fn fill_missing(
         &self,
         summary: &mut IndexSummary,
         report: ProgressFn<'_>,
     ) -> Result<(), IndexError> {
+        // Groups grow from 32 to 256 texts: the first vectors are searchable within seconds,
+        // later commits are few.
+        const FIRST_GROUP: usize = 32;
         const GROUP: usize = 256;
-        let missing = embeddings::count_missing(
+        let order = embeddings::missing_by_recency(
             &self.searcher.store().reader()?,
             self.searcher.fingerprint_id(),
         )?;
-        if missing == 0 {
+        if order.is_empty() {
             return Ok(());
         }
         tracing::info!(
-            chunks = missing,
-            "embedding chunks that have no vector of this embedder"
+            chunks = order.len(),
+            "embedding chunks that have no vector of this embedder, newest notes first"
         );
-        self.counters.vectors_missing.store(missing, Relaxed);
+        self.counters
+            .vectors_missing
+            .store(order.len() as u64, Relaxed);
         self.counters.set_state(IndexState::Indexing);
-        let mut after = None;
-        loop {
-            let rows = embeddings::missing(
+        let mut start = 0;
+        let mut size = FIRST_GROUP;
+        while start < order.len() {
+            let group = &order[start..(start + size).min(order.len())];
+            start += group.len();
+            size = (size * 2).min(GROUP);
+            let rows = embeddings::missing_chunks(
                 &self.searcher.store().reader()?,
                 self.searcher.fingerprint_id(),
-                after.as_ref(),
-                GROUP,
+                group,
             )?;
-            let Some(last) = rows.last() else { break };
-            after = Some(last.hash);
+            if rows.is_empty() {
+                continue;
+            }
             if !self.fill_group(&rows, summary, report)? {
                 summary.interrupted = true;
                 break;
@@ -534,6 +580,9 @@ pub(crate) fn absolute(vault: &Path, rel: &str) -> PathBuf {
         .fold(vault.to_path_buf(), |p, seg| p.join(seg))
 }
 
+#[cfg(test)]
+#[path = "lexical_first_tests.rs"]
+mod lexical_first_tests;
 #[cfg(test)]
 #[path = "indexer_robust_tests.rs"]
 mod robust_tests;

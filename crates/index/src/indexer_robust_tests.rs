@@ -8,29 +8,45 @@ use crate::engine::Engine;
 use crate::error::IndexError;
 use crate::progress::IndexSummary;
 
+/// A text the embedder refuses: with lexical-first passes (the default) its note stays in the
+/// index for keyword search and the failure is reported; otherwise the note is left out.
 #[test]
 fn embedding_failure_fails_only_that_note() {
-    let f = Fixture::new();
-    f.write("good.md", "# Good\n\nFine text.\n");
-    f.write("bad.md", "# Bad\n\nThis has POISON in it.\n");
-    let engine = open(&f, TestEmbedder::new(32));
-    let s = pass(&engine);
-    assert_eq!(s.notes_indexed, 1);
-    assert_eq!(s.notes_failed, 1);
-    assert_eq!(s.failures.len(), 1);
-    assert_eq!(s.failures[0].path, "bad.md");
-    assert!(
-        s.failures[0].reason.contains("embedding failed"),
-        "{:?}",
-        s.failures
-    );
-    // Retried on the next pass (the model may have been the problem), still reported.
-    let again = pass(&engine);
-    assert_eq!(again.notes_failed, 1);
-    f.write("bad.md", "# Bad\n\nFixed now.\n");
-    let fixed = pass(&engine);
-    assert_eq!((fixed.notes_indexed, fixed.notes_failed), (1, 0));
-    assert!(fixed.failures.is_empty());
+    for lexical_first in [true, false] {
+        let f = Fixture::new();
+        f.write("good.md", "# Good\n\nFine text.\n");
+        f.write("bad.md", "# Bad\n\nThis has POISON in it.\n");
+        let mut settings = f.settings();
+        settings.lexical_first = lexical_first;
+        let engine = Engine::open(settings, TestEmbedder::new(32)).unwrap();
+        let s = pass(&engine);
+        let (indexed, failed) = if lexical_first { (2, 0) } else { (1, 1) };
+        assert_eq!((s.notes_indexed, s.notes_failed), (indexed, failed));
+        assert_eq!(s.failures.len(), 1);
+        assert_eq!(s.failures[0].path, "bad.md");
+        assert!(
+            s.failures[0].reason.contains("embedding failed"),
+            "{:?}",
+            s.failures
+        );
+        let keyword = engine
+            .search(&vault_rag_core::SearchRequest {
+                mode: vault_rag_core::SearchMode::Lexical,
+                ..vault_rag_core::SearchRequest::new("POISON")
+            })
+            .unwrap();
+        assert_eq!(keyword.hits.len(), usize::from(lexical_first));
+        // Retried on the next pass (the model may have been the problem), still reported.
+        let again = pass(&engine);
+        assert_eq!(again.notes_failed, failed);
+        assert_eq!(again.failures.len(), 1);
+        f.write("bad.md", "# Bad\n\nFixed now.\n");
+        let fixed = pass(&engine);
+        assert_eq!((fixed.notes_indexed, fixed.notes_failed), (1, 0));
+        assert!(fixed.failures.is_empty(), "{:?}", fixed.failures);
+        assert_eq!(engine.status().vectors_missing, 0);
+        engine.shutdown();
+    }
 }
 
 #[test]
@@ -208,8 +224,15 @@ fn a_note_vanishing_mid_pass_is_reported_and_removed() {
     };
     let mut summary = IndexSummary::default();
     let work = changed.into_iter().map(super::Work::Check).collect();
-    core.execute(work, &known, &Default::default(), &mut summary, &|_| {})
-        .unwrap();
+    core.execute(
+        work,
+        &known,
+        &Default::default(),
+        false,
+        &mut summary,
+        &|_| {},
+    )
+    .unwrap();
     assert_eq!(summary.notes_deleted, 1);
     assert!(summary
         .failures

@@ -39,7 +39,7 @@
 //!   (safe opening, [`resolve_in_vault`]), `watcher` (debounced file events);
 //! - writing: `indexer` (passes and batches), `jobs` (the indexing thread), `store` (SQLite and
 //!   all of its SQL: typed reader queries, write transactions), `lock` (one process per index);
-//! - reading: `search` (the pipeline, the int8 `VectorMatrix`, BM25, fusion, filters, related
+//! - reading: `search` (the pipeline, the compact `VectorMatrix`, BM25, fusion, filters, related
 //!   notes, snippets), `fts` (FTS5 documents and query terms), `list` (notes by folder, tag and
 //!   time, paged);
 //! - reporting: `progress`, `status`, `error`.
@@ -66,11 +66,11 @@ mod store;
 mod vault_path;
 mod watcher;
 
-pub use engine::{Engine, IndexStatus};
+pub use engine::{Engine, IndexStatus, MAX_HOLD};
 pub use error::IndexError;
 pub use list::{ListOrder, ListRequest, NoteList};
 pub use progress::{IndexState, IndexSummary, Progress};
-pub use search::{SearchResponse, VectorMatrix};
+pub use search::{SearchResponse, VectorCodes, VectorMatrix};
 pub use settings::{CommitSettings, IndexSettings, DEFAULT_MAX_NOTE_BYTES};
 pub use status::{recorded_embedder, stored_status, PendingChanges, StoredStatus};
 pub use store::{ListedNote, NoteFailure, SqliteError, SCHEMA_VERSION};

@@ -7,6 +7,7 @@ use std::time::Duration;
 use vault_rag_markdown::ChunkConfig;
 
 use crate::error::IndexError;
+use crate::search::VectorCodes;
 
 /// Default cap on the bytes of one note that get indexed (the rest is reported, not indexed).
 pub const DEFAULT_MAX_NOTE_BYTES: u64 = 2 * 1024 * 1024;
@@ -37,6 +38,12 @@ pub struct IndexSettings {
     pub commit: CommitSettings,
     /// How long the watcher waits for a burst of file events to settle.
     pub debounce: Duration,
+    /// How the vectors are held in memory for the first stage of a dense search (the stored
+    /// vectors and the exact re-score are the same either way).
+    pub vector_codes: VectorCodes,
+    /// A full pass writes notes and their full text before embedding anything, so keyword and
+    /// title search cover the whole vault within seconds; vectors follow, newest notes first.
+    pub lexical_first: bool,
 }
 
 /// How much work one write transaction holds: a crash loses at most one batch.
@@ -70,6 +77,8 @@ impl IndexSettings {
             chunk: ChunkConfig::default(),
             commit: CommitSettings::default(),
             debounce: Duration::from_millis(500),
+            vector_codes: VectorCodes::default(),
+            lexical_first: true,
         }
     }
 

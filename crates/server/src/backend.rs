@@ -13,6 +13,8 @@ pub struct SearchResults {
     pub hits: Vec<Hit>,
     /// False while the first full indexing pass has not finished: results may be missing notes.
     pub index_complete: bool,
+    /// Share of the indexed chunks that dense search sees (below 1 while embedding catches up).
+    pub dense_coverage: f64,
     pub took_ms: f64,
 }
 
@@ -59,6 +61,11 @@ pub struct IndexProgress {
     /// Id of the embedder fingerprint the index holds vectors for.
     pub fingerprint: String,
     pub live_updates: LiveUpdates,
+    /// Section texts still waiting for a vector (a first pass embeds after writing every note
+    /// for keyword search, newest notes first).
+    pub vectors_missing: usize,
+    /// Share of the indexed sections that dense search sees (0–1).
+    pub dense_coverage: f64,
 }
 
 /// The index behind the server. Methods block (inference, SQLite); the HTTP layer calls them on
@@ -84,6 +91,9 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Resumes background indexing.
     fn resume(&self) -> Result<IndexState, ServerError>;
+
+    /// Holds indexing for `duration` (the user is typing); it resumes by itself.
+    fn hold(&self, duration: std::time::Duration) -> Result<IndexState, ServerError>;
 
     /// The text of a note. Only ever reads inside the vault: paths that resolve outside it
     /// (through symlinks) are refused with [`ServerError::PathOutsideVault`].

@@ -42,6 +42,7 @@ fn results(response: SearchResponse) -> SearchResults {
     SearchResults {
         hits: response.hits,
         index_complete: response.index_complete,
+        dense_coverage: response.dense_coverage,
         took_ms: response.took_ms,
     }
 }
@@ -58,6 +59,7 @@ fn state(state: EngineState) -> IndexState {
 
 fn progress(status: IndexStatus) -> IndexProgress {
     let count = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+    let dense_coverage = status.dense_coverage();
     IndexProgress {
         state: state(status.state),
         notes_done: count(status.notes_done),
@@ -73,6 +75,8 @@ fn progress(status: IndexStatus) -> IndexProgress {
             })
             .collect(),
         index_size_bytes: status.index_size_bytes,
+        dense_coverage,
+        vectors_missing: count(status.vectors_missing),
         complete: status.complete,
         fingerprint: status.fingerprint,
         live_updates: match status.live_updates {
@@ -115,6 +119,11 @@ impl Backend for Engine {
 
     fn resume(&self) -> Result<IndexState, ServerError> {
         Engine::resume(self);
+        Ok(state(Engine::status(self).state))
+    }
+
+    fn hold(&self, duration: std::time::Duration) -> Result<IndexState, ServerError> {
+        Engine::hold(self, duration);
         Ok(state(Engine::status(self).state))
     }
 

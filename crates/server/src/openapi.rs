@@ -142,6 +142,15 @@ fn paths() -> Value {
         "/index/rebuild": state_op("Re-index the whole vault in the background.", "indexRebuild"),
         "/index/pause": state_op("Pause background indexing; searches keep working.", "indexPause"),
         "/index/resume": state_op("Resume background indexing.", "indexResume"),
+        "/index/yield": { "post": {
+            "operationId": "indexYield",
+            "summary": "The user is busy (typing): indexing holds for `seconds`, then resumes by itself; a call during a hold extends it. Searches are not held. For editors to call while the user types.",
+            "requestBody": { "required": true, "content": { "application/json": { "schema": {
+                "type": "object", "required": ["seconds"], "additionalProperties": false,
+                "properties": { "seconds": { "type": "number", "exclusiveMinimum": 0, "maximum": vault_rag_index::MAX_HOLD.as_secs() } }
+            } } } },
+            "responses": standard_errors(json!({ "200": ok("The indexer's state after the change.", "IndexStateReply") }), body_errors),
+        }},
         "/openapi.json": { "get": {
             "operationId": "openapi",
             "summary": "This document.",
@@ -233,12 +242,13 @@ fn schemas() -> Value {
         },
         "SearchResponse": {
             "type": "object",
-            "required": ["hits", "mode", "took_ms", "index_complete"],
+            "required": ["hits", "mode", "took_ms", "index_complete", "dense_coverage"],
             "properties": {
                 "hits": { "type": "array", "items": { "$ref": "#/components/schemas/Hit" } },
                 "mode": { "type": "string", "enum": ["hybrid", "dense", "lexical"] },
                 "took_ms": { "type": "number" },
-                "index_complete": { "type": "boolean", "description": "False while the first indexing pass runs: results may miss notes." }
+                "index_complete": { "type": "boolean", "description": "False while the first indexing pass runs: results may miss notes." },
+                "dense_coverage": { "type": "number", "minimum": 0, "maximum": 1, "description": "Share of the indexed sections that meaning-based (dense) search sees. A first pass writes every note for keyword search before embedding, newest notes first: until then hybrid results rest on keywords for the rest." }
             }
         },
         "AskRequest": {
@@ -409,12 +419,13 @@ fn schemas() -> Value {
                 "embedding_dim": { "type": "integer" },
                 "cache_size_mb": { "type": "number", "description": "Index size on disk, MiB." },
                 "cached_notes": { "type": "integer", "description": "Notes with vectors in the index." },
-                "index": { "type": "object", "required": ["state", "notes_done", "notes_total", "complete", "live_updates"], "properties": {
+                "index": { "type": "object", "required": ["state", "notes_done", "notes_total", "complete", "live_updates", "vectors_missing"], "properties": {
                     "state": state,
                     "notes_done": { "type": "integer" },
                     "notes_total": { "type": "integer" },
                     "complete": { "type": "boolean" },
-                    "live_updates": { "type": "string", "enum": ["on", "off", "vault_missing"], "description": "Whether file changes reach the index: `vault_missing` while the vault folder is gone (deleted or renamed away); updates resume, with a full pass, when it is back." }
+                    "live_updates": { "type": "string", "enum": ["on", "off", "vault_missing"], "description": "Whether file changes reach the index: `vault_missing` while the vault folder is gone (deleted or renamed away); updates resume, with a full pass, when it is back." },
+                    "vectors_missing": { "type": "integer", "minimum": 0, "description": "Sections still waiting to be embedded (keyword search already covers them)." }
                 }},
                 "rss_mb": { "type": ["number", "null"], "description": "Resident memory, MiB." },
                 "rss_peak_mb": { "type": ["number", "null"], "description": "Highest resident memory since start, MiB." }
@@ -422,7 +433,7 @@ fn schemas() -> Value {
         },
         "IndexStatus": {
             "type": "object",
-            "required": ["state", "notes_done", "notes_total", "notes_indexed", "chunks", "failures", "index_size_bytes", "complete", "fingerprint", "live_updates"],
+            "required": ["state", "notes_done", "notes_total", "notes_indexed", "chunks", "failures", "index_size_bytes", "complete", "fingerprint", "live_updates", "vectors_missing", "dense_coverage"],
             "properties": {
                 "state": state,
                 "notes_done": { "type": "integer" },
@@ -435,7 +446,9 @@ fn schemas() -> Value {
                 "index_size_bytes": { "type": "integer" },
                 "complete": { "type": "boolean" },
                 "fingerprint": { "type": "string", "description": "Id of the embedder the vectors belong to." },
-                "live_updates": { "type": "string", "enum": ["on", "off", "vault_missing"], "description": "Whether file changes reach the index: `vault_missing` while the vault folder is gone (deleted or renamed away); updates resume, with a full pass, when it is back." }
+                "live_updates": { "type": "string", "enum": ["on", "off", "vault_missing"], "description": "Whether file changes reach the index: `vault_missing` while the vault folder is gone (deleted or renamed away); updates resume, with a full pass, when it is back." },
+                "vectors_missing": { "type": "integer", "minimum": 0, "description": "Section texts still waiting to be embedded. A first pass writes every note for keyword search first, then embeds, newest notes first." },
+                "dense_coverage": { "type": "number", "minimum": 0, "maximum": 1, "description": "Share of the indexed sections that meaning-based (dense) search sees." }
             }
         },
         "AgentToken": {

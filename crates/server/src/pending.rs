@@ -101,6 +101,8 @@ impl Backend for PendingBackend {
             complete: false,
             fingerprint: String::new(),
             live_updates: LiveUpdates::Off,
+            vectors_missing: 0,
+            dense_coverage: 0.0,
         }
     }
 
@@ -113,6 +115,10 @@ impl Backend for PendingBackend {
     }
 
     fn resume(&self) -> Result<IndexState, ServerError> {
+        Err(self.unavailable())
+    }
+
+    fn hold(&self, _: std::time::Duration) -> Result<IndexState, ServerError> {
         Err(self.unavailable())
     }
 

@@ -27,7 +27,7 @@ async fn health_reports_model_index_and_memory() {
     assert_eq!(body["cached_notes"], 4);
     assert_eq!(
         body["index"],
-        json!({"state": "idle", "notes_done": 4, "notes_total": 4, "complete": true, "live_updates": "on"})
+        json!({"state": "idle", "notes_done": 4, "notes_total": 4, "complete": true, "live_updates": "on", "vectors_missing": 0})
     );
     assert!(body["rss_mb"].as_f64().unwrap() > 1.0, "{body}");
 }
@@ -260,6 +260,31 @@ async fn index_status_and_controls() {
         send(&app, post("/index/resume", "")).await.2,
         json!({"state": "idle"})
     );
+    // A hold while the user types: seconds in (0, 60], named when wrong.
+    assert_eq!(
+        send(&app, post("/index/yield", r#"{"seconds": 2.5}"#))
+            .await
+            .2,
+        json!({"state": "idle"})
+    );
+    for bad in [
+        r#"{"seconds": 0}"#,
+        r#"{"seconds": 61}"#,
+        r#"{"seconds": -1}"#,
+    ] {
+        let (status, _, body) = send(&app, post("/index/yield", bad)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+        assert_eq!(body["error"]["code"], "invalid_request", "{body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("seconds"),
+            "{body}"
+        );
+    }
+    let (status, _, _) = send(&app, post("/index/yield", "{}")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
 }
 
 #[tokio::test]

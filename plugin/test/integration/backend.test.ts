@@ -110,6 +110,11 @@ describe("supervisor and client against the real backend", () => {
 			expect(tooMany).toBeInstanceOf(BackendError);
 			expect(tooMany).toMatchObject({ kind: "http", status: 400, code: "invalid_request" });
 
+			// The typing hold: accepted with the indexer's state; out of range it is a typed 400.
+			expect((await client.indexYield(1)).state).toMatch(/^(idle|scanning|indexing|paused)$/);
+			const tooLong = await client.indexYield(3600).catch((err: unknown) => err);
+			expect(tooLong).toMatchObject({ kind: "http", status: 400, code: "invalid_request" });
+
 			const missing = await client.similar({ path: "Nowhere/Nothing.md" }).catch((err: unknown) => err);
 			expect(missing).toMatchObject({ kind: "http", status: 404, code: "note_not_found" });
 
@@ -126,6 +131,8 @@ describe("supervisor and client against the real backend", () => {
 			expect((await asAgent.health()).version).toBeTruthy();
 			const scoped = await asAgent.search({ query: "mars" }).catch((err: unknown) => err);
 			expect(scoped).toMatchObject({ kind: "http", status: 403, code: "forbidden_for_agents" });
+			const agentHold = await asAgent.indexYield(5).catch((err: unknown) => err);
+			expect(agentHold).toMatchObject({ kind: "http", status: 403, code: "forbidden_for_agents" });
 			const renewed = await client.rotateAgentToken();
 			expect(renewed.token).not.toBe(agent.token);
 			const revoked = await asAgent.health().catch((err: unknown) => err);

@@ -20,7 +20,13 @@ function setup(): { app: App; service: FakeService; modal: SearchModal } {
 	return { app, service, modal };
 }
 
-const answer = (hits: Hit[], complete = true) => ({ hits, mode: "hybrid" as const, took_ms: 3, index_complete: complete });
+const answer = (hits: Hit[], complete = true, coverage = 1) => ({
+	hits,
+	mode: "hybrid" as const,
+	took_ms: 3,
+	index_complete: complete,
+	dense_coverage: coverage,
+});
 
 beforeEach(() => {
 	vi.useFakeTimers();
@@ -106,6 +112,17 @@ describe("SearchModal", () => {
 		service.searches[0]?.answer(answer([hit()], false));
 		await result;
 		expect(modal.modalEl.textContent).toContain("The index is still being built");
+	});
+
+	it("says how much search by meaning covers while embedding runs", async () => {
+		const { service, modal } = setup();
+		const result = modal.getSuggestions("mars");
+		await vi.advanceTimersByTimeAsync(200);
+		service.searches[0]?.answer(answer([hit()], false, 0.376));
+		await result;
+		expect(modal.modalEl.textContent).toContain(
+			"Still embedding: search by meaning covers 37% of the vault so far, keyword matches cover all of it.",
+		);
 	});
 
 	it("renders title, path, heading path and the snippet with bold terms, as text only", () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { renderSnippet, snippetParts } from "../../src/snippet";
-import { describeState, StatusBar } from "../../src/status-bar";
+import { describeState, EmbeddingEta, StatusBar } from "../../src/status-bar";
 import { healthAnswer } from "../helpers/health";
 
 describe("snippetParts", () => {
@@ -23,6 +23,37 @@ describe("snippetParts", () => {
 });
 
 describe("status bar", () => {
+	it("shows the embedding after the keyword pass with the time left", () => {
+		let now = 0;
+		const eta = new EmbeddingEta(() => now);
+		const at = (missing: number) =>
+			healthAnswer({
+				status: "indexing",
+				index: {
+					state: "indexing",
+					notes_done: 10000,
+					notes_total: 10000,
+					complete: false,
+					live_updates: "on",
+					vectors_missing: missing,
+				},
+			});
+		const first = describeState({ kind: "running", health: at(12000) }, eta.observe(12000));
+		expect(first.text).toBe("Vault RAG: embedding 0%");
+		expect(first.tooltip).toBe("Keyword search covers all 10,000 notes. Embedding 0 of 12,000 sections, newest notes first.");
+		now = 60_000;
+		const later = describeState({ kind: "running", health: at(9000) }, eta.observe(9000));
+		expect(later.text).toBe("Vault RAG: embedding 25%");
+		expect(later.tooltip).toBe(
+			"Keyword search covers all 10,000 notes. Embedding 3,000 of 12,000 sections, newest notes first, about 3 min left.",
+		);
+		// Without an estimate (another view), the count of sections left.
+		expect(describeState({ kind: "running", health: at(9000) }).tooltip).toContain("Embedding 9,000 sections");
+		// Done: the estimate resets and the bar says ready.
+		expect(eta.observe(0)).toBeNull();
+		expect(describeState({ kind: "running", health: healthAnswer() }, eta.observe(0)).text).toBe("Vault RAG: ready");
+	});
+
 	it("shows starting, indexing with a percentage, ready and error", () => {
 		expect(describeState({ kind: "starting", attempt: 0 }).text).toBe("Vault RAG: starting");
 		expect(describeState({ kind: "restarting", attempt: 2, delayMs: 1000, reason: "exited with code 1" }).kind).toBe(

@@ -26,7 +26,7 @@ use vault_rag_eval::{
     BeirDataset, EvalComparison, EvalReport, Qrels, Query, ScoredDoc, SystemConfig, Timings,
 };
 use vault_rag_index::Progress;
-use vault_rag_index::{Engine, IndexSettings, SearchRequest};
+use vault_rag_index::{Engine, IndexSettings, SearchRequest, VectorCodes};
 use vault_rag_markdown::ChunkConfig;
 
 use crate::settings::{LlmArgs, ModelArgs, VaultArgs};
@@ -90,6 +90,10 @@ pub struct Args {
     /// Chunk size in tokens (overlap and character cap scale with it); default: the indexer's.
     #[arg(long)]
     pub chunk_tokens: Option<usize>,
+    /// How vectors are held in memory for the first stage of dense search: binary (sign bits,
+    /// then an exact re-score) or int8. The index is the same.
+    #[arg(long, env = "VAULT_RAG_VECTOR_CODES", default_value_t = VectorCodes::default())]
+    pub vector_codes: VectorCodes,
     /// Evaluate only the first N judged queries (queries.jsonl order).
     #[arg(long)]
     pub queries_limit: Option<usize>,
@@ -293,6 +297,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut settings = IndexSettings::new(&task.vault);
     settings.data_dir = Some(index_dir.clone());
     settings.chunk = chunk.clone();
+    settings.vector_codes = args.vector_codes;
     if args.vault.is_some() {
         settings.config_dir = args.config_dir.clone();
     }

@@ -79,6 +79,8 @@ struct Reporter {
     started: Instant,
     /// When the last line was printed, and the commits it had seen.
     last_line: Mutex<(Instant, u64)>,
+    /// When the embedding that follows the lexical pass began, and the chunks embedded then.
+    embedding: Mutex<Option<(Instant, u64)>>,
 }
 
 /// Seconds between progress lines when stderr is not a terminal.
@@ -88,11 +90,10 @@ impl Reporter {
     fn new(terminal: bool) -> Self {
         let bar = terminal.then(|| {
             let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
-            let style = ProgressStyle::with_template(
-                "{spinner} {prefix} [{bar:30}] {pos}/{len} notes  {msg}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> ");
+            let style =
+                ProgressStyle::with_template("{spinner} {prefix} [{bar:30}] {pos}/{len} {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> ");
             bar.set_style(style);
             bar.enable_steady_tick(Duration::from_millis(200));
             bar
@@ -101,15 +102,32 @@ impl Reporter {
             bar,
             started: Instant::now(),
             last_line: Mutex::new((Instant::now(), 0)),
+            embedding: Mutex::new(None),
         }
     }
 
     fn update(&self, p: &Progress) {
         let secs = self.started.elapsed().as_secs_f64().max(1e-3);
         let rate = p.tokens_embedded as f64 / secs;
-        let left = time_left(p, secs)
-            .map(|s| format!(", {s}"))
-            .unwrap_or_default();
+        // After a lexical-first pass has written every note, the sections are embedded: the
+        // bar and the estimate follow the sections left.
+        let embedding = (p.state != IndexState::Scanning
+            && p.notes_done >= p.notes_total
+            && p.vectors_missing > 0)
+            .then(|| {
+                let (t0, c0) = *self
+                    .embedding
+                    .lock()
+                    .get_or_insert((Instant::now(), p.chunks_embedded));
+                let done = p.chunks_embedded.saturating_sub(c0);
+                (done, p.vectors_missing, t0.elapsed().as_secs_f64())
+            });
+        let left = match embedding {
+            Some((done, missing, secs)) => embed_time_left(done, missing, secs),
+            None => time_left(p, secs),
+        }
+        .map(|s| format!(", {s}"))
+        .unwrap_or_default();
         match &self.bar {
             Some(bar) => {
                 bar.set_prefix(match p.state {
@@ -117,10 +135,14 @@ impl Reporter {
                     _ if p.vectors_missing > 0 => "embedding",
                     _ => "indexing",
                 });
-                bar.set_length(p.notes_total);
-                bar.set_position(p.notes_done);
+                let (done, total, unit) = match embedding {
+                    Some((done, missing, _)) => (done, done + missing, "sections"),
+                    None => (p.notes_done, p.notes_total, "notes"),
+                };
+                bar.set_length(total);
+                bar.set_position(done);
                 bar.set_message(format!(
-                    "{} chunks embedded, {} reused, {:.0} tokens/s{left}",
+                    "{unit}  {} chunks embedded, {} reused, {:.0} tokens/s{left}",
                     p.chunks_embedded, p.chunks_reused, rate
                 ));
             }
@@ -138,8 +160,13 @@ impl Reporter {
                 } else {
                     "working".to_string()
                 };
+                let waiting = if p.vectors_missing > 0 {
+                    format!(", sections to embed {}", p.vectors_missing)
+                } else {
+                    String::new()
+                };
                 eprintln!(
-                    "progress: {what}, notes {}/{}, chunks embedded {}, reused {}, {:.0} tokens/s{left}",
+                    "progress: {what}, notes {}/{}, chunks embedded {}, reused {}{waiting}, {:.0} tokens/s{left}",
                     p.notes_done, p.notes_total, p.chunks_embedded, p.chunks_reused, rate
                 );
             }
@@ -159,13 +186,26 @@ fn time_left(p: &Progress, secs: f64) -> Option<String> {
         return None;
     }
     let left = (p.bytes_todo - p.bytes_done) as f64 * secs / p.bytes_done as f64;
-    Some(if left < 90.0 {
+    Some(format_left(left))
+}
+
+/// The same for the embedding after a lexical-first pass: `done` sections embedded in `secs`,
+/// `missing` still to go.
+fn embed_time_left(done: u64, missing: u64, secs: f64) -> Option<String> {
+    if done == 0 || missing == 0 || secs < 3.0 {
+        return None;
+    }
+    Some(format_left(missing as f64 * secs / done as f64))
+}
+
+fn format_left(left: f64) -> String {
+    if left < 90.0 {
         format!("about {:.0} s left", left.max(1.0))
     } else if left < 5400.0 {
         format!("about {:.0} min left", left / 60.0)
     } else {
         format!("about {:.1} h left", left / 3600.0)
-    })
+    }
 }
 
 fn print_summary(s: &IndexSummary, index: &std::path::Path) {
@@ -220,5 +260,20 @@ mod tests {
         assert_eq!(time_left(&p, 200.0).as_deref(), Some("about 10 min left"));
         p.bytes_done = p.bytes_todo;
         assert_eq!(time_left(&p, 200.0), None);
+    }
+
+    #[test]
+    fn embedding_time_left_follows_the_sections_still_to_embed() {
+        assert_eq!(embed_time_left(0, 100, 10.0), None);
+        assert_eq!(embed_time_left(50, 100, 2.0), None, "too early to tell");
+        assert_eq!(embed_time_left(100, 0, 20.0), None);
+        assert_eq!(
+            embed_time_left(100, 300, 20.0).as_deref(),
+            Some("about 60 s left")
+        );
+        assert_eq!(
+            embed_time_left(100, 3000, 20.0).as_deref(),
+            Some("about 10 min left")
+        );
     }
 }

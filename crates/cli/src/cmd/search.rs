@@ -122,10 +122,15 @@ pub fn print_table(
     response: &SearchResponse,
     terminal: bool,
 ) -> std::io::Result<()> {
-    let incomplete = if response.index_complete {
-        ""
+    let incomplete = if response.dense_coverage < 1.0 {
+        format!(
+            " (index still incomplete: {:.0} % of sections embedded, keyword search covers every note)",
+            (response.dense_coverage * 100.0).floor()
+        )
+    } else if response.index_complete {
+        String::new()
     } else {
-        " (index still incomplete)"
+        " (index still incomplete)".to_string()
     };
     writeln!(
         out,
@@ -204,6 +209,7 @@ mod tests {
                 explain: Default::default(),
             }],
             index_complete: true,
+            dense_coverage: 1.0,
             took_ms: 3.25,
         }
     }

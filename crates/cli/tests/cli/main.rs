@@ -16,6 +16,7 @@ mod eval_cli;
 mod flood_cli;
 mod hardening_cli;
 mod index_cli;
+mod lexical_first_cli;
 mod newcomer_cli;
 mod reliability_corruption;
 mod reliability_crash;

@@ -67,9 +67,12 @@ enum MatrixOp {
 
 impl Indexer {
     /// Embeds, commits and applies `batch`, leaving it empty.
+    /// With `defer_embedding`, notes are written without the vectors they lack (the pass
+    /// embeds them afterwards, see `Indexer::fill_missing`).
     pub(super) fn flush(
         &self,
         batch: &mut Batch,
+        defer_embedding: bool,
         summary: &mut IndexSummary,
         report: ProgressFn<'_>,
     ) -> Result<(), IndexError> {
@@ -93,12 +96,20 @@ impl Indexer {
                 .flat_map(|n| n.chunks.iter().map(|c| &c.hash)),
         )?;
         let todo = texts_to_embed(prepared.iter().copied(), &stored);
-        let embedded = self.embed_texts(&todo, summary, report)?;
+        let embedded = if defer_embedding {
+            // Counted now, so that status shows the work waiting behind the keyword pass.
+            self.counters
+                .vectors_missing
+                .fetch_add(todo.len() as u64, Relaxed);
+            Embedded::default()
+        } else {
+            self.embed_texts(&todo, summary, report)?
+        };
         if embedded.stopped {
             summary.interrupted = true;
         }
-        let (ops, done) = self.commit(&batch, &stored, &embedded, summary)?;
-        self.apply(ops, &embedded.vectors)?;
+        let (ops, done) = self.commit(&batch, &stored, &embedded, defer_embedding, summary)?;
+        self.apply(ops, &embedded.vectors, !defer_embedding)?;
         self.counters.notes_done.fetch_add(done, Relaxed);
         let bytes: u64 = batch.items.iter().map(Prepared::file_size).sum();
         self.counters.bytes_done.fetch_add(bytes, Relaxed);
@@ -115,10 +126,11 @@ impl Indexer {
         batch: &Batch,
         stored: &HashSet<ContentHash>,
         embedded: &Embedded,
+        deferred: bool,
         summary: &mut IndexSummary,
     ) -> Result<(Vec<MatrixOp>, u64), IndexError> {
         self.searcher.store().write("committing a batch", |tx| {
-            self.commit_in(tx, batch, stored, embedded, summary)
+            self.commit_in(tx, batch, stored, embedded, deferred, summary)
         })
     }
 
@@ -128,6 +140,7 @@ impl Indexer {
         batch: &Batch,
         stored: &HashSet<ContentHash>,
         embedded: &Embedded,
+        deferred: bool,
         summary: &mut IndexSummary,
     ) -> Result<(Vec<MatrixOp>, u64), IndexError> {
         let mut ops = Vec::new();
@@ -175,10 +188,10 @@ impl Indexer {
                     let complete = note.chunks.iter().all(|c| {
                         stored.contains(&c.hash) || embedded.vectors.contains_key(&c.hash)
                     });
-                    if !complete {
+                    if !complete && !deferred {
                         continue; // stopped before its chunks were embedded: next pass
                     }
-                    ops.push(self.write_note(tx, note, embedded, &mut fresh, summary)?);
+                    ops.push(self.write_note(tx, note, stored, embedded, &mut fresh, summary)?);
                     done += 1;
                 }
                 Prepared::Skip {
@@ -219,15 +232,19 @@ impl Indexer {
         &self,
         tx: &WriteTx<'_>,
         note: &PreparedNote,
+        stored: &HashSet<ContentHash>,
         embedded: &Embedded,
         fresh: &mut HashSet<ContentHash>,
         summary: &mut IndexSummary,
     ) -> Result<MatrixOp, IndexError> {
         for c in &note.chunks {
-            if let Some(v) = embedded.vectors.get(&c.hash) {
+            let vector = embedded.vectors.get(&c.hash);
+            if let Some(v) = vector {
                 embeddings::insert(tx, self.searcher.fingerprint_id(), &c.hash, v)?;
             }
-            if !fresh.remove(&c.hash) {
+            // A text not embedded yet (a lexical-first pass) is neither new nor reused here.
+            let has_vector = vector.is_some() || stored.contains(&c.hash);
+            if !fresh.remove(&c.hash) && has_vector {
                 summary.chunks_reused += 1;
             }
         }
@@ -274,10 +291,13 @@ impl Indexer {
 
     /// Applies committed changes to the in-memory matrix. Vectors embedded in this batch are
     /// rounded through f16 like stored ones, so memory matches what a restart loads.
+    /// With `expect_vectors` off (a lexical-first batch), chunks without a vector are the ones
+    /// embedded later in the pass, not a problem to report.
     fn apply(
         &self,
         ops: Vec<MatrixOp>,
         fresh: &HashMap<ContentHash, Vec<f32>>,
+        expect_vectors: bool,
     ) -> Result<(), IndexError> {
         let wanted: HashSet<ContentHash> = ops
             .iter()
@@ -316,7 +336,10 @@ impl Indexer {
                     for (id, hash) in chunks {
                         match vectors.get(&hash) {
                             Some(v) => matrix.upsert(id, note_id, v)?,
-                            None => tracing::warn!(chunk = id, "chunk has no usable vector"),
+                            None if expect_vectors => {
+                                tracing::warn!(chunk = id, "chunk has no usable vector")
+                            }
+                            None => {}
                         }
                     }
                 }
@@ -441,7 +464,7 @@ impl Indexer {
         self.searcher.store().write("storing vectors", |tx| {
             for (hash, message) in &embedded.failed {
                 tracing::warn!(hash = %hex(hash), %message, "a chunk could not be embedded");
-                let reason = format!("embedding failed: {message}");
+                let reason = format!("embedding failed: {message}; found by keyword search only");
                 for note in notes::paths_with_hash(tx, hash)? {
                     notes::set_failure(tx, &note, &reason, None)?;
                 }
@@ -458,7 +481,7 @@ impl Indexer {
             }
             Ok(())
         })?;
-        self.apply(ops, &embedded.vectors)?;
+        self.apply(ops, &embedded.vectors, true)?;
         let done = embedded.vectors.len() as u64;
         let _ = self
             .counters

@@ -7,8 +7,9 @@
 //! 2. turn folder and tag filters, and the query's quoted phrases (notes that hold them), into a
 //!    set of allowed notes, applied inside both retrievers so that filtered searches still return
 //!    `top_k` notes;
-//! 3. dense: scan the int8 [`VectorMatrix`] for `max(4 × top_k, 50)` chunks, re-score them
-//!    exactly from the f16 vectors in SQLite; lexical: FTS5 BM25 ([`crate::lexical`]);
+//! 3. dense: scan the compact [`VectorMatrix`] for a shortlist of `max(4 × top_k, 50)` chunks
+//!    (8 × that for binary codes), re-score them exactly from the f16 vectors in SQLite;
+//!    lexical: FTS5 BM25 ([`crate::lexical`]);
 //! 4. hybrid: convex fusion at note level ([`fusion::convex`]: a weighted sum of the two
 //!    normalised scores), or reciprocal-rank fusion ([`fusion::fuse`], each dense hit weighted by
 //!    its similarity relative to the best one, each lexical hit by the share of query terms its
@@ -16,6 +17,7 @@
 //! 5. load path, title, heading path, lines and a snippet for the best chunk of each note, and
 //!    what each retriever made of it ([`vault_rag_core::Explain`]).
 
+mod codes;
 mod filter;
 mod fusion;
 pub(crate) mod lexical;
@@ -43,6 +45,7 @@ use fusion::{
 use lexical::{bm25_top, Bm25Weights};
 use snippet::{snippet, Anchor, SnippetTerms};
 
+pub use codes::VectorCodes;
 #[cfg(test)]
 pub(crate) use filter::NoteSet;
 pub(crate) use filter::{tag_matches, NoteFilter};
@@ -60,6 +63,9 @@ pub struct SearchResponse {
     pub hits: Vec<Hit>,
     /// False while the index is still being built: results may be missing notes.
     pub index_complete: bool,
+    /// Share of the indexed chunks that dense search sees (0–1): below 1 while a first pass
+    /// embeds what keyword search already covers.
+    pub dense_coverage: f64,
     pub took_ms: f64,
 }
 
@@ -344,16 +350,20 @@ pub(crate) fn with_fields<R>(t: &MatchTexts, f: impl FnOnce(&[&str]) -> R) -> R 
     f(&[&t.title, &aliases, &headings, &t.text])
 }
 
-/// The `depth` chunks nearest to `query`: an int8 scan picks them, f16 vectors from SQLite
-/// re-score them exactly.
+/// The `depth` chunks nearest to `query`: a scan of the compact codes shortlists candidates,
+/// f16 vectors from SQLite re-score them exactly.
 pub(crate) fn dense_top(
     ctx: &SearchContext<'_>,
     query: &[f32],
     depth: usize,
     filter: &NoteFilter,
 ) -> Result<Vec<Scored>, IndexError> {
-    let candidates = ctx.vectors.top_k(query, depth, filter);
-    rescore_max(ctx.reader, ctx.fingerprint_id, &[query], candidates)
+    let candidates = ctx
+        .vectors
+        .top_k(query, ctx.vectors.shortlist(depth), filter);
+    let mut scored = rescore_max(ctx.reader, ctx.fingerprint_id, &[query], candidates)?;
+    scored.truncate(depth);
+    Ok(scored)
 }
 
 /// Replaces approximate scores by exact dot products with the stored f16 vectors, best first,

@@ -52,8 +52,11 @@ pub(crate) fn similar(
     }
     let filter = NoteFilter::Except(excluded);
     let depth = (req.top_k * CANDIDATES_PER_NOTE).max(MIN_CANDIDATES);
-    let candidates = ctx.vectors.top_k_max(&queries, depth, &filter);
-    let scored = rescore_max(ctx.reader, ctx.fingerprint_id, &queries, candidates)?;
+    let candidates = ctx
+        .vectors
+        .top_k_max(&queries, ctx.vectors.shortlist(depth), &filter);
+    let mut scored = rescore_max(ctx.reader, ctx.fingerprint_id, &queries, candidates)?;
+    scored.truncate(depth);
 
     let mut best: HashMap<i64, (i64, f32)> = HashMap::new();
     for s in &scored {

@@ -152,7 +152,7 @@ impl TestDb {
                 Ok(())
             })
             .unwrap();
-        VectorMatrix::load(&self.reader(), &fp, embedder.dim()).unwrap()
+        VectorMatrix::load(&self.reader(), &fp, embedder.dim(), Default::default()).unwrap()
     }
 }
 

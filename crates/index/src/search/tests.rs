@@ -346,7 +346,7 @@ fn similar_is_the_same_after_reopening() {
         .map(|n| f.similar(&sim(n.path, 10, false)).unwrap())
         .collect();
     f.db.reopen();
-    f.vectors = VectorMatrix::load(&f.db.reader(), &f.fp, DIMS).unwrap();
+    f.vectors = VectorMatrix::load(&f.db.reader(), &f.fp, DIMS, Default::default()).unwrap();
     let after: Vec<Vec<Hit>> = notes()
         .iter()
         .map(|n| f.similar(&sim(n.path, 10, false)).unwrap())

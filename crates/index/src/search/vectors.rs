@@ -1,19 +1,21 @@
-//! The in-memory dense index: every chunk vector of the active embedder, quantised to int8 with one
-//! scale per vector, scanned exactly.
+//! The in-memory dense index: every chunk vector of the active embedder, in a compact code
+//! ([`VectorCodes`]: one sign bit per dimension by default, or int8 with one scale per vector),
+//! scanned in full.
 //!
-//! Layout: one contiguous `i8` buffer (row-major), plus per-row scale, chunk id and note id, all in
-//! parallel vectors sorted by chunk id. Sorting by id replaces a position map (a hash map would
-//! cost 20-40 bytes per chunk): lookups are binary searches, and the indexer's new chunks almost
-//! always have the largest ids, so inserts are appends. At 768 dimensions (the default) a row costs
-//! 768 + 4 + 8 + 4 = 784 bytes; growth and tombstone slack are bounded to 1/16 each.
+//! Layout: one contiguous byte buffer of codes (row-major), plus per-row chunk id and note id
+//! (and scale, for int8), all in parallel vectors sorted by chunk id. Sorting by id replaces a
+//! position map (a hash map would cost 20-40 bytes per chunk): lookups are binary searches, and
+//! the indexer's new chunks almost always have the largest ids, so inserts are appends. At 768
+//! dimensions (the default) a binary row costs 96 + 8 + 4 = 108 bytes (int8: 784); growth and
+//! tombstone slack are bounded to 1/16 each.
 //!
-//! Scores from the scan are approximate (the query is quantised too, so the inner loop is an
-//! `i8 × i8 → i32` dot product the compiler vectorises); callers re-score the best candidates from
-//! the f16 vectors in the store ([`crate::search`]).
+//! Scores from the scan are approximate; callers ask for [`VectorMatrix::shortlist`] candidates
+//! and re-score them exactly from the f16 vectors in the store ([`crate::search`]).
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
+use super::codes::{self, QueryCode, VectorCodes};
 use super::filter::NoteFilter;
 use super::fusion::Scored;
 use crate::error::IndexError;
@@ -24,11 +26,14 @@ const DEAD: u32 = u32::MAX;
 /// Rows added at least per reallocation, so that small indexes do not reallocate on every insert.
 const MIN_GROWTH_ROWS: usize = 256;
 
-/// All chunk vectors of one embedder, int8-quantised, in memory.
+/// All chunk vectors of one embedder, in a compact code, in memory.
 #[derive(Debug, Clone)]
 pub struct VectorMatrix {
+    encoding: VectorCodes,
     dims: usize,
-    codes: Vec<i8>,
+    row_bytes: usize,
+    codes: Vec<u8>,
+    /// One per row for int8; empty for binary (every row's scale is 1).
     scales: Vec<f32>,
     chunk_ids: Vec<i64>,
     note_ids: Vec<u32>,
@@ -36,10 +41,17 @@ pub struct VectorMatrix {
 }
 
 impl VectorMatrix {
-    /// An empty matrix for vectors of `dims` dimensions.
+    /// An empty matrix of binary codes for vectors of `dims` dimensions.
     pub fn new(dims: usize) -> Self {
+        Self::with_codes(dims, VectorCodes::default())
+    }
+
+    /// An empty matrix for vectors of `dims` dimensions, encoded as `encoding`.
+    pub fn with_codes(dims: usize, encoding: VectorCodes) -> Self {
         Self {
+            encoding,
             dims,
+            row_bytes: encoding.row_bytes(dims),
             codes: Vec::new(),
             scales: Vec::new(),
             chunk_ids: Vec::new(),
@@ -55,8 +67,9 @@ impl VectorMatrix {
         reader: &Reader<'_>,
         fingerprint_id: &str,
         dims: usize,
+        encoding: VectorCodes,
     ) -> Result<Self, IndexError> {
-        let mut m = Self::new(dims);
+        let mut m = Self::with_codes(dims, encoding);
         m.reserve_exact(reader.count_chunk_vectors(fingerprint_id)?);
         let skipped = reader.for_each_chunk_vector(fingerprint_id, dims, |chunk, note, v| {
             m.upsert(chunk, note, v)
@@ -70,6 +83,16 @@ impl VectorMatrix {
     /// Vector dimensions.
     pub fn dims(&self) -> usize {
         self.dims
+    }
+
+    /// How the rows are encoded.
+    pub fn encoding(&self) -> VectorCodes {
+        self.encoding
+    }
+
+    /// How many candidates to scan for when `wanted` exactly scored ones are needed.
+    pub fn shortlist(&self, wanted: usize) -> usize {
+        self.encoding.shortlist(wanted)
     }
 
     /// Number of live rows (chunks with a vector).
@@ -109,29 +132,37 @@ impl VectorMatrix {
             .ok()
             .filter(|&n| n != DEAD)
             .ok_or(IndexError::NoteIdRange { note_id })?;
-        let (scale, codes) = quantize(v);
+        let (scale, code) = codes::encode(self.encoding, v);
+        let scaled = self.encoding == VectorCodes::Int8;
+        let rb = self.row_bytes;
         match self.position(chunk_id) {
             Ok(pos) => {
                 if self.note_ids[pos] == DEAD {
                     self.dead -= 1;
                 }
                 self.note_ids[pos] = note;
-                self.scales[pos] = scale;
-                self.codes[pos * self.dims..(pos + 1) * self.dims].copy_from_slice(&codes);
+                if scaled {
+                    self.scales[pos] = scale;
+                }
+                self.codes[pos * rb..(pos + 1) * rb].copy_from_slice(&code);
             }
             Err(pos) => {
                 self.grow_for_one();
                 if pos == self.chunk_ids.len() {
                     self.chunk_ids.push(chunk_id);
                     self.note_ids.push(note);
-                    self.scales.push(scale);
-                    self.codes.extend_from_slice(&codes);
+                    if scaled {
+                        self.scales.push(scale);
+                    }
+                    self.codes.extend_from_slice(&code);
                 } else {
                     self.chunk_ids.insert(pos, chunk_id);
                     self.note_ids.insert(pos, note);
-                    self.scales.insert(pos, scale);
-                    let at = pos * self.dims;
-                    self.codes.splice(at..at, codes);
+                    if scaled {
+                        self.scales.insert(pos, scale);
+                    }
+                    let at = pos * rb;
+                    self.codes.splice(at..at, code);
                 }
             }
         }
@@ -172,13 +203,22 @@ impl VectorMatrix {
 
     /// Drops every row.
     pub fn clear(&mut self) {
-        *self = Self::new(self.dims);
+        *self = Self::with_codes(self.dims, self.encoding);
     }
 
     /// The `k` rows most similar to `query` (which should be unit length) among the notes that
-    /// `filter` allows, best first. Scores are approximate (int8); see the module docs.
+    /// `filter` allows, best first. Scores are approximate; see the module docs.
     pub fn top_k(&self, query: &[f32], k: usize, filter: &NoteFilter) -> Vec<Scored> {
         self.top_k_max(std::slice::from_ref(&query), k, filter)
+    }
+
+    /// `(chunk id, approximate similarity)` of the `k` rows nearest to `query`, with no filter:
+    /// for tools that time or inspect the first stage.
+    pub fn nearest(&self, query: &[f32], k: usize) -> Vec<(i64, f32)> {
+        self.top_k(query, k, &NoteFilter::All)
+            .into_iter()
+            .map(|s| (s.chunk_id, s.score))
+            .collect()
     }
 
     /// Like [`VectorMatrix::top_k`] with several queries at once: a row scores its best
@@ -190,19 +230,22 @@ impl VectorMatrix {
         if queries.iter().any(|q| q.len() != self.dims) {
             return Vec::new();
         }
-        let quantized: Vec<(f32, Vec<i8>)> = queries.iter().map(|q| quantize(q)).collect();
+        let prepared: Vec<QueryCode> = queries
+            .iter()
+            .map(|q| QueryCode::new(self.encoding, q))
+            .collect();
         let mut heap: BinaryHeap<HeapEntry> = BinaryHeap::with_capacity(k + 1);
-        let rows = self.codes.chunks_exact(self.dims);
+        let rows = self.codes.chunks_exact(self.row_bytes);
         for (pos, row) in rows.enumerate() {
             let note = self.note_ids[pos];
             if note == DEAD || !filter.allows(i64::from(note)) {
                 continue;
             }
-            let score = quantized
+            let scale = self.scales.get(pos).copied().unwrap_or(1.0);
+            let score = prepared
                 .iter()
-                .map(|(q_scale, q_codes)| dot_i8(row, q_codes) as f32 * q_scale)
-                .fold(f32::NEG_INFINITY, f32::max)
-                * self.scales[pos];
+                .map(|q| q.rank_key(row, scale))
+                .fold(f32::NEG_INFINITY, f32::max);
             if heap.len() == k {
                 // The heap's top is the worst kept entry; skip rows that cannot enter.
                 let worst = heap.peek().map(|e| e.0).unwrap_or(f32::NEG_INFINITY);
@@ -218,26 +261,23 @@ impl VectorMatrix {
             .map(|HeapEntry(score, pos)| Scored {
                 chunk_id: self.chunk_ids[pos],
                 note_id: i64::from(self.note_ids[pos]),
-                score,
+                score: codes::similarity(self.encoding, score, self.dims),
             })
             .collect();
         out.sort_by(Scored::rank_cmp);
         out
     }
 
-    /// The dequantised vector of `chunk_id` (for tests and diagnostics).
+    /// The vector a row stands for (for tests and diagnostics): int8 rows dequantised, binary
+    /// rows as ±1/√dims.
     pub fn get(&self, chunk_id: i64) -> Option<Vec<f32>> {
         let pos = self.position(chunk_id).ok()?;
         if self.note_ids[pos] == DEAD {
             return None;
         }
-        let scale = self.scales[pos];
-        Some(
-            self.codes[pos * self.dims..(pos + 1) * self.dims]
-                .iter()
-                .map(|&c| f32::from(c) * scale)
-                .collect(),
-        )
+        let scale = self.scales.get(pos).copied().unwrap_or(1.0);
+        let row = &self.codes[pos * self.row_bytes..(pos + 1) * self.row_bytes];
+        Some(codes::decode(self.encoding, row, scale, self.dims))
     }
 
     fn position(&self, chunk_id: i64) -> Result<usize, usize> {
@@ -250,8 +290,10 @@ impl VectorMatrix {
     }
 
     fn reserve_exact(&mut self, rows: usize) {
-        self.codes.reserve_exact(rows * self.dims);
-        self.scales.reserve_exact(rows);
+        self.codes.reserve_exact(rows * self.row_bytes);
+        if self.encoding == VectorCodes::Int8 {
+            self.scales.reserve_exact(rows);
+        }
         self.chunk_ids.reserve_exact(rows);
         self.note_ids.reserve_exact(rows);
     }
@@ -260,9 +302,10 @@ impl VectorMatrix {
     /// with at most 1/16 of unused capacity.
     fn grow_for_one(&mut self) {
         let rows = self.chunk_ids.len();
+        let scales_fit = self.encoding != VectorCodes::Int8 || rows < self.scales.capacity();
         if rows < self.chunk_ids.capacity()
-            && (rows + 1) * self.dims <= self.codes.capacity()
-            && rows < self.scales.capacity()
+            && (rows + 1) * self.row_bytes <= self.codes.capacity()
+            && scales_fit
             && rows < self.note_ids.capacity()
         {
             return;
@@ -271,7 +314,8 @@ impl VectorMatrix {
     }
 
     fn compact(&mut self) {
-        let dims = self.dims;
+        let rb = self.row_bytes;
+        let scaled = self.encoding == VectorCodes::Int8;
         let mut write = 0;
         for read in 0..self.chunk_ids.len() {
             if self.note_ids[read] == DEAD {
@@ -280,16 +324,20 @@ impl VectorMatrix {
             if write != read {
                 self.chunk_ids[write] = self.chunk_ids[read];
                 self.note_ids[write] = self.note_ids[read];
-                self.scales[write] = self.scales[read];
+                if scaled {
+                    self.scales[write] = self.scales[read];
+                }
                 self.codes
-                    .copy_within(read * dims..(read + 1) * dims, write * dims);
+                    .copy_within(read * rb..(read + 1) * rb, write * rb);
             }
             write += 1;
         }
         self.chunk_ids.truncate(write);
         self.note_ids.truncate(write);
-        self.scales.truncate(write);
-        self.codes.truncate(write * dims);
+        if scaled {
+            self.scales.truncate(write);
+        }
+        self.codes.truncate(write * rb);
         self.dead = 0;
     }
 }
@@ -314,43 +362,6 @@ impl Ord for HeapEntry {
     fn cmp(&self, other: &Self) -> Ordering {
         other.0.total_cmp(&self.0).then(self.1.cmp(&other.1))
     }
-}
-
-/// Symmetric int8 quantisation with one scale: `v[i] ≈ codes[i] * scale`.
-fn quantize(v: &[f32]) -> (f32, Vec<i8>) {
-    let max = v.iter().fold(0f32, |m, x| m.max(x.abs()));
-    if max == 0.0 || !max.is_finite() {
-        return (0.0, vec![0; v.len()]);
-    }
-    let scale = max / 127.0;
-    let inv = 1.0 / scale;
-    let codes = v
-        .iter()
-        .map(|x| (x * inv).round().clamp(-127.0, 127.0) as i8)
-        .collect();
-    (scale, codes)
-}
-
-/// `i8 · i8` accumulated in `i32`. Written as a plain fold over fixed-width blocks so that LLVM
-/// turns it into packed multiply-adds (`pmaddwd` on SSE2/AVX2) without `unsafe`.
-#[inline]
-fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
-    const LANES: usize = 32;
-    let mut acc = [0i32; LANES];
-    let a_blocks = a.chunks_exact(LANES);
-    let b_blocks = b.chunks_exact(LANES);
-    let tail: i32 = a_blocks
-        .remainder()
-        .iter()
-        .zip(b_blocks.remainder())
-        .map(|(&x, &y)| i32::from(x) * i32::from(y))
-        .sum();
-    for (xa, xb) in a_blocks.zip(b_blocks) {
-        for i in 0..LANES {
-            acc[i] += i32::from(xa[i]) * i32::from(xb[i]);
-        }
-    }
-    acc.iter().sum::<i32>() + tail
 }
 
 #[cfg(test)]

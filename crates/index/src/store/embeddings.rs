@@ -95,51 +95,67 @@ pub struct MissingChunk {
     pub text: String,
 }
 
-/// Up to `limit` distinct chunk texts without a vector of `fingerprint`, in hash order after
-/// `after` (so that a pass over them ends even when some cannot be embedded).
-pub(crate) fn missing(
+/// Every distinct chunk text without a vector of `fingerprint`, in the order to embed them: the
+/// most recently modified note first, a note's chunks in order.
+pub(crate) fn missing_by_recency(
     r: &Reader<'_>,
     fingerprint: &str,
-    after: Option<&ContentHash>,
-    limit: usize,
-) -> Result<Vec<MissingChunk>, IndexError> {
+) -> Result<Vec<ContentHash>, IndexError> {
     let conn = r.conn();
     let e = || sql_err(conn_file(conn), "finding chunks without vectors");
     let mut stmt = conn
-        .prepare_cached(
-            "SELECT c.content_hash, n.title, c.heading_path, c.text
+        .prepare(
+            "SELECT c.content_hash, max(n.mtime_ns) AS newest, min(c.id) AS first
              FROM chunks c JOIN notes n ON n.id = c.note_id
-             WHERE c.content_hash > ?2
-               AND NOT EXISTS (SELECT 1 FROM vectors v
+             WHERE NOT EXISTS (SELECT 1 FROM vectors v
                                WHERE v.content_hash = c.content_hash AND v.fingerprint = ?1)
-             GROUP BY c.content_hash ORDER BY c.content_hash LIMIT ?3",
+             GROUP BY c.content_hash ORDER BY newest DESC, first",
         )
         .map_err(e())?;
-    let after: &[u8] = after.map(|h| &h[..]).unwrap_or(&[]);
     let rows = stmt
-        .query_map(params![fingerprint, after, limit as i64], |r| {
-            let hash: Vec<u8> = r.get(0)?;
-            let headings: String = r.get(2)?;
-            Ok((
-                hash,
-                r.get::<_, String>(1)?,
-                headings,
-                r.get::<_, String>(3)?,
-            ))
-        })
+        .query_map([fingerprint], |r| r.get::<_, Vec<u8>>(0))
         .map_err(e())?;
     let mut out = Vec::new();
     for row in rows {
-        let (hash, title, headings, text) = row.map_err(e())?;
-        let Ok(hash) = ContentHash::try_from(hash.as_slice()) else {
-            continue; // not written by this build; the note is re-chunked when it changes
-        };
-        out.push(MissingChunk {
-            hash,
-            title,
-            heading_path: serde_json::from_str(&headings).unwrap_or_default(),
-            text,
-        });
+        // A hash not written by this build is skipped; its note is re-chunked when it changes.
+        if let Ok(hash) = ContentHash::try_from(row.map_err(e())?.as_slice()) {
+            out.push(hash);
+        }
+    }
+    Ok(out)
+}
+
+/// The text to embed for each of `hashes` that still has no vector of `fingerprint`, in the
+/// order given (a hash embedded meanwhile, or whose chunks are gone, is left out).
+pub(crate) fn missing_chunks(
+    r: &Reader<'_>,
+    fingerprint: &str,
+    hashes: &[ContentHash],
+) -> Result<Vec<MissingChunk>, IndexError> {
+    let conn = r.conn();
+    let e = || sql_err(conn_file(conn), "reading chunks without vectors");
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT n.title, c.heading_path, c.text
+             FROM chunks c JOIN notes n ON n.id = c.note_id
+             WHERE c.content_hash = ?2
+               AND NOT EXISTS (SELECT 1 FROM vectors v
+                               WHERE v.content_hash = c.content_hash AND v.fingerprint = ?1)
+             LIMIT 1",
+        )
+        .map_err(e())?;
+    let mut out = Vec::with_capacity(hashes.len());
+    for hash in hashes {
+        let mut rows = stmt.query(params![fingerprint, &hash[..]]).map_err(e())?;
+        if let Some(row) = rows.next().map_err(e())? {
+            let headings: String = row.get(1).map_err(e())?;
+            out.push(MissingChunk {
+                hash: *hash,
+                title: row.get(0).map_err(e())?,
+                heading_path: serde_json::from_str(&headings).unwrap_or_default(),
+                text: row.get(2).map_err(e())?,
+            });
+        }
     }
     Ok(out)
 }

@@ -2,10 +2,11 @@
 
 use axum::extract::State;
 use axum::Json;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use vault_rag_core::ModelState;
 
 use super::{blocking, AppState};
+use crate::extract::ApiJson;
 use crate::{IndexProgress, IndexState, LiveUpdates, ServerError};
 
 #[derive(Debug, Serialize)]
@@ -37,6 +38,9 @@ pub(crate) struct HealthIndex {
     notes_total: usize,
     complete: bool,
     live_updates: LiveUpdates,
+    /// Sections still waiting for a vector: after a first pass has written every note for
+    /// keyword search, embedding follows (newest notes first).
+    vectors_missing: usize,
 }
 
 pub(crate) async fn health(
@@ -65,6 +69,7 @@ pub(crate) async fn health(
             notes_total: progress.notes_total,
             complete: progress.complete,
             live_updates: progress.live_updates,
+            vectors_missing: progress.vectors_missing,
         },
         rss_mb: rss_mb(),
         rss_peak_mb: proc_status_mb("VmHWM:"),
@@ -100,6 +105,31 @@ pub(crate) async fn pause(State(state): State<AppState>) -> Result<Json<StateRep
 pub(crate) async fn resume(State(state): State<AppState>) -> Result<Json<StateReply>, ServerError> {
     let backend = state.backend.clone();
     let state = blocking(move || backend.resume()).await?;
+    Ok(Json(StateReply { state }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct YieldBody {
+    seconds: f64,
+}
+
+/// The user is busy (typing): indexing holds for `seconds`, then resumes by itself; a call
+/// during a hold extends it. Searches are not held.
+pub(crate) async fn hold(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<YieldBody>,
+) -> Result<Json<StateReply>, ServerError> {
+    let max = vault_rag_index::MAX_HOLD.as_secs_f64();
+    if !(body.seconds > 0.0 && body.seconds <= max) {
+        return Err(ServerError::InvalidRequest {
+            field: "seconds".into(),
+            message: format!("must be more than 0 and at most {max}"),
+        });
+    }
+    let duration = std::time::Duration::from_secs_f64(body.seconds);
+    let backend = state.backend.clone();
+    let state = blocking(move || backend.hold(duration)).await?;
     Ok(Json(StateReply { state }))
 }
 

@@ -82,6 +82,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("/index/rebuild", "post"),
     ("/index/pause", "post"),
     ("/index/resume", "post"),
+    ("/index/yield", "post"),
     ("/openapi.json", "get"),
     ("/agents/token", "get"),
     ("/agents/token/rotate", "post"),
@@ -113,6 +114,7 @@ pub fn router(backend: Arc<dyn Backend>, settings: &ApiSettings, port: u16) -> R
         .route("/index/rebuild", post(index::rebuild))
         .route("/index/pause", post(index::pause))
         .route("/index/resume", post(index::resume))
+        .route("/index/yield", post(index::hold))
         .route("/openapi.json", get(openapi))
         .route("/agents/token", get(agents::token))
         .route("/agents/token/rotate", post(agents::rotate))

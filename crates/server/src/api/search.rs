@@ -29,6 +29,7 @@ pub(crate) struct SearchReply {
     mode: SearchMode,
     took_ms: f64,
     index_complete: bool,
+    dense_coverage: f64,
 }
 
 pub(crate) async fn search(
@@ -51,6 +52,7 @@ pub(crate) async fn search(
         mode,
         took_ms: results.took_ms,
         index_complete: results.index_complete,
+        dense_coverage: results.dense_coverage,
     }))
 }
 

@@ -189,6 +189,7 @@ fn hits_result(results: &SearchResults, path: Option<String>) -> CallToolResult 
     let mut body = json!({
         "hits": hits,
         "index_complete": results.index_complete,
+        "dense_coverage": results.dense_coverage,
     });
     if let Some(path) = path {
         body["path"] = json!(path);

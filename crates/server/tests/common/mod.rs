@@ -278,6 +278,7 @@ impl Backend for MemoryBackend {
         Ok(SearchResults {
             hits,
             index_complete: true,
+            dense_coverage: 1.0,
             took_ms: 0.5,
         })
     }
@@ -306,6 +307,7 @@ impl Backend for MemoryBackend {
         Ok(SearchResults {
             hits,
             index_complete: true,
+            dense_coverage: 1.0,
             took_ms: 0.5,
         })
     }
@@ -326,6 +328,8 @@ impl Backend for MemoryBackend {
             complete: state == IndexState::Idle,
             fingerprint: self.embedder.fingerprint().id(),
             live_updates: LiveUpdates::On,
+            vectors_missing: 0,
+            dense_coverage: 1.0,
         }
     }
 
@@ -345,6 +349,11 @@ impl Backend for MemoryBackend {
         self.enter("resume")?;
         *self.state.lock() = IndexState::Idle;
         Ok(IndexState::Idle)
+    }
+
+    fn hold(&self, _: std::time::Duration) -> Result<IndexState, ServerError> {
+        self.enter("hold")?;
+        Ok(*self.state.lock())
     }
 
     fn read_note(&self, path: &NotePath) -> Result<String, ServerError> {
