@@ -139,6 +139,11 @@ export class BackendClient {
 		return this.request<IndexStateResponse>("POST", "/index/yield", { seconds }, options);
 	}
 
+	/** The notes the user has open, most recent first: while sections wait for vectors, theirs go next. */
+	indexFocus(paths: string[], options?: RequestOptions): Promise<IndexStateResponse> {
+		return this.request<IndexStateResponse>("POST", "/index/focus", { paths }, options);
+	}
+
 	/** The agent token, for the "Use with AI agents" settings. */
 	agentToken(options?: RequestOptions): Promise<AgentTokenResponse> {
 		return this.request<AgentTokenResponse>("GET", "/agents/token", undefined, options);

@@ -12,6 +12,7 @@ import { supervisedService, type SearchService } from "./service";
 import { consentKey, loadSettings, needsRestart, serveArgs, type VaultRagSettings } from "./settings";
 import { VaultRagSettingTab, type SettingsHost } from "./settings-tab";
 import { StatusBar } from "./status-bar";
+import { OpenNotes } from "./open-notes";
 import { TypingHold } from "./typing-hold";
 import { Supervisor, type DownloadRequired } from "./supervisor";
 
@@ -111,24 +112,36 @@ export default class VaultRagPlugin extends Plugin {
 		});
 		this.addSettingTab(new VaultRagSettingTab(this.app, this, this.settingsHost()));
 
+		const indexing = (): boolean => {
+			const state = this.supervisor.state;
+			return state.kind === "running" && (state.health.status === "indexing" || !state.health.index.complete);
+		};
 		const typing = new TypingHold({
 			now: () => Date.now(),
-			active: () => {
-				const state = this.supervisor.state;
-				return (
-					this.settings.pauseIndexingWhileTyping &&
-					state.kind === "running" &&
-					(state.health.status === "indexing" || !state.health.index.complete)
-				);
-			},
+			active: () => this.settings.pauseIndexingWhileTyping && indexing(),
 			send: async (seconds) => {
 				const client = this.supervisor.client;
 				if (client) await client.indexYield(seconds);
 			},
 		});
 		this.registerEvent(this.app.workspace.on("editor-change", () => typing.onTyping()));
+		const open = new OpenNotes({
+			waiting: indexing,
+			send: async (paths) => {
+				const client = this.supervisor.client;
+				if (client) await client.indexFocus(paths);
+			},
+		});
+		this.registerEvent(
+			this.app.workspace.on("file-open", (file) => {
+				if (file) open.opened(file.path);
+			}),
+		);
+		this.register(this.supervisor.onChange(() => open.onServiceChange()));
 
 		this.app.workspace.onLayoutReady(() => {
+			// The notes of the last session go first too (the list is most recent first).
+			for (const path of [...this.app.workspace.getLastOpenFiles()].reverse()) open.opened(path);
 			if (vaultPath === null) {
 				new Notice("Semantic search needs a vault stored in a local folder.");
 				return;

@@ -326,6 +326,12 @@ impl Engine {
         self.core.control().hold_for(duration.min(MAX_HOLD));
     }
 
+    /// The user has these notes open (vault-relative paths, most recent first): while sections
+    /// wait for vectors, theirs are embedded next. At most [`MAX_FOCUS`](crate::MAX_FOCUS) are kept.
+    pub fn focus(&self, paths: Vec<String>) {
+        self.core.control().focus(paths);
+    }
+
     /// Re-reads, re-parses and re-chunks every note (vectors are reused where the text is
     /// unchanged). Queued on the indexing thread when it runs, else done now.
     pub fn rebuild(&self) -> Result<(), IndexError> {

@@ -12,15 +12,17 @@
 //! across a crash) finds its vectors still there.
 
 mod batch;
+mod fill;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use parking_lot::{Condvar, Mutex, RwLock};
+use parking_lot::{Mutex, RwLock};
 
+use crate::control::Control;
 use crate::error::IndexError;
 use crate::prepare::Chunker;
 use crate::progress::{Counters, IndexState, IndexSummary, Progress};
@@ -43,82 +45,6 @@ pub(crate) enum Work {
     Delete(String),
     /// Something named like a note that cannot be used.
     Problem(ScanProblem),
-}
-
-/// Pause and stop requests, checked between groups of work.
-#[derive(Debug, Default)]
-pub(crate) struct Control {
-    paused: Mutex<Pause>,
-    wake: Condvar,
-    stop: AtomicBool,
-}
-
-/// Why indexing waits: a pause until resumed, and a hold that ends by itself (the user types).
-#[derive(Debug, Default)]
-struct Pause {
-    manual: bool,
-    until: Option<Instant>,
-}
-
-impl Pause {
-    fn holds(&self, now: Instant) -> bool {
-        self.manual || self.until.is_some_and(|t| t > now)
-    }
-}
-
-impl Control {
-    pub fn pause(&self) {
-        self.paused.lock().manual = true;
-    }
-
-    /// Ends a pause and any hold.
-    pub fn resume(&self) {
-        *self.paused.lock() = Pause::default();
-        self.wake.notify_all();
-    }
-
-    /// Holds indexing for `duration` from now (extending a hold already running); it resumes
-    /// by itself, so a client that goes away never leaves indexing stopped.
-    pub fn hold_for(&self, duration: Duration) {
-        let until = Instant::now() + duration;
-        let mut p = self.paused.lock();
-        p.until = Some(p.until.map_or(until, |t| t.max(until)));
-    }
-
-    pub fn is_paused(&self) -> bool {
-        self.paused.lock().holds(Instant::now())
-    }
-
-    pub fn stop(&self) {
-        self.stop.store(true, Relaxed);
-        self.wake.notify_all();
-    }
-
-    pub fn is_stopped(&self) -> bool {
-        self.stop.load(Relaxed)
-    }
-
-    /// Waits while paused or held; false once a stop was requested.
-    fn proceed(&self, counters: &Counters) -> bool {
-        let mut paused = self.paused.lock();
-        if paused.holds(Instant::now()) && !self.is_stopped() {
-            let before = counters.state();
-            counters.set_state(IndexState::Paused);
-            while !self.is_stopped() {
-                let now = Instant::now();
-                if paused.manual {
-                    self.wake.wait(&mut paused);
-                } else if let Some(until) = paused.until.filter(|&t| t > now) {
-                    self.wake.wait_for(&mut paused, until - now);
-                } else {
-                    break;
-                }
-            }
-            paused.until = None;
-            counters.set_state(before);
-        }
-        !self.is_stopped()
-    }
 }
 
 /// The write side of an open index: passes over the vault that keep the searcher's store and
@@ -477,56 +403,6 @@ impl Indexer {
         }
         // Also after a stop request: commits the notes whose chunks are all embedded.
         self.flush(&mut batch, defer_embedding, summary, report)
-    }
-
-    /// Embeds chunk texts that have no vector of the active embedder (after a lexical-first
-    /// pass, or all of them after a model change), in committed groups, then makes them
-    /// searchable. The most recently modified notes go first: they are the likeliest to be
-    /// looked for, and each note's chunks go together so that it is whole as soon as possible.
-    fn fill_missing(
-        &self,
-        summary: &mut IndexSummary,
-        report: ProgressFn<'_>,
-    ) -> Result<(), IndexError> {
-        // Groups grow from 32 to 256 texts: the first vectors are searchable within seconds,
-        // later commits are few.
-        const FIRST_GROUP: usize = 32;
-        const GROUP: usize = 256;
-        let order = embeddings::missing_by_recency(
-            &self.searcher.store().reader()?,
-            self.searcher.fingerprint_id(),
-        )?;
-        if order.is_empty() {
-            return Ok(());
-        }
-        tracing::info!(
-            chunks = order.len(),
-            "embedding chunks that have no vector of this embedder, newest notes first"
-        );
-        self.counters
-            .vectors_missing
-            .store(order.len() as u64, Relaxed);
-        self.counters.set_state(IndexState::Indexing);
-        let mut start = 0;
-        let mut size = FIRST_GROUP;
-        while start < order.len() {
-            let group = &order[start..(start + size).min(order.len())];
-            start += group.len();
-            size = (size * 2).min(GROUP);
-            let rows = embeddings::missing_chunks(
-                &self.searcher.store().reader()?,
-                self.searcher.fingerprint_id(),
-                group,
-            )?;
-            if rows.is_empty() {
-                continue;
-            }
-            if !self.fill_group(&rows, summary, report)? {
-                summary.interrupted = true;
-                break;
-            }
-        }
-        Ok(())
     }
 
     /// Garbage-collects vectors and, after a full pass, forgets failures of paths that no longer

@@ -1,6 +1,7 @@
 //! Lexical-first passes: keyword search covers the vault before anything is embedded, hybrid
 //! search says how much of it the dense side sees, and embedding goes newest note first.
 
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -19,6 +20,8 @@ struct GatedEmbedder {
     open: Mutex<bool>,
     wake: Condvar,
     seen: Mutex<Vec<String>>,
+    /// Calls that reached the gate.
+    entered: AtomicUsize,
 }
 
 impl GatedEmbedder {
@@ -28,6 +31,7 @@ impl GatedEmbedder {
             open: Mutex::new(open),
             wake: Condvar::new(),
             seen: Mutex::new(Vec::new()),
+            entered: AtomicUsize::new(0),
         })
     }
 
@@ -48,6 +52,7 @@ impl Embedder for GatedEmbedder {
         self.inner.embed_queries(q)
     }
     fn embed_documents(&self, docs: &[DocumentText<'_>]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        self.entered.fetch_add(1, SeqCst);
         let mut open = self.open.lock();
         while !*open {
             self.wake.wait(&mut open);
@@ -167,6 +172,39 @@ fn embedding_goes_newest_note_first() {
     // A note's chunks go together (one run per note), newest note first.
     seen.dedup();
     assert_eq!(seen, ["newest", "middle", "older", "old"]);
+    engine.shutdown();
+}
+
+/// Notes the user opens while sections wait are embedded next, ahead of newer notes; a path
+/// that is not indexed is ignored.
+#[test]
+fn open_notes_are_embedded_next() {
+    let f = Fixture::new();
+    for i in 0..40 {
+        f.write(
+            &format!("n{i:02}.md"),
+            &format!("# n{i:02}\n\nText number {i}.\n"),
+        );
+        set_mtime(&f, &format!("n{i:02}.md"), 10 + i * 10);
+    }
+    let embedder = GatedEmbedder::new(false);
+    let engine = Engine::open(f.settings(), embedder.clone()).unwrap();
+    let indexing = {
+        let engine = engine.clone();
+        std::thread::spawn(move || engine.reconcile(&|_| {}).unwrap())
+    };
+    // The first group (the 32 newest notes) is at the embedder when the user opens two of
+    // the oldest notes, and one that is not in the index.
+    wait_for("first group sent", || embedder.entered.load(SeqCst) == 1);
+    engine.focus(vec!["n38.md".into(), "nowhere.md".into(), "n35.md".into()]);
+    embedder.open();
+    let summary = indexing.join().unwrap();
+    assert_eq!(summary.chunks_embedded, 40);
+    let seen = embedder.seen.lock().clone();
+    let newest: Vec<String> = (0..32).map(|i| format!("n{i:02}")).collect();
+    assert_eq!(seen[..32], newest[..]);
+    assert_eq!(seen[32..34], ["n38", "n35"], "{seen:?}");
+    assert_eq!(seen[34..], ["n32", "n33", "n34", "n36", "n37", "n39"]);
     engine.shutdown();
 }
 

@@ -46,6 +46,7 @@
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+mod control;
 mod engine;
 mod error;
 mod fts;
@@ -66,6 +67,7 @@ mod store;
 mod vault_path;
 mod watcher;
 
+pub use control::MAX_FOCUS;
 pub use engine::{Engine, IndexStatus, MAX_HOLD};
 pub use error::IndexError;
 pub use list::{ListOrder, ListRequest, NoteList};

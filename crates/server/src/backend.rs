@@ -95,6 +95,9 @@ pub trait Backend: Send + Sync + 'static {
     /// Holds indexing for `duration` (the user is typing); it resumes by itself.
     fn hold(&self, duration: std::time::Duration) -> Result<IndexState, ServerError>;
 
+    /// The user has these notes open (most recent first): their sections are embedded next.
+    fn focus(&self, paths: Vec<NotePath>) -> Result<IndexState, ServerError>;
+
     /// The text of a note. Only ever reads inside the vault: paths that resolve outside it
     /// (through symlinks) are refused with [`ServerError::PathOutsideVault`].
     fn read_note(&self, path: &NotePath) -> Result<String, ServerError>;

@@ -127,6 +127,11 @@ impl Backend for Engine {
         Ok(state(Engine::status(self).state))
     }
 
+    fn focus(&self, paths: Vec<NotePath>) -> Result<IndexState, ServerError> {
+        Engine::focus(self, paths.iter().map(|p| p.as_str().to_string()).collect());
+        Ok(state(Engine::status(self).state))
+    }
+
     fn read_note(&self, path: &NotePath) -> Result<String, ServerError> {
         Ok(Engine::read_note(self, path)?)
     }

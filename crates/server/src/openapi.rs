@@ -151,6 +151,15 @@ fn paths() -> Value {
             } } } },
             "responses": standard_errors(json!({ "200": ok("The indexer's state after the change.", "IndexStateReply") }), body_errors),
         }},
+        "/index/focus": { "post": {
+            "operationId": "indexFocus",
+            "summary": "The user has these notes open (vault-relative paths, most recent first): while sections wait for vectors, theirs are embedded next. Paths not in the index are ignored. For editors.",
+            "requestBody": { "required": true, "content": { "application/json": { "schema": {
+                "type": "object", "required": ["paths"], "additionalProperties": false,
+                "properties": { "paths": { "type": "array", "minItems": 1, "maxItems": vault_rag_index::MAX_FOCUS, "items": { "type": "string", "minLength": 1 } } }
+            } } } },
+            "responses": standard_errors(json!({ "200": ok("The indexer's state.", "IndexStateReply") }), body_errors),
+        }},
         "/openapi.json": { "get": {
             "operationId": "openapi",
             "summary": "This document.",

@@ -122,6 +122,10 @@ impl Backend for PendingBackend {
         Err(self.unavailable())
     }
 
+    fn focus(&self, _: Vec<NotePath>) -> Result<IndexState, ServerError> {
+        Err(self.unavailable())
+    }
+
     fn read_note(&self, _: &NotePath) -> Result<String, ServerError> {
         Err(self.unavailable())
     }

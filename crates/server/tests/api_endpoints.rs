@@ -285,6 +285,30 @@ async fn index_status_and_controls() {
     }
     let (status, _, _) = send(&app, post("/index/yield", "{}")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    // The notes the user has open go first: 1 to 64 vault-relative paths.
+    assert_eq!(
+        send(
+            &app,
+            post("/index/focus", r#"{"paths": ["a.md", "b/c.md"]}"#)
+        )
+        .await
+        .2,
+        json!({"state": "idle"})
+    );
+    let too_many = json!({ "paths": (0..65).map(|i| format!("{i}.md")).collect::<Vec<_>>() });
+    for (bad, code) in [
+        (r#"{"paths": []}"#.to_string(), "invalid_request"),
+        (too_many.to_string(), "invalid_request"),
+        (
+            r#"{"paths": ["../x.md"]}"#.to_string(),
+            "path_outside_vault",
+        ),
+        (r#"{"paths": "a.md"}"#.to_string(), "invalid_request"),
+    ] {
+        let (status, _, body) = send(&app, post("/index/focus", &bad)).await;
+        assert!(status.is_client_error(), "{bad}: {status}");
+        assert_eq!(body["error"]["code"], code, "{bad}: {body}");
+    }
 }
 
 #[tokio::test]

@@ -114,6 +114,10 @@ describe("supervisor and client against the real backend", () => {
 			expect((await client.indexYield(1)).state).toMatch(/^(idle|scanning|indexing|paused)$/);
 			const tooLong = await client.indexYield(3600).catch((err: unknown) => err);
 			expect(tooLong).toMatchObject({ kind: "http", status: 400, code: "invalid_request" });
+			// The open notes go first; a path out of the vault is refused by name.
+			expect((await client.indexFocus(["Space/Mars.md", "Nowhere.md"])).state).toMatch(/^(idle|scanning|indexing|paused)$/);
+			const outside = await client.indexFocus(["../outside.md"]).catch((err: unknown) => err);
+			expect(outside).toMatchObject({ kind: "http", status: 400, code: "path_outside_vault" });
 
 			const missing = await client.similar({ path: "Nowhere/Nothing.md" }).catch((err: unknown) => err);
 			expect(missing).toMatchObject({ kind: "http", status: 404, code: "note_not_found" });
@@ -133,6 +137,8 @@ describe("supervisor and client against the real backend", () => {
 			expect(scoped).toMatchObject({ kind: "http", status: 403, code: "forbidden_for_agents" });
 			const agentHold = await asAgent.indexYield(5).catch((err: unknown) => err);
 			expect(agentHold).toMatchObject({ kind: "http", status: 403, code: "forbidden_for_agents" });
+			const agentFocus = await asAgent.indexFocus(["a.md"]).catch((err: unknown) => err);
+			expect(agentFocus).toMatchObject({ kind: "http", status: 403, code: "forbidden_for_agents" });
 			const renewed = await client.rotateAgentToken();
 			expect(renewed.token).not.toBe(agent.token);
 			const revoked = await asAgent.health().catch((err: unknown) => err);

@@ -1,6 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
+import { MAX_OPEN } from "../../src/open-notes";
 import { openApiMismatches } from "../helpers/openapi";
 
 const DOCUMENT = path.resolve(__dirname, "../../../docs/openapi.json");
@@ -12,6 +13,14 @@ describe("API types", () => {
 		}
 		const document: unknown = JSON.parse(fs.readFileSync(DOCUMENT, "utf8"));
 		expect(openApiMismatches(document)).toEqual([]);
+	});
+
+	it("bound the open notes as the service does", () => {
+		const document = JSON.parse(fs.readFileSync(DOCUMENT, "utf8")) as {
+			paths: Record<string, { post: { requestBody: { content: { "application/json": { schema: { properties: { paths: { maxItems: number } } } } } } } }>;
+		};
+		const schema = document.paths["/index/focus"]?.post.requestBody.content["application/json"].schema;
+		expect(schema?.properties.paths.maxItems).toBe(MAX_OPEN);
 	});
 
 	it("notice a field the document requires and the types lack", () => {

@@ -125,6 +125,45 @@ pub(crate) fn missing_by_recency(
     Ok(out)
 }
 
+/// The chunk texts of the notes at `paths` (in that order, each note's in reading order) that
+/// have no vector of `fingerprint`. Paths not indexed are ignored.
+pub(crate) fn missing_in_notes(
+    r: &Reader<'_>,
+    fingerprint: &str,
+    paths: &[String],
+) -> Result<Vec<ContentHash>, IndexError> {
+    let conn = r.conn();
+    let e = || {
+        sql_err(
+            conn_file(conn),
+            "finding the open notes' chunks without vectors",
+        )
+    };
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT c.content_hash FROM chunks c JOIN notes n ON n.id = c.note_id
+             WHERE n.path = ?2
+               AND NOT EXISTS (SELECT 1 FROM vectors v
+                               WHERE v.content_hash = c.content_hash AND v.fingerprint = ?1)
+             ORDER BY c.id",
+        )
+        .map_err(e())?;
+    let mut out = Vec::new();
+    for path in paths {
+        let rows = stmt
+            .query_map(params![fingerprint, path], |r| r.get::<_, Vec<u8>>(0))
+            .map_err(e())?;
+        for row in rows {
+            if let Ok(hash) = ContentHash::try_from(row.map_err(e())?.as_slice()) {
+                if !out.contains(&hash) {
+                    out.push(hash);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// The text to embed for each of `hashes` that still has no vector of `fingerprint`, in the
 /// order given (a hash embedded meanwhile, or whose chunks are gone, is left out).
 pub(crate) fn missing_chunks(

@@ -133,6 +133,35 @@ pub(crate) async fn hold(
     Ok(Json(StateReply { state }))
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FocusBody {
+    paths: Vec<String>,
+}
+
+/// The user has these notes open (most recent first): while sections wait for vectors, theirs
+/// are embedded next. Paths not in the index are ignored.
+pub(crate) async fn focus(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<FocusBody>,
+) -> Result<Json<StateReply>, ServerError> {
+    let max = vault_rag_index::MAX_FOCUS;
+    if body.paths.is_empty() || body.paths.len() > max {
+        return Err(ServerError::invalid(
+            "paths",
+            format!("must name 1 to {max} notes"),
+        ));
+    }
+    let paths = body
+        .paths
+        .iter()
+        .map(|p| super::search::note_path(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let backend = state.backend.clone();
+    let state = blocking(move || backend.focus(paths)).await?;
+    Ok(Json(StateReply { state }))
+}
+
 fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }

@@ -83,6 +83,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("/index/pause", "post"),
     ("/index/resume", "post"),
     ("/index/yield", "post"),
+    ("/index/focus", "post"),
     ("/openapi.json", "get"),
     ("/agents/token", "get"),
     ("/agents/token/rotate", "post"),
@@ -115,6 +116,7 @@ pub fn router(backend: Arc<dyn Backend>, settings: &ApiSettings, port: u16) -> R
         .route("/index/pause", post(index::pause))
         .route("/index/resume", post(index::resume))
         .route("/index/yield", post(index::hold))
+        .route("/index/focus", post(index::focus))
         .route("/openapi.json", get(openapi))
         .route("/agents/token", get(agents::token))
         .route("/agents/token/rotate", post(agents::rotate))

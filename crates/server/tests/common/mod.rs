@@ -356,6 +356,11 @@ impl Backend for MemoryBackend {
         Ok(*self.state.lock())
     }
 
+    fn focus(&self, _: Vec<NotePath>) -> Result<IndexState, ServerError> {
+        self.enter("focus")?;
+        Ok(*self.state.lock())
+    }
+
     fn read_note(&self, path: &NotePath) -> Result<String, ServerError> {
         self.enter("read_note")?;
         let file = vault_rag_index::resolve_in_vault(self.vault.path(), path)?;
