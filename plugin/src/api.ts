@@ -141,6 +141,10 @@ export interface IndexStatusResponse {
 	/** Sections still waiting for a vector. */
 	vectors_missing: number;
 	dense_coverage: number;
+	/** Indexing gives way to the user's applications while a full pass has work. */
+	background: boolean;
+	/** Sections embedded by the current (or last) pass. */
+	sections_embedded: number;
 }
 
 export interface IndexStateResponse {
@@ -292,6 +296,8 @@ export const REQUIRED_FIELDS: Record<string, readonly string[]> = {
 		"live_updates",
 		"vectors_missing",
 		"dense_coverage",
+		"background",
+		"sections_embedded",
 	]),
 	IndexStateReply: requiredOf<IndexStateResponse>()(["state"]),
 	AgentToken: requiredOf<AgentTokenResponse>()(["token", "mcp_path"]),

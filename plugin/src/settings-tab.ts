@@ -164,6 +164,17 @@ export class VaultRagSettingTab extends PluginSettingTab {
 					);
 				},
 			},
+			{
+				name: "Index in the background",
+				desc: "A first index runs at a lower priority than your other apps, so the computer stays responsive; turn off for the fastest first index.",
+				render: (setting) => {
+					setting.addToggle((toggle) =>
+						toggle.setValue(s.indexInBackground).onChange((value) => {
+							void this.host.updateSettings({ indexInBackground: value });
+						}),
+					);
+				},
+			},
 		];
 	}
 

@@ -22,6 +22,8 @@ export interface VaultRagSettings {
 	relatedExcludeLinked: boolean;
 	/** Whether indexing holds while the user types (it resumes a few seconds after the last key). */
 	pauseIndexingWhileTyping: boolean;
+	/** Whether a first index runs below the user's applications (lower process priority). */
+	indexInBackground: boolean;
 	/** Models the user agreed to download (`model/precision`, e.g. `embeddinggemma-300m/int8`). */
 	downloadConsent: string[];
 	/** Port of the service on 127.0.0.1; 0 means a free port each start (agents then use the stdio bridge). */
@@ -50,6 +52,7 @@ export const DEFAULT_SETTINGS: VaultRagSettings = {
 	resultsCount: 20,
 	relatedExcludeLinked: false,
 	pauseIndexingWhileTyping: true,
+	indexInBackground: true,
 	downloadConsent: [],
 	servicePort: 0,
 	llmUrl: "",
@@ -110,6 +113,7 @@ export const MAX_RESULTS = 100;
 /** Settings whose change means the backend must be restarted. */
 export const RESTART_KEYS: readonly (keyof VaultRagSettings)[] = [
 	"binaryPath",
+	"indexInBackground",
 	"model",
 	"modelDir",
 	"precision",
@@ -156,6 +160,8 @@ export function loadSettings(data: unknown): VaultRagSettings {
 			typeof stored.pauseIndexingWhileTyping === "boolean"
 				? stored.pauseIndexingWhileTyping
 				: DEFAULT_SETTINGS.pauseIndexingWhileTyping,
+		indexInBackground:
+			typeof stored.indexInBackground === "boolean" ? stored.indexInBackground : DEFAULT_SETTINGS.indexInBackground,
 		downloadConsent: Array.isArray(stored.downloadConsent)
 			? stored.downloadConsent.filter((c): c is string => typeof c === "string")
 			: [],
@@ -216,6 +222,8 @@ export function serveArgs(settings: VaultRagSettings, target: ServeTarget): stri
 	for (const folder of settings.excludedFolders) {
 		args.push("--exclude", `${folder}/**`);
 	}
+	// The service indexes in the background by default; normal priority is the faster first index.
+	if (!settings.indexInBackground) args.push("--index-priority", "normal");
 	// Only a model the user agreed to fetch may be downloaded; otherwise the backend asks first.
 	if (settings.modelDir.trim().length === 0 && settings.downloadConsent.includes(consentKey(settings.model, settings.precision))) {
 		args.push("--download");

@@ -99,6 +99,11 @@ pub struct VaultArgs {
     /// per dimension, candidates re-scored exactly; the smallest) or int8 (8 times the memory).
     #[arg(long, env = "VAULT_RAG_VECTOR_CODES", default_value_t = vault_rag_index::VectorCodes::default())]
     pub vector_codes: vault_rag_index::VectorCodes,
+    /// Priority of a full pass with work: background lowers the process below the user's
+    /// applications while it runs (nice 10, macOS's background band, Windows' below normal).
+    /// Default: background for `serve` and `mcp`, normal for `index`.
+    #[arg(long, env = "VAULT_RAG_INDEX_PRIORITY")]
+    pub index_priority: Option<vault_rag_index::IndexPriority>,
 }
 
 impl VaultArgs {
@@ -116,6 +121,7 @@ impl VaultArgs {
             chunk_overlap: None,
             commit_notes: None,
             vector_codes: vault_rag_index::VectorCodes::default(),
+            index_priority: None,
         }
     }
 
@@ -146,6 +152,7 @@ impl VaultArgs {
             s.commit.notes = n;
         }
         s.vector_codes = self.vector_codes;
+        s.priority = self.index_priority.unwrap_or_default();
         s.validate()?;
         Ok(s)
     }

@@ -189,6 +189,8 @@ impl OnnxEmbedder {
             .map(|t| self.tokenizer.encode(t))
             .collect::<Result<Vec<Tokens>, _>>()?;
         let batches = batch::plan(tokens, self.batch_tokens, self.entry.pad_id);
+        // A search runs at normal priority even while indexing runs in the background.
+        let _raised = (priority == Priority::Query).then(vault_rag_priority::query);
         self.worker.embed(priority, batches, texts.len())
     }
 }

@@ -83,6 +83,19 @@ impl Control {
         std::mem::take(&mut *self.focus.lock())
     }
 
+    /// Rests for `duration` (background indexing giving way to busy programs); a stop ends it.
+    pub fn rest(&self, duration: Duration) {
+        let until = Instant::now() + duration;
+        let mut paused = self.paused.lock();
+        while !self.is_stopped() {
+            let now = Instant::now();
+            if now >= until {
+                break;
+            }
+            self.wake.wait_for(&mut paused, until - now);
+        }
+    }
+
     /// Waits while paused or held; false once a stop was requested.
     pub fn proceed(&self, counters: &Counters) -> bool {
         let mut paused = self.paused.lock();

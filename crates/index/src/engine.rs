@@ -60,6 +60,11 @@ pub struct IndexStatus {
     pub vectors_missing: u64,
     /// Vectors held in memory for dense search.
     pub vectors_loaded: usize,
+    /// Indexing gives way to the user's programs now (background mode during a full pass).
+    pub background: bool,
+    /// Sections embedded by the current (or last) pass, counted as each group returns (before
+    /// its commit): the embedding rate.
+    pub chunks_embedded: u64,
     /// Live updates are on.
     pub watching: bool,
     /// Whether file events reach the index, and why not.
@@ -300,6 +305,8 @@ impl Engine {
             complete: self.is_complete(),
             vectors_missing: c.vectors_missing.load(Relaxed),
             vectors_loaded: self.searcher.matrix().read().len(),
+            background: self.core.in_background(),
+            chunks_embedded: c.chunks_embedded.load(Relaxed),
             watching: live == LiveState::On,
             live_updates: live,
             index_path: self.index_path.clone(),

@@ -16,12 +16,13 @@ mod fill;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Instant;
 
 use parking_lot::{Mutex, RwLock};
 
+use crate::background::IndexPriority;
 use crate::control::Control;
 use crate::error::IndexError;
 use crate::prepare::Chunker;
@@ -59,6 +60,8 @@ pub(crate) struct Indexer {
     /// One pass at a time (the CLI, the background thread and the watcher share the writer).
     pass: Mutex<()>,
     special_tokens: usize,
+    /// This pass asked for background priority.
+    bulk: AtomicBool,
 }
 
 impl Indexer {
@@ -78,6 +81,7 @@ impl Indexer {
             control: Control::default(),
             pass: Mutex::new(()),
             special_tokens,
+            bulk: AtomicBool::new(false),
         }
     }
 
@@ -102,6 +106,22 @@ impl Indexer {
         &self.control
     }
 
+    /// A full pass has a vault's worth of work: in background mode, the process yields the CPU
+    /// to the user's applications until the pass ends.
+    pub(crate) fn bulk_work(&self) {
+        if self.settings.priority == IndexPriority::Background && !self.bulk.swap(true, Relaxed) {
+            tracing::info!(
+                "indexing in the background: the process priority is lowered while this pass runs"
+            );
+            vault_rag_priority::set_bulk(true);
+        }
+    }
+
+    /// Whether the process runs at a lowered priority now.
+    pub fn in_background(&self) -> bool {
+        vault_rag_priority::in_background()
+    }
+
     fn chunker(&self) -> Chunker<'_> {
         Chunker {
             embedder: self.searcher.embedder().as_ref(),
@@ -117,6 +137,9 @@ impl Indexer {
         let _pass = self.pass.lock();
         let started = Instant::now();
         let result = self.reconcile_locked(report);
+        if self.bulk.swap(false, Relaxed) {
+            vault_rag_priority::set_bulk(false);
+        }
         self.end_pass(result, started)
     }
 
@@ -378,6 +401,9 @@ impl Indexer {
             })
             .sum();
         self.counters.bytes_todo.store(todo, Relaxed);
+        if defer_embedding && todo > 0 {
+            self.bulk_work();
+        }
         for item in work {
             if !self.control.proceed(&self.counters) {
                 summary.interrupted = true;

@@ -46,6 +46,7 @@
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+mod background;
 mod control;
 mod engine;
 mod error;
@@ -67,6 +68,7 @@ mod store;
 mod vault_path;
 mod watcher;
 
+pub use background::IndexPriority;
 pub use control::MAX_FOCUS;
 pub use engine::{Engine, IndexStatus, MAX_HOLD};
 pub use error::IndexError;

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use vault_rag_markdown::ChunkConfig;
 
+use crate::background::IndexPriority;
 use crate::error::IndexError;
 use crate::search::VectorCodes;
 
@@ -44,6 +45,9 @@ pub struct IndexSettings {
     /// A full pass writes notes and their full text before embedding anything, so keyword and
     /// title search cover the whole vault within seconds; vectors follow, newest notes first.
     pub lexical_first: bool,
+    /// How a full pass with work is scheduled: `Background` lowers the process's priority
+    /// while it runs (the service's default), `Normal` does not (the `index` command's).
+    pub priority: IndexPriority,
 }
 
 /// How much work one write transaction holds: a crash loses at most one batch.
@@ -79,6 +83,7 @@ impl IndexSettings {
             debounce: Duration::from_millis(500),
             vector_codes: VectorCodes::default(),
             lexical_first: true,
+            priority: IndexPriority::Normal,
         }
     }
 

@@ -66,6 +66,10 @@ pub struct IndexProgress {
     pub vectors_missing: usize,
     /// Share of the indexed sections that dense search sees (0–1).
     pub dense_coverage: f64,
+    /// Indexing gives way to the user's programs while a full pass has work (background mode).
+    pub background: bool,
+    /// Sections embedded by the current (or last) pass, counted as each group returns.
+    pub sections_embedded: u64,
 }
 
 /// The index behind the server. Methods block (inference, SQLite); the HTTP layer calls them on

@@ -78,6 +78,8 @@ fn progress(status: IndexStatus) -> IndexProgress {
         dense_coverage,
         vectors_missing: count(status.vectors_missing),
         complete: status.complete,
+        background: status.background,
+        sections_embedded: status.chunks_embedded,
         fingerprint: status.fingerprint,
         live_updates: match status.live_updates {
             LiveState::On => LiveUpdates::On,

@@ -442,7 +442,7 @@ fn schemas() -> Value {
         },
         "IndexStatus": {
             "type": "object",
-            "required": ["state", "notes_done", "notes_total", "notes_indexed", "chunks", "failures", "index_size_bytes", "complete", "fingerprint", "live_updates", "vectors_missing", "dense_coverage"],
+            "required": ["state", "notes_done", "notes_total", "notes_indexed", "chunks", "failures", "index_size_bytes", "complete", "fingerprint", "live_updates", "vectors_missing", "dense_coverage", "background", "sections_embedded"],
             "properties": {
                 "state": state,
                 "notes_done": { "type": "integer" },
@@ -457,7 +457,9 @@ fn schemas() -> Value {
                 "fingerprint": { "type": "string", "description": "Id of the embedder the vectors belong to." },
                 "live_updates": { "type": "string", "enum": ["on", "off", "vault_missing"], "description": "Whether file changes reach the index: `vault_missing` while the vault folder is gone (deleted or renamed away); updates resume, with a full pass, when it is back." },
                 "vectors_missing": { "type": "integer", "minimum": 0, "description": "Section texts still waiting to be embedded. A first pass writes every note for keyword search first, then embeds, newest notes first." },
-                "dense_coverage": { "type": "number", "minimum": 0, "maximum": 1, "description": "Share of the indexed sections that meaning-based (dense) search sees." }
+                "dense_coverage": { "type": "number", "minimum": 0, "maximum": 1, "description": "Share of the indexed sections that meaning-based (dense) search sees." },
+                "background": { "type": "boolean", "description": "The service runs at a lowered process priority while a full pass has work (`--index-priority background`, the service's default), so that the user's applications keep the CPU: a lower process priority that searches raise again, or, where the system cannot raise it again (Linux without privileges), pauses while other programs keep the CPU busy." },
+                "sections_embedded": { "type": "integer", "minimum": 0, "description": "Sections embedded by the current (or last) pass, counted as each group of 32 returns (before it is committed): the embedding rate." }
             }
         },
         "AgentToken": {

@@ -102,6 +102,8 @@ impl Backend for PendingBackend {
             fingerprint: String::new(),
             live_updates: LiveUpdates::Off,
             vectors_missing: 0,
+            background: false,
+            sections_embedded: 0,
             dense_coverage: 0.0,
         }
     }

@@ -94,6 +94,10 @@ describe("settings", () => {
 		expect(serveArgs({ ...agreed, precision: "q4" }, target)).not.toContain("--download");
 		expect(serveArgs({ ...agreed, modelDir: "/models/x" }, target)).not.toContain("--download");
 		expect(serveArgs(DEFAULT_SETTINGS, target)).not.toContain("--download");
+		// Background priority is the service's default; only turning it off is passed on.
+		expect(serveArgs(DEFAULT_SETTINGS, target)).not.toContain("--index-priority");
+		expect(serveArgs({ ...DEFAULT_SETTINGS, indexInBackground: false }, target).slice(-2)).toEqual(["--index-priority", "normal"]);
+		expect(loadSettings({ indexInBackground: "no" }).indexInBackground).toBe(true);
 		expect(loadSettings({ downloadConsent: ["a/int8", 3] }).downloadConsent).toEqual(["a/int8"]);
 	});
 

@@ -21,7 +21,11 @@ pub struct Args {
     pub model: ModelArgs,
 }
 
-pub fn run(args: Args) -> anyhow::Result<()> {
+pub fn run(mut args: Args) -> anyhow::Result<()> {
+    // Indexes beside an agent's session, while the user works: in the background by default.
+    args.vault
+        .index_priority
+        .get_or_insert(vault_rag_index::IndexPriority::Background);
     let settings = args.vault.to_settings()?;
     if let Ok(dir) = settings.resolve_data_dir() {
         if let Some(service) = ServiceFile::find(&dir) {

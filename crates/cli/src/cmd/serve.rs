@@ -70,7 +70,11 @@ pub struct Args {
 /// Name of the token file in the data dir (used when VAULT_RAG_TOKEN is not set).
 const TOKEN_FILE: &str = "token";
 
-pub fn run(args: Args) -> anyhow::Result<()> {
+pub fn run(mut args: Args) -> anyhow::Result<()> {
+    // A service indexes while the user works: in the background unless told otherwise.
+    args.vault
+        .index_priority
+        .get_or_insert(vault_rag_index::IndexPriority::Background);
     let settings = args.vault.to_settings()?;
     // Settings first: a supervisor must learn of a bad one at once, and not retry it.
     let checked = match crate::model::check(&args.model, Some(&settings)) {

@@ -78,6 +78,21 @@ fn keyword_search_works_before_embedding_and_embedding_resumes_after_a_pause() {
         first["vectors_missing"].as_u64().unwrap() > 0,
         "all embedded already: {first}"
     );
+    // A service's first index runs in the background: the whole process, ONNX Runtime's
+    // threads included, below the user's applications where the priority can be raised again
+    // for searches; on Linux without privileges it is left alone (the indexer yields instead).
+    assert_eq!(status(&server)["background"], true);
+    #[cfg(target_os = "linux")]
+    {
+        let nice = thread_nice(server.child.id());
+        assert!(nice.len() > 3, "{nice:?}");
+        let lowered = nice.iter().all(|&n| n >= 10);
+        assert_eq!(
+            lowered,
+            can_raise_priority(),
+            "threads' nice values: {nice:?}"
+        );
+    }
     let lexical = search(&server, "mk3q", "lexical");
     assert_eq!(lexical["hits"][0]["path"], "note-003.md", "{lexical}");
     let hybrid = search(&server, "mk250q", "hybrid");
@@ -86,8 +101,13 @@ fn keyword_search_works_before_embedding_and_embedding_resumes_after_a_pause() {
     assert!(coverage < 1.0, "{hybrid}");
     assert_eq!(hybrid["index_complete"], false);
 
-    // Paused: nothing more is embedded.
-    std::thread::sleep(Duration::from_millis(500));
+    // Paused: nothing more is embedded once the group in flight is done (the state reads
+    // paused while the indexer waits).
+    let waited = Instant::now();
+    while status(&server)["state"] != "paused" {
+        assert!(waited.elapsed() < Duration::from_secs(60), "never paused");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let held = status(&server);
     std::thread::sleep(Duration::from_millis(1000));
     let still = status(&server);
@@ -121,4 +141,73 @@ fn keyword_search_works_before_embedding_and_embedding_resumes_after_a_pause() {
     let after = search(&server, "mk250q", "hybrid");
     assert_eq!(after["dense_coverage"], 1.0);
     assert_eq!(after["index_complete"], true);
+    // Done: the priority is back to normal where the system allows it (Linux lets only a
+    // privileged process raise it again), and the status says which.
+    #[cfg(target_os = "linux")]
+    {
+        let lowered = status(&server)["background"] == true;
+        let nice = thread_nice(server.child.id());
+        assert!(
+            nice.iter().all(|&n| (n >= 10) == lowered),
+            "{lowered}: {nice:?}"
+        );
+    }
+}
+
+/// Whether this user may raise a process's priority again (root, or `RLIMIT_NICE` ≥ 20).
+#[cfg(target_os = "linux")]
+fn can_raise_priority() -> bool {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid out-parameter.
+    let nice_limit =
+        unsafe { libc::getrlimit(libc::RLIMIT_NICE, &mut limit) } == 0 && limit.rlim_cur >= 20;
+    // SAFETY: no arguments.
+    let root = unsafe { libc::geteuid() } == 0;
+    root || nice_limit
+}
+
+/// The nice value of each thread of a process (field 19 of `/proc/PID/task/TID/stat`).
+#[cfg(target_os = "linux")]
+fn thread_nice(pid: u32) -> Vec<i64> {
+    let mut out = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let Ok(stat) = std::fs::read_to_string(task.unwrap().path().join("stat")) else {
+            continue; // the thread ended meanwhile
+        };
+        // The command name (field 2) may hold spaces: count from after its closing parenthesis.
+        let rest = &stat[stat.rfind(')').unwrap() + 2..];
+        out.push(rest.split(' ').nth(16).unwrap().parse().unwrap());
+    }
+    out
+}
+
+/// `vault-rag index` keeps normal priority unless asked: the user waits for it.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_index_command_runs_at_normal_priority_unless_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let vault = dir.path().join("vault");
+    std::fs::create_dir_all(&vault).unwrap();
+    std::fs::write(vault.join("a.md"), "# A\n\nSome text.\n").unwrap();
+    for (extra, lowered) in [(None, false), (Some("background"), true)] {
+        let data = dir.path().join(format!("data-{lowered}"));
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_vault-rag"));
+        cmd.arg("index").arg(&vault).arg("--data-dir").arg(&data);
+        cmd.args(support::model_args());
+        if let Some(p) = extra {
+            cmd.args(["--index-priority", p]);
+        }
+        cmd.env("VAULT_RAG_LOG", "info");
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let log = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(log.contains("indexing in the background"), lowered, "{log}");
+    }
 }

@@ -370,6 +370,7 @@ impl Indexer {
                     text,
                 })
                 .collect();
+            let started = std::time::Instant::now();
             let results: Vec<Result<Vec<f32>, String>> =
                 match self.searcher.embedder().embed_documents(&docs) {
                     Ok(vs) if vs.len() == docs.len() => vs.into_iter().map(Ok).collect(),
@@ -429,6 +430,11 @@ impl Indexer {
             self.counters.chunks_embedded.fetch_add(count, Relaxed);
             self.counters.tokens_embedded.fetch_add(tokens, Relaxed);
             report(&self.counters.snapshot());
+            // Background indexing where the priority cannot be lowered and raised again: other
+            // programs that kept the CPU busy get it back for as long as this group took.
+            if let Some(rest) = vault_rag_priority::yield_after(started.elapsed()) {
+                self.control.rest(rest);
+            }
         }
         Ok(out)
     }

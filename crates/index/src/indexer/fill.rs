@@ -36,6 +36,7 @@ impl Indexer {
             .vectors_missing
             .store(order.len() as u64, Relaxed);
         self.counters.set_state(IndexState::Indexing);
+        self.bulk_work();
         let mut start = 0;
         let mut size = FIRST_GROUP;
         while start < order.len() {

@@ -329,6 +329,8 @@ impl Backend for MemoryBackend {
             fingerprint: self.embedder.fingerprint().id(),
             live_updates: LiveUpdates::On,
             vectors_missing: 0,
+            background: false,
+            sections_embedded: 0,
             dense_coverage: 1.0,
         }
     }
