@@ -43,7 +43,14 @@ struct Conn {
     busy: AtomicBool,
     /// Milliseconds since the tracker started at the last request's end (or the accept).
     idle_since: AtomicU64,
+    /// No request has started on it yet (see [`FIRST_REQUEST_GRACE`]).
+    fresh: AtomicBool,
 }
+
+/// At a stop, how long a connection that has not started its first request may still send it.
+/// A client that connected just before a handover (the model download ending) or a shutdown
+/// gets an answer rather than a connection closed under its request.
+const FIRST_REQUEST_GRACE: Duration = Duration::from_millis(500);
 
 struct Entry {
     conn: Arc<Conn>,
@@ -100,6 +107,7 @@ impl Tracker {
         let conn = Arc::new(Conn {
             busy: AtomicBool::new(false),
             idle_since: AtomicU64::new(self.now_ms()),
+            fresh: AtomicBool::new(true),
         });
         let (close, closed) = oneshot::channel();
         conns.insert(
@@ -117,10 +125,11 @@ impl Tracker {
     }
 
     /// Closes every connection that is not answering a request.
+    /// Fresh ones close themselves after their grace.
     fn close_idle(&self) {
         let mut conns = self.lock();
         conns.retain(|_, entry| {
-            if entry.conn.busy.load(Ordering::Acquire) {
+            if entry.conn.busy.load(Ordering::Acquire) || entry.conn.fresh.load(Ordering::Acquire) {
                 return true;
             }
             if let Some(close) = entry.close.take() {
@@ -210,6 +219,7 @@ async fn serve_one(
         let state = state.clone();
         async move {
             state.busy.store(true, Ordering::Release);
+            state.fresh.store(false, Ordering::Release);
             let response = app.oneshot(request).await;
             let now = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
             state.idle_since.store(now, Ordering::Release);
@@ -226,6 +236,26 @@ async fn serve_one(
         result = connection.as_mut() => log_end(result),
         _ = &mut closed => {}
         () = stopped(&mut stop) => {
+            if conn.fresh.load(Ordering::Acquire) {
+                // Its first request may be on the way: read it for a moment.
+                tokio::select! {
+                    result = connection.as_mut() => {
+                        log_end(result);
+                        tracker.remove(id);
+                        return;
+                    }
+                    _ = &mut closed => {
+                        tracker.remove(id);
+                        return;
+                    }
+                    () = tokio::time::sleep(FIRST_REQUEST_GRACE) => {}
+                }
+                if conn.fresh.load(Ordering::Acquire) {
+                    // Still no request, or headers half sent: closed, as any idle connection.
+                    tracker.remove(id);
+                    return;
+                }
+            }
             // Idle connections are closed by the loop; one answering a request finishes it.
             connection.as_mut().graceful_shutdown();
             tokio::select! {
@@ -275,16 +305,57 @@ mod tests {
         assert_eq!(tracker.len(), 1);
     }
 
+    /// A client that connected just before a stop (a backend handover, a shutdown) and sends
+    /// its request right after still gets an answer.
+    #[tokio::test]
+    async fn a_connection_opened_before_a_stop_gets_its_first_request_answered() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = Router::new().route("/", axum::routing::get(|| async { "answered" }));
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let served = tokio::spawn(serve_connections(
+            listener,
+            app,
+            ConnectionLimits::default(),
+            stop_rx,
+            Duration::from_secs(5),
+        ));
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        stop_tx.send(true).unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .await
+            .unwrap();
+        let mut reply = Vec::new();
+        stream.read_to_end(&mut reply).await.unwrap();
+        let reply = String::from_utf8_lossy(&reply);
+        assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+        assert!(reply.ends_with("answered"), "{reply}");
+        // The loop has stopped accepting and returns once the connection is done.
+        tokio::time::timeout(Duration::from_secs(2), served)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+
     #[test]
-    fn shutdown_closes_idle_connections_and_keeps_busy_ones() {
+    fn shutdown_closes_idle_connections_and_keeps_busy_and_fresh_ones() {
         let tracker = Tracker::new();
         let (_, idle, mut idle_closed) = tracker.admit(8).unwrap();
+        // An idle keep-alive connection: it has answered a request before.
+        idle.fresh.store(false, Ordering::Release);
         let (_, busy, mut busy_closed) = tracker.admit(8).unwrap();
         busy.busy.store(true, Ordering::Release);
+        // Not a request yet: it closes itself after its grace.
+        let (_, _fresh, mut fresh_closed) = tracker.admit(8).unwrap();
         tracker.close_idle();
         assert!(idle_closed.try_recv().is_ok());
         assert!(busy_closed.try_recv().is_err());
-        assert_eq!(tracker.len(), 1);
+        assert!(fresh_closed.try_recv().is_err());
+        assert_eq!(tracker.len(), 2);
         drop(idle);
     }
 }
