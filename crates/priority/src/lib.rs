@@ -277,6 +277,27 @@ mod os {
     }
 }
 
+/// Where the priority can be raised again, the indexer never yields: no CPU counters needed.
+#[cfg(not(target_os = "linux"))]
+mod no_counters {
+    pub fn can_restore() -> bool {
+        true
+    }
+
+    #[derive(Debug, Clone, Copy)]
+    pub struct Sample;
+
+    impl Sample {
+        pub fn others_busy_since(&self, _: &Sample) -> Option<f64> {
+            None
+        }
+    }
+
+    pub fn sample() -> Option<Sample> {
+        None
+    }
+}
+
 #[cfg(target_os = "macos")]
 mod os {
     //! The background band (`PRIO_DARWIN_BG`): lower CPU priority, throttled disk I/O, and the
@@ -302,23 +323,7 @@ mod os {
         set(0)
     }
 
-    pub fn can_restore() -> bool {
-        true
-    }
-
-    /// Not needed where the priority can be raised again.
-    #[derive(Debug, Clone, Copy)]
-    pub struct Sample;
-
-    impl Sample {
-        pub fn others_busy_since(&self, _: &Sample) -> Option<f64> {
-            None
-        }
-    }
-
-    pub fn sample() -> Option<Sample> {
-        None
-    }
+    pub use super::no_counters::{can_restore, sample, Sample};
 }
 
 #[cfg(windows)]
@@ -349,23 +354,7 @@ mod os {
         set(NORMAL_PRIORITY_CLASS)
     }
 
-    pub fn can_restore() -> bool {
-        true
-    }
-
-    /// Not needed where the priority can be raised again.
-    #[derive(Debug, Clone, Copy)]
-    pub struct Sample;
-
-    impl Sample {
-        pub fn others_busy_since(&self, _: &Sample) -> Option<f64> {
-            None
-        }
-    }
-
-    pub fn sample() -> Option<Sample> {
-        None
-    }
+    pub use super::no_counters::{can_restore, sample, Sample};
 }
 
 #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
@@ -385,23 +374,7 @@ mod os {
         Ok(())
     }
 
-    pub fn can_restore() -> bool {
-        true
-    }
-
-    /// Not needed where the priority can be raised again.
-    #[derive(Debug, Clone, Copy)]
-    pub struct Sample;
-
-    impl Sample {
-        pub fn others_busy_since(&self, _: &Sample) -> Option<f64> {
-            None
-        }
-    }
-
-    pub fn sample() -> Option<Sample> {
-        None
-    }
+    pub use super::no_counters::{can_restore, sample, Sample};
 }
 
 #[cfg(test)]
@@ -426,6 +399,14 @@ mod tests {
             assert!(in_background());
             set_bulk(false);
             assert!(!in_background());
+            return;
+        }
+        if state().os == Os::Stays {
+            // Started at a low priority already (e.g. under `nice`): it is left as it is.
+            let _q = query();
+            assert!(os_lowered());
+            set_bulk(false);
+            assert!(in_background());
             return;
         }
         assert!(os_lowered());

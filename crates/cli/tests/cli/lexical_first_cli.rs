@@ -89,7 +89,7 @@ fn keyword_search_works_before_embedding_and_embedding_resumes_after_a_pause() {
         let lowered = nice.iter().all(|&n| n >= 10);
         assert_eq!(
             lowered,
-            can_raise_priority(),
+            can_raise_priority() || started_low(),
             "threads' nice values: {nice:?}"
         );
     }
@@ -141,10 +141,10 @@ fn keyword_search_works_before_embedding_and_embedding_resumes_after_a_pause() {
     let after = search(&server, "mk250q", "hybrid");
     assert_eq!(after["dense_coverage"], 1.0);
     assert_eq!(after["index_complete"], true);
-    // Done: the priority is back to normal where the system allows it (Linux lets only a
-    // privileged process raise it again), and the status says which.
+    // Done: the priority is back to normal, and the status says so (unless the tests run
+    // under `nice`, which the service inherits and leaves alone).
     #[cfg(target_os = "linux")]
-    {
+    if !started_low() {
         let lowered = status(&server)["background"] == true;
         let nice = thread_nice(server.child.id());
         assert!(
@@ -152,6 +152,14 @@ fn keyword_search_works_before_embedding_and_embedding_resumes_after_a_pause() {
             "{lowered}: {nice:?}"
         );
     }
+}
+
+/// Whether the tests run at a low priority already (under `nice`); the service inherits it.
+#[cfg(target_os = "linux")]
+fn started_low() -> bool {
+    // SAFETY: no pointers.
+    let nice = unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) };
+    nice >= 10
 }
 
 /// Whether this user may raise a process's priority again (root, or `RLIMIT_NICE` ≥ 20).
