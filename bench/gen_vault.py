@@ -2,6 +2,9 @@
 """Generates the benchmark vault: seeded, Obsidian-like notes stitched from real text.
 
     gen_vault.py OUT_DIR [--notes 10000] [--seed 8] [--sample 120] [--queries 300]
+                 [--median-words 12] [--sigma 1.0] [--max-words 1500] [--code-blocks 0]
+
+The realistic vaults of `make bench` use --median-words 200 --max-words 10000 --code-blocks 0.03.
 
 Writes OUT_DIR/vault (the notes), OUT_DIR/sample (a fixed subset of the notes, same paths, for
 throughput runs), OUT_DIR/queries.txt (search queries) and OUT_DIR/manifest.json (counts and a
@@ -74,7 +77,22 @@ def short_title(raw, rng, words=None):
     return t[0].upper() + t[1:]
 
 
-def make_note(rng, stream, words, title, all_titles, heading_pool):
+CODE = [
+    ("python", ["import numpy as np", "", "def {w}(xs):", "    return np.mean(xs) * {n}"]),
+    ("bash", ["cd ~/data/{w}", "for f in *.csv; do wc -l \"$f\"; done | sort -n | tail -{n}"]),
+    ("sql", ["SELECT {w}, count(*) FROM samples", "WHERE batch = {n}", "GROUP BY {w};"]),
+    ("js", ["const {w} = rows.filter((r) => r.value > {n});", "console.log({w}.length);"]),
+]
+
+
+def code_block(rng):
+    lang, lines = rng.choice(CODE)
+    word = rng.choice(["dose", "drag", "strain", "cells", "lift", "load", "ratio", "yield"])
+    n = rng.randint(2, 99)
+    return [f"```{lang}"] + [l.format(w=word, n=n) for l in lines] + ["```", ""]
+
+
+def make_note(rng, stream, words, title, all_titles, heading_pool, code_rate=0.0):
     out = []
     if rng.random() < 0.35:
         tags = rng.sample(TAGS, rng.randint(1, 3))
@@ -114,6 +132,9 @@ def make_note(rng, stream, words, title, all_titles, heading_pool):
             else:
                 out.append(" ".join(para))
             out.append("")
+            # Only drawn when asked for, so vaults made without code keep their exact text.
+            if code_rate and rng.random() < code_rate:
+                out += code_block(rng)
             if rng.random() < 0.02:
                 out += [f"%% private remark {rng.randint(0, 999)} %%", ""]
     return "\n".join(out).rstrip() + "\n"
@@ -137,6 +158,11 @@ def main():
     ap.add_argument("--queries", type=int, default=300)
     ap.add_argument("--median-words", type=float, default=12.0)
     ap.add_argument("--sigma", type=float, default=1.0)
+    # Longest note, in words of text: 1,500 keeps the default vault (and its cached index) as it
+    # was; the realistic vault lets the tail run to 10,000.
+    ap.add_argument("--max-words", type=int, default=1500)
+    # Chance of a fenced code block after a paragraph (0 for the default vault, as before).
+    ap.add_argument("--code-blocks", type=float, default=0.0)
     a = ap.parse_args()
     rng = random.Random(a.seed)
     titles, sentences = load_sentences(rng)
@@ -151,14 +177,15 @@ def main():
 
     vault = a.out / "vault"
     digest = hashlib.blake2b(digest_size=16)
-    notes, total_words = {}, 0
+    notes, total_words, longest = {}, 0, 0
     for i, name in enumerate(names):
-        words = int(min(max(rng.lognormvariate(math.log(a.median_words), a.sigma), 5), 1500))
-        text = make_note(rng, stream, words, name, names, titles)
+        words = int(min(max(rng.lognormvariate(math.log(a.median_words), a.sigma), 5), a.max_words))
+        text = make_note(rng, stream, words, name, names, titles, a.code_blocks)
         rel = f"{rng.choice(FOLDERS)}/{name}.md"
         digest.update(rel.encode() + b"\0" + text.encode() + b"\0")
         notes[rel] = text
         total_words += len(text.split())
+        longest = max(longest, len(text.split()))
     paths = list(notes)
     # An existing vault with exactly these notes is left alone: its files keep their mtimes, so
     # the cached index stays up to date (and an indexer reading it is not disturbed).
@@ -196,7 +223,9 @@ def main():
 
     manifest = {
         "notes": len(paths), "words": total_words, "seed": a.seed,
-        "median_words": a.median_words, "sigma": a.sigma,
+        "median_words": a.median_words, "sigma": a.sigma, "max_words": a.max_words,
+        "code_blocks": a.code_blocks,
+        "longest_note_words": longest,
         "sample_notes": len(sample), "vault_hash": digest.hexdigest(),
         "sentences_available": len(sentences), "sentences_used": stream.pos + stream.round * len(sentences),
     }

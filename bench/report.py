@@ -71,6 +71,7 @@ def main():
     r["serve_q4"] = load(os.path.join(out, "serve_q4.json"))
     r["serve_sample"] = load(os.path.join(out, "serve_sample.json"))
     r["levers"] = load(os.path.join(out, "levers.json"))
+    r["realistic"] = realistic(out)
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump(r, f, indent=1)
 
@@ -126,10 +127,52 @@ def main():
             x = lv["result"]
             md.append(f"| {lv['setting'].strip()} | {x['rss_after_load_mib']:.0f} | {x['rss_end_mib']:.0f} | "
                       f"{x['peak_rss_mib']:.0f} | {x['tokens_per_second']:.0f} |")
+    md += realistic_md(r["realistic"])
     with open(os.path.join(out, "results.md"), "w") as f:
         f.write("\n".join(md) + "\n")
     print("\n".join(md))
     plots(out, full_series, serve)
+
+
+def realistic(out):
+    """The realistic vaults of step 9, by size: the vault, the fill, serve, the first minute."""
+    sizes = sorted(int(n[len("real_"):-len("_manifest.json")]) for n in os.listdir(out)
+                   if n.startswith("real_") and n.endswith("_manifest.json"))
+    res = {}
+    for n in sizes:
+        serve = load(os.path.join(out, f"real_{n}.json"), {})
+        res[str(n)] = {
+            "vault": load(os.path.join(out, f"real_{n}_manifest.json")),
+            "fill": load(os.path.join(out, f"real_{n}_fill.json")),
+            "fill_measure": load(os.path.join(out, f"real_{n}_fill_measure.json")),
+            "serve": {k: v for k, v in serve.items() if not k.endswith("latencies_ms")},
+            "first_minute": load(os.path.join(out, f"real_{n}_first_minute.json")),
+        }
+    return res
+
+
+def realistic_md(res):
+    if not res:
+        return []
+    md = ["", "Realistic vaults (EmbeddingGemma int8, 768 dimensions; vectors past the first 384 "
+          "sections re-used from those, see docs/benchmarks.md):", "",
+          "| notes | words | sections | index on disk | start to healthy | RSS at rest | after 600 searches "
+          "| peak while indexing | p50 / p99 sequential | p50 / p99 8 clients | first index, estimated |",
+          "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for n, x in res.items():
+        v, f, fm, s = x["vault"] or {}, x["fill"] or {}, x["fill_measure"] or {}, x["serve"]
+        st, seq, conc = s.get("index_status") or {}, s.get("sequential") or {}, s.get("concurrent") or {}
+        est = f.get("estimated_first_index_s")
+        rate = f.get("real_tokens_per_s")
+        estimate = (f"{est / 3600:.1f} h at {rate:.0f} tokens/s ({f['threads']} threads)"
+                    if est and rate else "")
+        md.append(
+            f"| {int(n):,} | {v.get('words', 0):,} | {st.get('chunks') or 0:,} "
+            f"| {(st.get('index_size_bytes') or 0) / 2**20:.0f} MiB | {s.get('start_to_healthy_s', 0):.2f} s "
+            f"| {s.get('rss_idle_mib') or 0:.0f} MiB | {s.get('rss_after_queries_mib') or 0:.0f} MiB "
+            f"| {fm.get('time_peak_mib') or 0:.0f} MiB | {seq.get('p50_ms', 0):.1f} / {seq.get('p99_ms', 0):.1f} ms "
+            f"| {conc.get('p50_ms', 0):.0f} / {conc.get('p99_ms', 0):.0f} ms | {estimate} |")
+    return md
 
 
 def mb(mib):

@@ -56,7 +56,7 @@ fn newer_schema_version_is_refused_with_the_file_named() {
     drop(open(&f, TestEmbedder::new(16)));
     f.db()
         .execute(
-            "UPDATE meta SET value = '3' WHERE key = 'schema_version'",
+            "UPDATE meta SET value = '9' WHERE key = 'schema_version'",
             [],
         )
         .unwrap();
@@ -66,7 +66,7 @@ fn newer_schema_version_is_refused_with_the_file_named() {
     assert!(matches!(err, IndexError::SchemaVersion { .. }), "{err:?}");
     let msg = err.to_string();
     assert!(
-        msg.contains("index.sqlite") && msg.contains("version 3"),
+        msg.contains("index.sqlite") && msg.contains("version 9"),
         "{msg}"
     );
     // Nothing was changed in the refused file.
@@ -78,7 +78,7 @@ fn newer_schema_version_is_refused_with_the_file_named() {
             |r| r.get(0),
         )
         .unwrap();
-    assert_eq!(v, "3");
+    assert_eq!(v, "9");
 }
 
 #[test]

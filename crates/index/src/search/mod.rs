@@ -131,16 +131,21 @@ pub(crate) fn run(ctx: &SearchContext<'_>, p: &PreparedSearch) -> Result<Vec<Hit
         }
     }
     let depth = (req.top_k * 4).max(MIN_CANDIDATES);
+    let ms = |since: Instant| since.elapsed().as_secs_f64() * 1e3;
+    let stage = Instant::now();
     let dense = match &p.query_vector {
         Some(q) => dense_top(ctx, q, depth, &filter)?,
         None => Vec::new(),
     };
+    let dense_ms = ms(stage);
+    let stage = Instant::now();
     let lexical = match req.mode {
         SearchMode::Dense => Vec::new(),
         SearchMode::Lexical | SearchMode::Hybrid => {
             bm25_top(ctx.reader, &query, depth, &filter, Bm25Weights::default())?
         }
     };
+    let lexical_ms = ms(stage);
     let dense_list = RankedList::new(Retriever::Dense, &dense);
     let lexical_list = RankedList::new(Retriever::Lexical, &lexical);
     let terms = SnippetTerms::from_query(&query);
@@ -194,6 +199,7 @@ pub(crate) fn run(ctx: &SearchContext<'_>, p: &PreparedSearch) -> Result<Vec<Hit
     }
     notes.truncate(req.top_k);
 
+    let stage = Instant::now();
     let hits = notes
         .iter()
         .map(|n| {
@@ -212,7 +218,10 @@ pub(crate) fn run(ctx: &SearchContext<'_>, p: &PreparedSearch) -> Result<Vec<Hit
         dense = dense.len(),
         lexical = lexical.len(),
         hits = hits.len(),
-        took_ms = started.elapsed().as_secs_f64() * 1e3,
+        dense_ms,
+        lexical_ms,
+        hits_ms = ms(stage),
+        took_ms = ms(started),
         "search"
     );
     Ok(hits.into_iter().flatten().collect())

@@ -96,8 +96,12 @@ impl TestDb {
                         &[],
                         &specs,
                     );
-                    for (text, v) in texts.iter().zip(group) {
-                        embeddings::insert(tx, fingerprint, &hash(text), v)?;
+                }
+                // Vectors are stored in another order than their chunks, as a first index
+                // stores them (newest notes first): odd chunks first, then even ones.
+                for parity in [1, 0] {
+                    for (j, v) in vectors.iter().enumerate().filter(|(j, _)| j % 2 == parity) {
+                        embeddings::insert(tx, fingerprint, &hash(&format!("chunk {j}")), v)?;
                     }
                 }
                 Ok(())
@@ -231,6 +235,7 @@ pub fn stored_vectors(reader: &Reader<'_>, fingerprint: &str, dims: usize) -> Ve
         })
         .unwrap();
     assert_eq!(skipped, 0);
+    out.sort_by_key(|(chunk, _)| *chunk);
     out
 }
 

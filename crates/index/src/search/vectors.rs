@@ -72,8 +72,9 @@ impl VectorMatrix {
         let mut m = Self::with_codes(dims, encoding);
         m.reserve_exact(reader.count_chunk_vectors(fingerprint_id)?);
         let skipped = reader.for_each_chunk_vector(fingerprint_id, dims, |chunk, note, v| {
-            m.upsert(chunk, note, v)
+            m.push_unsorted(chunk, note, v)
         })?;
+        m.sort_rows();
         if skipped > 0 {
             tracing::warn!(skipped, dims, "vectors with the wrong length were skipped");
         }
@@ -121,18 +122,7 @@ impl VectorMatrix {
 
     /// Adds or replaces the vector of `chunk_id`. `v` should be unit length.
     pub fn upsert(&mut self, chunk_id: i64, note_id: i64, v: &[f32]) -> Result<(), IndexError> {
-        if v.len() != self.dims {
-            return Err(IndexError::VectorDims {
-                chunk_id,
-                expected: self.dims,
-                actual: v.len(),
-            });
-        }
-        let note = u32::try_from(note_id)
-            .ok()
-            .filter(|&n| n != DEAD)
-            .ok_or(IndexError::NoteIdRange { note_id })?;
-        let (scale, code) = codes::encode(self.encoding, v);
+        let (note, scale, code) = self.encode_row(chunk_id, note_id, v)?;
         let scaled = self.encoding == VectorCodes::Int8;
         let rb = self.row_bytes;
         match self.position(chunk_id) {
@@ -167,6 +157,83 @@ impl VectorMatrix {
             }
         }
         Ok(())
+    }
+
+    /// The note id as stored and the row's code, or why the row cannot be stored.
+    fn encode_row(
+        &self,
+        chunk_id: i64,
+        note_id: i64,
+        v: &[f32],
+    ) -> Result<(u32, f32, Vec<u8>), IndexError> {
+        if v.len() != self.dims {
+            return Err(IndexError::VectorDims {
+                chunk_id,
+                expected: self.dims,
+                actual: v.len(),
+            });
+        }
+        let note = u32::try_from(note_id)
+            .ok()
+            .filter(|&n| n != DEAD)
+            .ok_or(IndexError::NoteIdRange { note_id })?;
+        let (scale, code) = codes::encode(self.encoding, v);
+        Ok((note, scale, code))
+    }
+
+    /// Appends a row without keeping the rows sorted: for a bulk load, which ends with
+    /// [`Self::sort_rows`]. Each chunk id must come once.
+    fn push_unsorted(&mut self, chunk_id: i64, note_id: i64, v: &[f32]) -> Result<(), IndexError> {
+        let (note, scale, code) = self.encode_row(chunk_id, note_id, v)?;
+        self.grow_for_one();
+        self.chunk_ids.push(chunk_id);
+        self.note_ids.push(note);
+        if self.encoding == VectorCodes::Int8 {
+            self.scales.push(scale);
+        }
+        self.codes.extend_from_slice(&code);
+        Ok(())
+    }
+
+    /// Sorts the rows by chunk id after [`Self::push_unsorted`]. The codes are permuted in
+    /// place, one row of scratch, so a load never holds the matrix twice.
+    fn sort_rows(&mut self) {
+        if self.chunk_ids.is_sorted() {
+            return;
+        }
+        let n = self.chunk_ids.len();
+        // order[k]: the row that goes to position k.
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_unstable_by_key(|&i| self.chunk_ids[i]);
+        let chunk_ids: Vec<i64> = order.iter().map(|&i| self.chunk_ids[i]).collect();
+        let note_ids: Vec<u32> = order.iter().map(|&i| self.note_ids[i]).collect();
+        if self.encoding == VectorCodes::Int8 {
+            self.scales = order.iter().map(|&i| self.scales[i]).collect();
+        }
+        self.chunk_ids = chunk_ids;
+        self.note_ids = note_ids;
+        let rb = self.row_bytes;
+        let mut placed = vec![false; n];
+        let mut scratch = vec![0u8; rb];
+        for start in 0..n {
+            if placed[start] {
+                continue;
+            }
+            // Follow the cycle through `start`: each position takes its source row, and the
+            // row first at `start` (saved) goes where the cycle closes.
+            scratch.copy_from_slice(&self.codes[start * rb..(start + 1) * rb]);
+            let mut at = start;
+            loop {
+                placed[at] = true;
+                let from = order[at];
+                if from == start {
+                    self.codes[at * rb..(at + 1) * rb].copy_from_slice(&scratch);
+                    break;
+                }
+                self.codes.copy_within(from * rb..(from + 1) * rb, at * rb);
+                at = from;
+            }
+        }
     }
 
     /// Removes the vector of `chunk_id`; returns whether it was there. Rows are tombstoned and

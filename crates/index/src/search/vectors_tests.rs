@@ -1,5 +1,5 @@
 use super::*;
-use crate::search::testdb::{random_unit_vectors, TestDb};
+use crate::search::testdb::{random_unit_vectors, stored_vectors, TestDb};
 use crate::search::NoteSet;
 
 fn unit(v: &[f32]) -> Vec<f32> {
@@ -217,6 +217,41 @@ fn load_skips_damaged_vectors() {
             .unwrap()
             .is_empty()
     );
+}
+
+#[test]
+fn load_puts_rows_read_in_hash_order_in_chunk_order() {
+    let db = TestDb::new();
+    let vectors = random_unit_vectors(300, 16, 4);
+    db.bulk_vectors("fp", &vectors, 7);
+    // The store yields rows in content-hash order, so the load has to sort them.
+    let mut read = Vec::new();
+    db.reader()
+        .for_each_chunk_vector("fp", 16, |chunk, note, _| {
+            read.push((chunk, note));
+            Ok(())
+        })
+        .unwrap();
+    assert!(!read.iter().map(|r| r.0).collect::<Vec<_>>().is_sorted());
+    read.sort_unstable();
+    for codes in [VectorCodes::Int8, VectorCodes::Binary] {
+        let loaded = VectorMatrix::load(&db.reader(), "fp", 16, codes).unwrap();
+        let mut expected = VectorMatrix::with_codes(16, codes);
+        for (chunk, v) in stored_vectors(&db.reader(), "fp", 16) {
+            let note = read[read.binary_search_by_key(&chunk, |r| r.0).unwrap()].1;
+            expected.upsert(chunk, note, &v).unwrap();
+        }
+        assert_eq!(loaded.len(), 300);
+        assert_eq!(loaded.chunk_ids, expected.chunk_ids);
+        assert_eq!(loaded.note_ids, expected.note_ids);
+        assert_eq!(loaded.codes, expected.codes);
+        assert_eq!(loaded.scales, expected.scales);
+        let query = &vectors[17];
+        assert_eq!(
+            loaded.top_k(query, 10, &NoteFilter::All),
+            expected.top_k(query, 10, &NoteFilter::All)
+        );
+    }
 }
 
 #[test]

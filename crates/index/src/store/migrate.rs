@@ -3,6 +3,8 @@
 //!
 //! - 1 → 2: the full-text table gains English stemming. Its rows are rebuilt from the chunks'
 //!   stored text, so no note is read again and no vector is recomputed.
+//! - 2 → 3: the vectors move from a WITHOUT ROWID table, where each one took an overflow page,
+//!   to a rowid table (see `schema.sql`); the file is then vacuumed to give the space back.
 
 use std::path::Path;
 use std::time::Instant;
@@ -55,10 +57,55 @@ pub(super) fn upgrade(conn: &mut Connection, path: &Path, from: u32) -> Result<(
             "full-text index rebuilt with stemming (schema 1 → 2)"
         );
     }
+    if from < 3 {
+        let moved = tx
+            .execute_batch(
+                "CREATE TABLE vectors_v3 (
+                     content_hash BLOB NOT NULL,
+                     fingerprint  TEXT NOT NULL,
+                     vec          BLOB NOT NULL,
+                     PRIMARY KEY (content_hash, fingerprint)
+                 );
+                 INSERT INTO vectors_v3(content_hash, fingerprint, vec)
+                     SELECT content_hash, fingerprint, vec FROM vectors;
+                 DROP TABLE vectors;
+                 ALTER TABLE vectors_v3 RENAME TO vectors;",
+            )
+            .map_err(e())
+            .and_then(|()| {
+                tx.query_row("SELECT count(*) FROM vectors", [], |r| r.get::<_, i64>(0))
+                    .map_err(e())
+            })?;
+        tracing::info!(
+            file = %path.display(),
+            vectors = moved,
+            took_s = started.elapsed().as_secs_f64(),
+            "vectors moved to a compact table (schema 2 → 3)"
+        );
+    }
     tx.execute(
         "UPDATE meta SET value = ?1 WHERE key = 'schema_version'",
         [SCHEMA_VERSION.to_string()],
     )
     .map_err(e())?;
-    tx.commit().map_err(e())
+    tx.commit().map_err(e())?;
+    if from < 3 {
+        // The old table's pages are free now: two thirds of the file. VACUUM hands them back to
+        // the disk; when it cannot (no room for its copy), the index is still whole and the
+        // free pages are reused by later writes.
+        let started = Instant::now();
+        match conn.execute_batch("VACUUM") {
+            Ok(()) => tracing::info!(
+                file = %path.display(),
+                took_s = started.elapsed().as_secs_f64(),
+                "index file compacted"
+            ),
+            Err(err) => tracing::warn!(
+                file = %path.display(),
+                %err,
+                "could not compact the index file; its free pages are reused by later writes"
+            ),
+        }
+    }
+    Ok(())
 }

@@ -30,9 +30,10 @@ pub use sql_error::SqliteError;
 /// The SQL that creates an index of the current version.
 pub(crate) const SCHEMA_SQL: &str = include_str!("schema.sql");
 /// The schema version this build writes; older versions are upgraded when opened for writing.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 /// The oldest version this build reads (read-only opens use it as it is: version 1 differs only
-/// in its full-text table's tokenizer, which queries go through unchanged).
+/// in its full-text table's tokenizer, which queries go through unchanged, and versions 1 and 2
+/// in the vectors table's layout, which queries do not see).
 const OLDEST_READABLE: u32 = 1;
 
 /// Read connections kept open for reuse; more are opened on demand and closed after use.

@@ -154,8 +154,10 @@ impl Reader<'_> {
         }
     }
 
-    /// Every chunk vector of `fingerprint` in chunk order, decoded, as (chunk id, note id,
-    /// vector). Vectors whose length is not `dims` are skipped and counted in the result.
+    /// Every chunk vector of `fingerprint`, decoded, as (chunk id, note id, vector), in the
+    /// vectors' key order, not chunk order: asking SQLite for chunk order reads every chunk row
+    /// (text included) and then the vectors at random, 4 times slower at open. Vectors whose
+    /// length is not `dims` are skipped and counted in the result.
     pub(crate) fn for_each_chunk_vector(
         &self,
         fingerprint: &str,
@@ -167,8 +169,7 @@ impl Reader<'_> {
             .conn()
             .prepare(
                 "SELECT c.id, c.note_id, v.vec FROM chunks c \
-                 JOIN vectors v ON v.content_hash = c.content_hash AND v.fingerprint = ?1 \
-                 ORDER BY c.id",
+                 JOIN vectors v ON v.content_hash = c.content_hash AND v.fingerprint = ?1",
             )
             .map_err(e())?;
         let mut rows = stmt.query([fingerprint]).map_err(e())?;
@@ -323,9 +324,13 @@ impl Reader<'_> {
         let mut stmt = self
             .conn()
             .prepare_cached(
-                "SELECT chunks_fts.rowid, c.note_id, bm25(chunks_fts, ?2, ?3, ?4) AS s \
-                 FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid \
-                 WHERE chunks_fts MATCH ?1 ORDER BY s, chunks_fts.rowid LIMIT ?5",
+                // Ranked inside the subquery, joined after: joined first, every matching row
+                // (100,000 for a common word in a large vault) read its chunk before the sort,
+                // three times the cost of the ranking itself.
+                "SELECT f.rowid, c.note_id, f.s FROM \
+                 (SELECT rowid, bm25(chunks_fts, ?2, ?3, ?4) AS s FROM chunks_fts \
+                  WHERE chunks_fts MATCH ?1 ORDER BY s, rowid LIMIT ?5) f \
+                 JOIN chunks c ON c.id = f.rowid ORDER BY f.s, f.rowid",
             )
             .map_err(e())?;
         let mut rows = stmt

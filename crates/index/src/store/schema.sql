@@ -4,7 +4,7 @@ CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
--- keys: schema_version ('2'), fingerprint (JSON of EmbedderFingerprint), fingerprint_id, vault (absolute path)
+-- keys: schema_version ('3'), fingerprint (JSON of EmbedderFingerprint), fingerprint_id, vault (absolute path)
 
 CREATE TABLE IF NOT EXISTS notes (
     id           INTEGER PRIMARY KEY,
@@ -36,12 +36,15 @@ CREATE INDEX IF NOT EXISTS chunks_hash ON chunks(content_hash);
 
 -- One vector per embedded text and embedder. Keyed by content so that renames, moves and
 -- unchanged sections reuse vectors; keyed by fingerprint so that two models never mix.
+-- A rowid table, not WITHOUT ROWID: a table row keeps up to ~4,000 bytes in its page, an
+-- index-tree row only ~1,000, so a 768-dimension vector (1,536 bytes) would spill into an
+-- overflow page of its own (4 KiB for 0.5 KiB), tripling the file and the pages a re-score reads.
 CREATE TABLE IF NOT EXISTS vectors (
     content_hash BLOB NOT NULL,
     fingerprint  TEXT NOT NULL,          -- EmbedderFingerprint::id()
     vec          BLOB NOT NULL,          -- f16 little-endian, `dims` values, unit length
     PRIMARY KEY (content_hash, fingerprint)
-) WITHOUT ROWID;
+);
 
 -- BM25. rowid = chunks.id. Columns hold fts::fts_document() of the text (CJK made searchable).
 -- Contentless: the index keeps only the terms (the text is in `chunks`), which makes the whole

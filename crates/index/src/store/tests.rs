@@ -1,3 +1,4 @@
+use rusqlite::params;
 use vault_rag_core::fake::HashEmbedder;
 use vault_rag_core::Embedder;
 
@@ -237,4 +238,100 @@ fn a_version_1_index_is_upgraded_to_stemmed_full_text_in_place() {
     assert_eq!(count(&c, "\"机器\""), 1, "CJK bigrams rebuilt");
     assert_eq!(count(&c, "\"XR-7741b\""), 1, "codes match as before");
     assert_eq!(count(&c, "overnight"), 1);
+}
+
+#[test]
+fn a_version_2_index_moves_its_vectors_out_of_overflow_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("i.sqlite");
+    let fingerprint = fp(768);
+    let (s, _) = Store::open(&path, &fingerprint).unwrap();
+    s.write("test", |tx| {
+        let note = NoteRecord {
+            path: "a.md",
+            mtime_ns: 1,
+            size: 2,
+            content_hash: &[1; 32],
+            title: "A",
+            tags: &[],
+            aliases: &[],
+            links: vec![],
+        };
+        let chunk = ChunkRecord {
+            heading_path: &[],
+            start_line: 1,
+            end_line: 2,
+            block_id: None,
+            text: "text",
+            content_hash: &[0; 32],
+        };
+        notes::write_note(tx, &note, &[chunk]).map(drop)
+    })
+    .unwrap();
+    let chunk_id: i64 = s
+        .writer()
+        .unwrap()
+        .query_row("SELECT id FROM chunks", [], |r| r.get(0))
+        .unwrap();
+    drop(s);
+    // Version 2's layout: WITHOUT ROWID, 300 vectors of 768 f16 values (1,536 bytes each).
+    let c = Connection::open(&path).unwrap();
+    c.execute_batch(
+        "DROP TABLE vectors;
+         CREATE TABLE vectors (content_hash BLOB NOT NULL, fingerprint TEXT NOT NULL,
+             vec BLOB NOT NULL, PRIMARY KEY (content_hash, fingerprint)) WITHOUT ROWID;
+         UPDATE meta SET value = '2' WHERE key = 'schema_version';",
+    )
+    .unwrap();
+    let vector = |i: u8| -> Vec<u8> { (0..768u16).flat_map(|j| half_bits(i, j)).collect() };
+    for i in 0..300u16 {
+        let hash = [(i % 256) as u8, (i / 256) as u8].repeat(16);
+        c.execute(
+            "INSERT INTO vectors VALUES (?1, ?2, ?3)",
+            params![hash, fingerprint.id(), vector((i % 256) as u8)],
+        )
+        .unwrap();
+    }
+    drop(c);
+    let before = std::fs::metadata(&path).unwrap().len();
+
+    let (s, _) = Store::open(&path, &fingerprint).unwrap();
+    let layout: String = s
+        .writer()
+        .unwrap()
+        .query_row(
+            "SELECT sql FROM sqlite_master WHERE name = 'vectors'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(!layout.contains("WITHOUT ROWID"), "{layout}");
+    let mut out = vec![0f32; 768];
+    assert!(s
+        .reader()
+        .unwrap()
+        .chunk_vector(chunk_id, &fingerprint.id(), &mut out)
+        .unwrap());
+    let expected = vector(0);
+    let mut back = vec![0f32; 768];
+    assert!(codec::decode_f16_into(&expected, &mut back));
+    assert_eq!(out, back, "the vector of hash 0 survived the move");
+    let rows: i64 = s
+        .writer()
+        .unwrap()
+        .query_row("SELECT count(*) FROM vectors", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 300);
+    drop(s);
+    let after = std::fs::metadata(&path).unwrap().len();
+    assert!(
+        after * 3 < before * 2,
+        "{before} bytes before, {after} after: overflow pages given back"
+    );
+}
+
+/// The f16 bits of a small value that differs per vector and dimension, little-endian.
+fn half_bits(i: u8, j: u16) -> [u8; 2] {
+    let v = 0x3000u16 + u16::from(i) * 8 + (j % 8);
+    v.to_le_bytes()
 }
