@@ -106,6 +106,12 @@ pub(super) fn upgrade(conn: &mut Connection, path: &Path, from: u32) -> Result<(
                 "could not compact the index file; its free pages are reused by later writes"
             ),
         }
+        // The copy and the vacuum wrote the whole index through the log, and a log is only
+        // truncated when asked: left alone it would keep that size until the service stops.
+        // Nothing else has the file open yet.
+        if let Err(err) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
+            tracing::warn!(file = %path.display(), %err, "could not empty the log after the upgrade");
+        }
     }
     Ok(())
 }
