@@ -147,6 +147,8 @@ def realistic(out):
             "fill_measure": load(os.path.join(out, f"real_{n}_fill_measure.json")),
             "serve": {k: v for k, v in serve.items() if not k.endswith("latencies_ms")},
             "first_minute": load(os.path.join(out, f"real_{n}_first_minute.json")),
+            "serve_prepacked": {k: v for k, v in load(os.path.join(out, f"real_{n}_prepacked.json"), {}).items()
+                                if not k.endswith("latencies_ms")},
         }
     return res
 
@@ -172,6 +174,20 @@ def realistic_md(res):
             f"| {s.get('rss_idle_mib') or 0:.0f} MiB | {s.get('rss_after_queries_mib') or 0:.0f} MiB "
             f"| {fm.get('time_peak_mib') or 0:.0f} MiB | {seq.get('p50_ms', 0):.1f} / {seq.get('p99_ms', 0):.1f} ms "
             f"| {conc.get('p50_ms', 0):.0f} / {conc.get('p99_ms', 0):.0f} ms | {estimate} |")
+    layouts = [(n, x) for n, x in res.items() if x.get("serve_prepacked")]
+    if layouts:
+        md += ["", "Serve memory by weight layout, same index, one run each (RSS MiB, anonymous in brackets):", "",
+               "| notes | weights | at rest | right after 600 searches | 2 s later | p50 / p99 sequential | p50 / p99 8 clients |",
+               "| ---: | --- | ---: | ---: | ---: | ---: | ---: |"]
+        for n, x in layouts:
+            for label, s in (("lean at rest (default)", x["serve"]), ("always prepacked", x["serve_prepacked"])):
+                def mem(key):
+                    m = s.get(key) or {}
+                    return f"{m.get('rss') or 0:.0f} ({m.get('anon') or 0:.0f})"
+                seq, conc = s.get("sequential") or {}, s.get("concurrent") or {}
+                md.append(f"| {int(n):,} | {label} | {mem('memory_idle')} | {mem('memory_after_queries')} "
+                          f"| {mem('memory_later')} | {seq.get('p50_ms', 0):.1f} / {seq.get('p99_ms', 0):.1f} ms "
+                          f"| {conc.get('p50_ms', 0):.0f} / {conc.get('p99_ms', 0):.0f} ms |")
     return md
 
 

@@ -147,6 +147,7 @@ fi
 if step realistic; then
   nice -n 10 cargo build --release -p vault-rag --example fill_index >&2
   real_args=(--model-dir "$MODEL_DIR" --precision int8 --dim 768 --threads "$THREADS")
+  first_size=${REAL_SIZES:-10000}; first_size=${first_size%% *}
   for size in ${REAL_SIZES:-10000 100000}; do
     gen="$BENCH_CACHE/real-$size"
     python3 bench/gen_vault.py "$gen" --notes "$size" --median-words 200 --sigma 1.0 \
@@ -164,6 +165,12 @@ if step realistic; then
     cp "$idx/run/measure.json" "$OUT/real_${size}_fill_measure.json"
     python3 bench/serve_bench.py --bin "$BIN" --vault "$gen/vault" --data-dir "$idx" \
       --queries "$gen/queries.txt" --out "$OUT" --name "real_$size" -- "${real_args[@]}" >&2
+    # Side by side on the first size: the same service with its weights always prepacked (the
+    # layout it used to hold at rest; by default it holds them only for bulk work).
+    if [ "$size" = "$first_size" ]; then
+      VAULT_RAG_ORT_PREPACK=1 python3 bench/serve_bench.py --bin "$BIN" --vault "$gen/vault" --data-dir "$idx" \
+        --queries "$gen/queries.txt" --out "$OUT" --name "real_${size}_prepacked" -- "${real_args[@]}" >&2
+    fi
     load "after realistic $size"
   done
   # Search from the first minute with the default model, on the first size.

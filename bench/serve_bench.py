@@ -65,6 +65,19 @@ def search(port, q):
     return ms, ok
 
 
+def proc_memory(pid_path):
+    """RSS and its anonymous and file-backed parts (MiB) of the server, from /proc."""
+    try:
+        with open(pid_path) as f:
+            pid = int(f.read())
+        with open(f"/proc/{pid}/status") as f:
+            status = dict(line.split(":", 1) for line in f if ":" in line)
+    except (OSError, ValueError):
+        return None
+    kb = lambda key: round(int(status[key].split()[0]) / 1024, 1) if key in status else None
+    return {"rss": kb("VmRSS"), "anon": kb("RssAnon"), "file": kb("RssFile")}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
@@ -135,6 +148,7 @@ def main():
         time.sleep(1)
         _, health = request(port, "GET", "/health")
         result["rss_idle_mib"] = health.get("rss_mb")
+        result["memory_idle"] = proc_memory(pid_path)
         if not a.no_latency:
             for q in queries[:5]:  # warm-up, not counted
                 search(port, q)
@@ -166,8 +180,11 @@ def main():
             result["concurrent_latencies_ms"] = [round(ms, 2) for ms, ok in conc if ok]
             _, health = request(port, "GET", "/health")
             result["rss_after_queries_mib"] = health.get("rss_mb")
+            result["memory_after_queries"] = proc_memory(pid_path)
             time.sleep(2)
             _, health = request(port, "GET", "/health")
+            result["rss_later_mib"] = health.get("rss_mb")
+            result["memory_later"] = proc_memory(pid_path)
         result["health_at_end"] = health
     finally:
         # SIGTERM to the server itself (measure.py waits for it and writes its files).

@@ -9,8 +9,8 @@ use std::time::Instant;
 
 use vault_rag_embed::{DocumentText, Embedder, ModelSpec, OnnxEmbedder, Precision};
 
-/// (VmRSS, VmHWM) of this process in MiB.
-fn memory() -> (f64, f64) {
+/// (VmRSS, VmHWM, RssAnon, RssFile) of this process in MiB.
+fn memory() -> (f64, f64, f64, f64) {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let read = |key: &str| {
         status
@@ -19,7 +19,12 @@ fn memory() -> (f64, f64) {
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
             .map_or(0.0, |kb| (kb / 1024.0 * 10.0).round() / 10.0)
     };
-    (read("VmRSS:"), read("VmHWM:"))
+    (
+        read("VmRSS:"),
+        read("VmHWM:"),
+        read("RssAnon:"),
+        read("RssFile:"),
+    )
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -70,10 +75,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let v = e.embed_documents(&docs)?;
     let took = t1.elapsed().as_secs_f64();
     let end = memory();
+    // The worker drops mapped pages and returns freed heap once it has been idle a while.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let idle = memory();
     println!(
         "{{\"texts\": {}, \"tokens\": {tokens}, \"load_seconds\": {load:.2}, \"embed_seconds\": {took:.2}, \
          \"tokens_per_second\": {:.1}, \"rss_start_mib\": {}, \"rss_after_load_mib\": {}, \
-         \"peak_after_load_mib\": {}, \"rss_end_mib\": {}, \"peak_rss_mib\": {}, \"dim\": {}}}",
+         \"peak_after_load_mib\": {}, \"rss_end_mib\": {}, \"peak_rss_mib\": {}, \"anon_after_load_mib\": {}, \"file_after_load_mib\": {}, \
+         \"anon_end_mib\": {}, \"file_end_mib\": {}, \"rss_idle_mib\": {}, \"anon_idle_mib\": {}, \
+         \"file_idle_mib\": {}, \"dim\": {}}}",
         v.len(),
         tokens as f64 / took,
         before.0,
@@ -81,6 +91,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         loaded.1,
         end.0,
         end.1,
+        loaded.2,
+        loaded.3,
+        end.2,
+        end.3,
+        idle.0,
+        idle.2,
+        idle.3,
         v.first().map_or(0, Vec::len)
     );
     Ok(())

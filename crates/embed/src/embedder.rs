@@ -2,6 +2,7 @@
 //! together behind the [`Embedder`] contract.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use vault_rag_core::{
@@ -57,6 +58,8 @@ pub struct OnnxEmbedder {
     threads: usize,
     worker: Worker,
     readiness: Arc<Readiness>,
+    /// Whether the session holds prepacked weights now (set by the worker, see `layout`).
+    prepacked: Arc<AtomicBool>,
 }
 
 impl OnnxEmbedder {
@@ -108,12 +111,22 @@ impl OnnxEmbedder {
             max_tokens: entry.max_tokens,
         };
         let readiness = Arc::new(Readiness::default());
+        let prepacked = Arc::new(AtomicBool::new(false));
         let load = {
             let (model, entry) = (files.model.clone(), entry.clone());
+            let prepacked = prepacked.clone();
             let origin = files.origin.to_string();
             move || {
                 let started = std::time::Instant::now();
-                let runner = SessionRunner::load(&model, &entry, SessionSettings { threads, dim })?;
+                let runner = SessionRunner::load(
+                    &model,
+                    &entry,
+                    SessionSettings {
+                        threads,
+                        dim,
+                        prepacked,
+                    },
+                )?;
                 let session_ms = started.elapsed().as_millis();
                 crate::memory::release_free_memory();
                 crate::mapped::release_code_after_load();
@@ -144,7 +157,14 @@ impl OnnxEmbedder {
             threads,
             worker,
             readiness,
+            prepacked,
         })
+    }
+
+    /// Whether the session holds its weights prepacked for the matrix kernels now: during bulk
+    /// document work by default, never at rest (see `VAULT_RAG_ORT_PREPACK`).
+    pub fn weights_prepacked(&self) -> bool {
+        self.prepacked.load(Ordering::Relaxed)
     }
 
     /// Blocks until the model session has loaded; its load error otherwise.

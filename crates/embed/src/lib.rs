@@ -46,6 +46,7 @@ mod catalog;
 mod embedder;
 mod hub;
 mod hub_error;
+mod layout;
 mod mapped;
 mod memory;
 mod onnx_refs;

@@ -58,7 +58,8 @@ impl MappedWeights {
         }
     }
 
-    fn drop_now(&mut self) {
+    /// Drops the pages now (before and after a session is built).
+    pub fn drop_now(&mut self) {
         self.last = Instant::now();
         self.dirty = false;
         if let Some(dir) = &self.dir {

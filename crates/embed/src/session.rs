@@ -1,7 +1,10 @@
 //! The ONNX Runtime session: built with the options that matter on a CPU, checked against the
 //! catalogue (inputs, the output to read, its width), and run one batch at a time.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 use ort::session::builder::GraphOptimizationLevel;
 use ort::session::{HasSelectedOutputs, OutputSelector, RunOptions, Session};
@@ -10,20 +13,32 @@ use vault_rag_core::EmbedError;
 
 use crate::batch::Batch;
 use crate::catalog::{ModelEntry, Pooling};
+use crate::layout::{Prepack, Switch};
 use crate::mapped::MappedWeights;
 use crate::pool;
-use crate::worker::Runner;
+use crate::worker::{Priority, Runner};
 
 /// Session settings resolved from the spec.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub(crate) struct SessionSettings {
     pub threads: usize,
     /// Output width after the Matryoshka cut.
     pub dim: usize,
+    /// Where the runner tells which layout it holds.
+    pub prepacked: Arc<AtomicBool>,
 }
 
 pub(crate) struct SessionRunner {
     session: Session,
+    /// Whether `session` holds prepacked weights (see `layout`).
+    prepacked: bool,
+    switch: Switch,
+    /// Shown to the embedder's owner.
+    shown: Arc<AtomicBool>,
+    /// What building the other layout needs.
+    model: PathBuf,
+    threads: usize,
+    tuning: Tuning,
     /// Asks for the one output we read: the other (token states) is not copied out.
     options: RunOptions<HasSelectedOutputs>,
     pooling: Pooling,
@@ -47,7 +62,11 @@ impl SessionRunner {
         if !model.is_file() {
             return Err(file_err("file not found".into()));
         }
-        let session = build(env, model, settings.threads).map_err(file_err)?;
+        let tuning = Tuning::from_env();
+        tracing::debug!(?tuning, "ONNX Runtime session settings");
+        let prepacked = tuning.prepack.at_start();
+        settings.prepacked.store(prepacked, Ordering::Relaxed);
+        let session = build(env, model, settings.threads, tuning, prepacked).map_err(file_err)?;
         check_inputs(&session, entry, model)?;
         check_output(&session, entry)?;
         let options = RunOptions::new()
@@ -55,6 +74,12 @@ impl SessionRunner {
             .with_outputs(OutputSelector::no_default().with(entry.pooling.output_name()));
         let mut runner = Self {
             session,
+            prepacked,
+            switch: Switch::new(tuning.prepack),
+            shown: settings.prepacked.clone(),
+            model: model.to_path_buf(),
+            threads: settings.threads,
+            tuning,
             options,
             pooling: entry.pooling.clone(),
             token_type_ids: entry.token_type_ids,
@@ -62,16 +87,18 @@ impl SessionRunner {
             dim: settings.dim,
             mapped: MappedWeights::new(model),
         };
-        // The first run re-lays weights out for the kernels (prepacking); doing it here keeps
-        // that cost out of the first search.
+        // The first run allocates what every run needs; doing it here keeps that cost out of
+        // the first search.
         let pad = i64::from(entry.pad_id);
-        runner.run(&Batch {
+        runner.run_once(&Batch {
             rows: 1,
             width: 4,
             input_ids: vec![pad; 4],
             attention_mask: vec![1; 4],
             positions: vec![0],
         })?;
+        // Loading and the first run read the whole weight file through the mapping.
+        runner.mapped.drop_now();
         Ok(runner)
     }
 }
@@ -87,8 +114,9 @@ pub(crate) struct Tuning {
     pub arena: bool,
     /// `VAULT_RAG_ORT_SPIN`: worker threads spin between operators instead of sleeping.
     pub spin: bool,
-    /// `VAULT_RAG_ORT_PREPACK`: weights re-laid out for the matrix kernels (a second copy).
-    pub prepack: bool,
+    /// `VAULT_RAG_ORT_PREPACK`: weights re-laid out for the matrix kernels (a second copy);
+    /// by default only during bulk work (`layout`).
+    pub prepack: Prepack,
     /// `VAULT_RAG_ORT_OPT`: graph optimisation level.
     pub opt_level: u8,
 }
@@ -103,7 +131,7 @@ impl Tuning {
         Self {
             arena: flag("VAULT_RAG_ORT_ARENA", true),
             spin: flag("VAULT_RAG_ORT_SPIN", true),
-            prepack: flag("VAULT_RAG_ORT_PREPACK", true),
+            prepack: Prepack::from_env(),
             opt_level: match std::env::var("VAULT_RAG_ORT_OPT").as_deref() {
                 Ok("1") => 1,
                 Ok("2") => 2,
@@ -117,9 +145,9 @@ fn build(
     env: &ort::environment::Environment,
     model: &Path,
     threads: usize,
+    tuning: Tuning,
+    prepack: bool,
 ) -> Result<Session, String> {
-    let tuning = Tuning::from_env();
-    tracing::debug!(?tuning, "ONNX Runtime session settings");
     let configure = |e: ort::Error<_>| format!("cannot configure the session: {e}");
     Session::builder(env)
         .map_err(|e| format!("cannot create a session: {e}"))?
@@ -143,7 +171,7 @@ fn build(
         .map_err(configure)?
         .with_intra_op_spinning(tuning.spin)
         .map_err(configure)?
-        .with_prepacking(tuning.prepack)
+        .with_prepacking(prepack)
         .map_err(configure)?
         // Weights stored as external data (`model.onnx_data`) are memory-mapped by ONNX Runtime:
         // embedding rows of tokens never seen stay on disk instead of in resident memory.
@@ -224,10 +252,61 @@ impl Runner for SessionRunner {
     }
 
     fn on_idle(&mut self) {
+        if self.switch.idle(self.prepacked) {
+            self.change_layout(false);
+        }
         self.mapped.on_idle();
     }
 
-    fn run(&mut self, batch: &Batch) -> Result<Vec<Vec<f32>>, EmbedError> {
+    fn idle_again_after(&self) -> Option<Duration> {
+        self.switch.wake_after(self.prepacked)
+    }
+
+    fn run(&mut self, batch: &Batch, priority: Priority) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let started = std::time::Instant::now();
+        let out = self.run_once(batch);
+        if priority == Priority::Document
+            && self
+                .switch
+                .document(batch.tokens(), self.prepacked, started)
+        {
+            self.change_layout(true);
+        }
+        out
+    }
+}
+
+impl SessionRunner {
+    /// Replaces the session by one with layout `prepacked`; keeps the current one if that cannot
+    /// be built. The old session's memory goes back to the system.
+    fn change_layout(&mut self, prepacked: bool) {
+        let started = std::time::Instant::now();
+        // Both sessions are in memory for a moment: first give back what the current one need
+        // not hold (its mapped weight pages, freed heap).
+        self.mapped.drop_now();
+        crate::memory::release_free_memory();
+        let built = crate::runtime::environment()
+            .map_err(|e| e.to_string())
+            .and_then(|env| build(env, &self.model, self.threads, self.tuning, prepacked));
+        match built {
+            Ok(session) => {
+                drop(std::mem::replace(&mut self.session, session));
+                self.prepacked = prepacked;
+                self.shown.store(prepacked, Ordering::Relaxed);
+                self.mapped.drop_now();
+                crate::memory::release_free_memory();
+                tracing::info!(
+                    prepacked,
+                    ms = started.elapsed().as_millis(),
+                    rss_mib = crate::memory::ProcessMemory::current().map(|m| m.rss_mib()),
+                    "embedding session changed layout"
+                );
+            }
+            Err(message) => self.switch.failed(prepacked, &message),
+        }
+    }
+
+    fn run_once(&mut self, batch: &Batch) -> Result<Vec<Vec<f32>>, EmbedError> {
         let shape = [batch.rows, batch.width];
         let ids =
             TensorRef::from_array_view((shape, batch.input_ids.as_slice())).map_err(inference)?;
