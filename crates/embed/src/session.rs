@@ -30,11 +30,9 @@ pub(crate) struct SessionSettings {
 
 pub(crate) struct SessionRunner {
     session: Session,
-    /// Whether `session` holds prepacked weights (see `layout`).
-    prepacked: bool,
+    /// Whether `session` holds prepacked weights (see `layout`); the embedder reads it too.
+    prepacked: Arc<AtomicBool>,
     switch: Switch,
-    /// Shown to the embedder's owner.
-    shown: Arc<AtomicBool>,
     /// What building the other layout needs.
     model: PathBuf,
     threads: usize,
@@ -74,9 +72,8 @@ impl SessionRunner {
             .with_outputs(OutputSelector::no_default().with(entry.pooling.output_name()));
         let mut runner = Self {
             session,
-            prepacked,
+            prepacked: settings.prepacked,
             switch: Switch::new(tuning.prepack),
-            shown: settings.prepacked.clone(),
             model: model.to_path_buf(),
             threads: settings.threads,
             tuning,
@@ -252,14 +249,14 @@ impl Runner for SessionRunner {
     }
 
     fn on_idle(&mut self) {
-        if self.switch.idle(self.prepacked) {
+        if self.switch.idle(self.prepacked()) {
             self.change_layout(false);
         }
         self.mapped.on_idle();
     }
 
     fn idle_again_after(&self) -> Option<Duration> {
-        self.switch.wake_after(self.prepacked)
+        self.switch.wake_after(self.prepacked())
     }
 
     fn run(&mut self, batch: &Batch, priority: Priority) -> Result<Vec<Vec<f32>>, EmbedError> {
@@ -268,7 +265,7 @@ impl Runner for SessionRunner {
         if priority == Priority::Document
             && self
                 .switch
-                .document(batch.tokens(), self.prepacked, started)
+                .document(batch.tokens(), self.prepacked(), started)
         {
             self.change_layout(true);
         }
@@ -277,6 +274,10 @@ impl Runner for SessionRunner {
 }
 
 impl SessionRunner {
+    fn prepacked(&self) -> bool {
+        self.prepacked.load(Ordering::Relaxed)
+    }
+
     /// Replaces the session by one with layout `prepacked`; keeps the current one if that cannot
     /// be built. The old session's memory goes back to the system.
     fn change_layout(&mut self, prepacked: bool) {
@@ -291,8 +292,7 @@ impl SessionRunner {
         match built {
             Ok(session) => {
                 drop(std::mem::replace(&mut self.session, session));
-                self.prepacked = prepacked;
-                self.shown.store(prepacked, Ordering::Relaxed);
+                self.prepacked.store(prepacked, Ordering::Relaxed);
                 self.mapped.drop_now();
                 crate::memory::release_free_memory();
                 tracing::info!(

@@ -176,19 +176,22 @@ impl Runner for Housekeeping {
     }
 }
 
+type Count = Arc<Mutex<usize>>;
+
+/// A worker around a `Housekeeping` runner, with its batch and idle counters.
+fn housekeeping(again: usize) -> (Worker, Count, Count) {
+    let (batches, idles) = (Count::default(), Count::default());
+    let runner = Housekeeping {
+        batches: batches.clone(),
+        idles: idles.clone(),
+        again,
+    };
+    (Worker::spawn(runner, "test").unwrap(), batches, idles)
+}
+
 #[test]
 fn idle_housekeeping_waits_for_a_quiet_moment() {
-    let idles = Arc::new(Mutex::new(0));
-    let batches = Arc::new(Mutex::new(0));
-    let worker = Worker::spawn(
-        Housekeeping {
-            batches: batches.clone(),
-            idles: idles.clone(),
-            again: 0,
-        },
-        "test",
-    )
-    .unwrap();
+    let (worker, batches, idles) = housekeeping(0);
     // Back-to-back searches: no housekeeping between them.
     for i in 0..20 {
         worker
@@ -209,17 +212,7 @@ fn idle_housekeeping_waits_for_a_quiet_moment() {
 
 #[test]
 fn a_runner_that_asks_is_called_again_while_idle_and_work_still_wakes_it() {
-    let idles = Arc::new(Mutex::new(0));
-    let batches = Arc::new(Mutex::new(0));
-    let worker = Worker::spawn(
-        Housekeeping {
-            batches: batches.clone(),
-            idles: idles.clone(),
-            again: 3,
-        },
-        "test",
-    )
-    .unwrap();
+    let (worker, batches, idles) = housekeeping(3);
     worker
         .embed(Priority::Document, plan(texts(&[1]), 3, 0), 1)
         .unwrap();

@@ -6,8 +6,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{cosine, minilm_spec, reference};
-use vault_rag_embed::{DocumentText, Embedder, OnnxEmbedder};
+use common::{cosine, minilm_spec, reference, untitled};
+use vault_rag_embed::{Embedder, OnnxEmbedder};
 
 fn wait_for(what: &str, cond: impl Fn() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -50,16 +50,7 @@ fn bulk_work_runs_prepacked_and_rest_runs_lean_with_the_same_vectors() {
     let per_text = e.count_tokens(&text);
     assert!(per_text > 150, "{per_text} tokens");
     let docs: Vec<String> = (0..64).map(|i| format!("note {i}: {text}")).collect();
-    let as_docs = |texts: &[String]| -> Vec<Vec<f32>> {
-        let docs: Vec<DocumentText<'_>> = texts
-            .iter()
-            .map(|t| DocumentText {
-                title: None,
-                text: t,
-            })
-            .collect();
-        e.embed_documents(&docs).unwrap()
-    };
+    let as_docs = |texts: &[String]| e.embed_documents(&untitled(texts)).unwrap();
     let few = as_docs(&docs[..4]);
     assert!(
         !e.weights_prepacked(),

@@ -6,7 +6,7 @@ mod common;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use common::{cosine, minilm_spec, norm, reference};
+use common::{cosine, minilm_spec, norm, reference, untitled};
 use vault_rag_embed::{DocumentText, Embedder, OnnxEmbedder, Precision};
 
 /// One shared embedder: loading the session costs about a second.
@@ -147,13 +147,7 @@ fn concurrent_callers_get_their_own_vectors() {
                 for _ in 0..2 {
                     let mine: Vec<&common::Reference> = refs.iter().skip(k).step_by(4).collect();
                     let texts: Vec<&str> = mine.iter().map(|r| r.text.as_str()).collect();
-                    let docs: Vec<DocumentText<'_>> = texts
-                        .iter()
-                        .map(|t| DocumentText {
-                            title: None,
-                            text: t,
-                        })
-                        .collect();
+                    let docs = untitled(&texts);
                     let vectors = if k % 2 == 0 {
                         e.embed_queries(&texts).unwrap()
                     } else {
@@ -195,13 +189,7 @@ fn a_query_is_not_queued_behind_a_long_document_run() {
     let docs = {
         let e = Arc::clone(&e);
         std::thread::spawn(move || {
-            let docs: Vec<DocumentText<'_>> = texts
-                .iter()
-                .map(|t| DocumentText {
-                    title: None,
-                    text: t,
-                })
-                .collect();
+            let docs = untitled(&texts);
             e.embed_documents(&docs).unwrap();
             started.elapsed()
         })

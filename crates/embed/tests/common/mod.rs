@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use serde_json::Value;
-use vault_rag_embed::{ModelSpec, Precision};
+use vault_rag_embed::{DocumentText, ModelSpec, Precision};
 
 /// `VAULT_RAG_TEST_MODEL_DIR`, else the directory `make setup` fills. Panics (fails the test)
 /// with instructions when the model is not there.
@@ -68,4 +68,15 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
 
 pub fn norm(a: &[f32]) -> f32 {
     a.iter().map(|x| x * x).sum::<f32>().sqrt()
+}
+
+/// `texts` as documents without a title.
+pub fn untitled<S: AsRef<str>>(texts: &[S]) -> Vec<DocumentText<'_>> {
+    texts
+        .iter()
+        .map(|t| DocumentText {
+            title: None,
+            text: t.as_ref(),
+        })
+        .collect()
 }
