@@ -512,7 +512,17 @@ fn open_store(
     recipe: &str,
     codes: VectorCodes,
 ) -> Result<(Store, VectorMatrix), IndexError> {
+    let opened = Instant::now();
     let (store, previous) = Store::open(index_path, fingerprint)?;
+    tracing::info!(
+        ms = opened.elapsed().as_millis() as u64,
+        full_check = if store.full_check_skipped() {
+            "skipped (closed cleanly, unchanged)"
+        } else {
+            "passed"
+        },
+        "index opened"
+    );
     if let Some(prev) = previous {
         // Vectors are keyed by fingerprint: the old ones stay (and are used again if the old
         // embedder comes back) until the new set is complete, then they are dropped.

@@ -521,22 +521,21 @@ fn sigterm_finishes_requests_then_exits_and_releases_the_lock() {
     assert_eq!(response.json()["vectors"].as_array().unwrap().len(), 128);
     let exit = server.wait_exit(Duration::from_secs(60));
     assert!(exit.success(), "{exit:?}\n{}", server.stderr_text());
+    let seal = data.join("index.sqlite.sealed");
+    assert!(seal.exists(), "a clean stop seals the index");
 
-    // The lock went with the process: a new server opens the same index.
+    // The lock went with the process: a new server opens the same index, and takes the seal.
     let again = start(&vault, &data, Some(TOKEN), &[]);
     assert_eq!(again.get("/health").status, 200);
+    assert!(!seal.exists(), "the seal is taken at open");
 }
 
 #[test]
 fn exits_when_stdin_closes() {
     let dir = tempfile::tempdir().unwrap();
     let vault = fixture_vault(dir.path());
-    let mut server = start(
-        &vault,
-        &dir.path().join("data"),
-        None,
-        &["--exit-on-stdin-close"],
-    );
+    let data = dir.path().join("data");
+    let mut server = start(&vault, &data, None, &["--exit-on-stdin-close"]);
     // No token configured: loopback requests pass, Host rules still apply.
     assert_eq!(server.get("/health").status, 200);
     let foreign = raw(
@@ -550,6 +549,8 @@ fn exits_when_stdin_closes() {
     drop(server.stdin.take());
     let exit = server.wait_exit(Duration::from_secs(60));
     assert!(exit.success(), "{exit:?}\n{}", server.stderr_text());
+    // How the plugin stops the service: a clean close, sealed for a quick next start.
+    assert!(data.join("index.sqlite.sealed").exists());
 }
 
 #[test]

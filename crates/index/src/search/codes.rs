@@ -117,6 +117,50 @@ pub(super) fn encode(codes: VectorCodes, v: &[f32]) -> (f32, Vec<u8>) {
     }
 }
 
+/// Appends the code of a stored f16 little-endian vector (`2 * dims` bytes) to `out` and
+/// returns the row's scale, as [`encode`] does for its decoded values. Binary codes come straight
+/// from the f16 sign and magnitude bits (no float conversion: most of the load of a large index
+/// was decoding); int8 decodes into `scratch` first.
+pub(super) fn encode_f16(
+    codes: VectorCodes,
+    bytes: &[u8],
+    scratch: &mut Vec<f32>,
+    out: &mut Vec<u8>,
+) -> f32 {
+    match codes {
+        VectorCodes::Binary => {
+            // Eight values (16 bytes) make one code byte.
+            out.extend(bytes.chunks(16).map(|group| {
+                group
+                    .chunks_exact(2)
+                    .enumerate()
+                    .fold(0u8, |byte, (k, pair)| {
+                        let positive = f16_positive(u16::from_le_bytes([pair[0], pair[1]]));
+                        byte | (u8::from(positive) << k)
+                    })
+            }));
+            1.0
+        }
+        VectorCodes::Int8 => {
+            scratch.clear();
+            scratch.extend(
+                bytes
+                    .chunks_exact(2)
+                    .map(|p| half::f16::from_le_bytes([p[0], p[1]]).to_f32()),
+            );
+            let (scale, q) = quantize(scratch);
+            out.extend(q.into_iter().map(|c| c as u8));
+            scale
+        }
+    }
+}
+
+/// `x > 0` for the f16 with these bits: sign clear, not zero, not NaN (infinity counts).
+#[inline]
+fn f16_positive(bits: u16) -> bool {
+    bits & 0x8000 == 0 && bits != 0 && bits <= 0x7C00
+}
+
 /// The vector a row stands for (int8: the dequantised values; binary: ±1/√dims).
 pub(super) fn decode(codes: VectorCodes, row: &[u8], scale: f32, dims: usize) -> Vec<f32> {
     match codes {
@@ -224,6 +268,39 @@ mod tests {
             .collect();
         let long_b: Vec<f32> = long_a.iter().map(|x| -x).collect();
         assert_eq!(hamming(&sign_bits(&long_a), &sign_bits(&long_b)), 200);
+    }
+
+    #[test]
+    fn codes_from_f16_bytes_equal_codes_from_their_values() {
+        let mut values: Vec<f32> = (0..200)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 60.0)
+            .collect();
+        values.extend([
+            0.0,
+            -0.0,
+            1e-7,
+            -1e-7,
+            65504.0,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
+        ]);
+        let bytes: Vec<u8> = values
+            .iter()
+            .flat_map(|&x| half::f16::from_f32(x).to_le_bytes())
+            .collect();
+        let decoded: Vec<f32> = bytes
+            .chunks_exact(2)
+            .map(|p| half::f16::from_le_bytes([p[0], p[1]]).to_f32())
+            .collect();
+        for codes in [VectorCodes::Binary, VectorCodes::Int8] {
+            let (scale, expected) = encode(codes, &decoded);
+            let mut out = vec![9u8];
+            let got = encode_f16(codes, &bytes, &mut Vec::new(), &mut out);
+            assert_eq!(out[0], 9, "{codes}: appended, not overwritten");
+            assert_eq!(out[1..], expected[..], "{codes}");
+            assert_eq!(got.to_bits(), scale.to_bits(), "{codes}");
+        }
     }
 
     #[test]

@@ -229,8 +229,10 @@ pub fn random_unit_vectors(n: usize, dims: usize, seed: u64) -> Vec<Vec<f32>> {
 pub fn stored_vectors(reader: &Reader<'_>, fingerprint: &str, dims: usize) -> Vec<(i64, Vec<f32>)> {
     let mut out = Vec::new();
     let skipped = reader
-        .for_each_chunk_vector(fingerprint, dims, |chunk, _, v| {
-            out.push((chunk, v.to_vec()));
+        .for_each_chunk_vector(fingerprint, dims, |chunk, _, f16| {
+            let mut v = vec![0f32; dims];
+            assert!(crate::store::decode_f16_into(f16, &mut v));
+            out.push((chunk, v));
             Ok(())
         })
         .unwrap();

@@ -71,8 +71,9 @@ impl VectorMatrix {
     ) -> Result<Self, IndexError> {
         let mut m = Self::with_codes(dims, encoding);
         m.reserve_exact(reader.count_chunk_vectors(fingerprint_id)?);
-        let skipped = reader.for_each_chunk_vector(fingerprint_id, dims, |chunk, note, v| {
-            m.push_unsorted(chunk, note, v)
+        let mut scratch = Vec::with_capacity(dims);
+        let skipped = reader.for_each_chunk_vector(fingerprint_id, dims, |chunk, note, f16| {
+            m.push_unsorted(chunk, note, f16, &mut scratch)
         })?;
         m.sort_rows();
         if skipped > 0 {
@@ -181,17 +182,33 @@ impl VectorMatrix {
         Ok((note, scale, code))
     }
 
-    /// Appends a row without keeping the rows sorted: for a bulk load, which ends with
-    /// [`Self::sort_rows`]. Each chunk id must come once.
-    fn push_unsorted(&mut self, chunk_id: i64, note_id: i64, v: &[f32]) -> Result<(), IndexError> {
-        let (note, scale, code) = self.encode_row(chunk_id, note_id, v)?;
+    /// Appends a row, given as its stored f16 bytes (`2 * dims`), without keeping the rows
+    /// sorted: for a bulk load, which ends with [`Self::sort_rows`]. Each chunk id must come once.
+    fn push_unsorted(
+        &mut self,
+        chunk_id: i64,
+        note_id: i64,
+        f16: &[u8],
+        scratch: &mut Vec<f32>,
+    ) -> Result<(), IndexError> {
+        if f16.len() != self.dims * 2 {
+            return Err(IndexError::VectorDims {
+                chunk_id,
+                expected: self.dims,
+                actual: f16.len() / 2,
+            });
+        }
+        let note = u32::try_from(note_id)
+            .ok()
+            .filter(|&n| n != DEAD)
+            .ok_or(IndexError::NoteIdRange { note_id })?;
         self.grow_for_one();
+        let scale = codes::encode_f16(self.encoding, f16, scratch, &mut self.codes);
         self.chunk_ids.push(chunk_id);
         self.note_ids.push(note);
         if self.encoding == VectorCodes::Int8 {
             self.scales.push(scale);
         }
-        self.codes.extend_from_slice(&code);
         Ok(())
     }
 

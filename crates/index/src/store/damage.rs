@@ -27,6 +27,7 @@ pub(crate) fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
 }
 
 fn corrupt(path: &Path, reason: impl Into<String>) -> IndexError {
+    super::seal::damage_seen(path);
     IndexError::Corrupt {
         path: path.to_path_buf(),
         reason: reason.into(),
@@ -150,5 +151,6 @@ pub fn move_aside(path: &Path) -> Result<PathBuf, IndexError> {
             })?;
         }
     }
+    super::seal::damage_moved(path);
     Ok(target)
 }

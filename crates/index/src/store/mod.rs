@@ -10,6 +10,7 @@ pub(crate) mod embeddings;
 mod migrate;
 pub(crate) mod notes;
 mod queries;
+mod seal;
 mod sql_error;
 
 use std::path::{Path, PathBuf};
@@ -50,6 +51,11 @@ pub struct Store {
     /// Readers open the file as immutable: a read-only index in a directory where SQLite
     /// cannot create the shared-memory file its log needs.
     immutable: bool,
+    /// Writable opens: when the file last passed a full `quick_check` (Unix seconds), to seal
+    /// it with at a clean close (see [`seal`]).
+    checked_at: Option<u64>,
+    /// The open trusted a clean-close seal instead of running `quick_check`.
+    check_skipped: bool,
 }
 
 /// A pooled read connection; returns to the pool when dropped. Its queries are typed methods
@@ -103,6 +109,8 @@ impl Store {
         if let Some(dir) = path.parent() {
             crate::private::private_dir(dir)?;
         }
+        // Taken before anything touches the file; a crash from here on leaves no seal.
+        let sealed = seal::take(path);
         // Created 0600 before SQLite opens it: its log and shared-memory files take the same mode.
         let private = |source| IndexError::DataDir {
             path: path.to_path_buf(),
@@ -126,7 +134,16 @@ impl Store {
         conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
             .map_err(|e| damage::classify(path, "opening", e))?;
         init_schema(&mut conn, path)?;
-        damage::quick_check(&conn, path)?;
+        let checked_at = match sealed {
+            Some(at) => {
+                tracing::debug!(file = %path.display(), "closed cleanly and unchanged since: the full check is skipped");
+                at
+            }
+            None => {
+                damage::quick_check(&conn, path)?;
+                seal::now_secs()
+            }
+        };
         let previous = read_fingerprint(&conn, path)?;
         // Written only when it changed: opening an index as it is writes nothing, so that a
         // server on a full disk still starts and answers from what it has.
@@ -148,6 +165,8 @@ impl Store {
                 writer: Some(Mutex::new(conn)),
                 readers: Mutex::new(Vec::new()),
                 immutable: false,
+                checked_at: Some(checked_at),
+                check_skipped: sealed.is_some(),
             },
             changed,
         ))
@@ -168,6 +187,8 @@ impl Store {
             writer: None,
             readers: Mutex::new(Vec::new()),
             immutable: false,
+            checked_at: None,
+            check_skipped: false,
         };
         let first = store
             .reader()
@@ -307,6 +328,12 @@ impl Store {
             .sum()
     }
 
+    /// Whether this open skipped the full `quick_check` because the file was closed cleanly
+    /// and has not changed since (see `seal.rs`).
+    pub fn full_check_skipped(&self) -> bool {
+        self.check_skipped
+    }
+
     /// The embedder fingerprint recorded in the index.
     pub fn fingerprint(&self) -> Result<Option<EmbedderFingerprint>, IndexError> {
         read_fingerprint(self.reader()?.conn(), &self.path)
@@ -317,13 +344,21 @@ impl Drop for Store {
     /// Readers close first, so that the writer is the last connection: unless another process
     /// has the file open, SQLite then copies the write-ahead log into the file and removes it,
     /// and a cleanly closed index is one file. (A read-only connection closing last cannot, and
-    /// the data of a small index would stay in the log for good.)
+    /// the data of a small index would stay in the log for good.) A clean close is sealed, so
+    /// that the next open can skip the full check.
     fn drop(&mut self) {
         self.readers.lock().clear();
         if let Some(writer) = self.writer.take() {
             let conn = writer.into_inner();
-            if let Err((_, e)) = conn.close() {
-                tracing::warn!(file = %self.path.display(), error = %e, "closing the index");
+            match conn.close() {
+                Ok(()) => {
+                    if let Some(at) = self.checked_at {
+                        seal::write(&self.path, at);
+                    }
+                }
+                Err((_, e)) => {
+                    tracing::warn!(file = %self.path.display(), error = %e, "closing the index")
+                }
             }
         }
     }

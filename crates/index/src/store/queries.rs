@@ -154,33 +154,37 @@ impl Reader<'_> {
         }
     }
 
-    /// Every chunk vector of `fingerprint`, decoded, as (chunk id, note id, vector), in the
-    /// vectors' key order, not chunk order: asking SQLite for chunk order reads every chunk row
-    /// (text included) and then the vectors at random, 4 times slower at open. Vectors whose
-    /// length is not `dims` are skipped and counted in the result.
+    /// Every chunk vector of `fingerprint` as stored (f16 little-endian, `2 * dims` bytes), as
+    /// (chunk id, note id, bytes), in the vectors' key order, not chunk order: asking SQLite for
+    /// chunk order reads every chunk row (text included) and then the vectors at random, 4 times
+    /// slower at open. The bytes are not decoded here: the sign codes of the default first stage
+    /// come straight from the f16 sign bits. Vectors whose length is not `dims` are skipped and
+    /// counted in the result.
     pub(crate) fn for_each_chunk_vector(
         &self,
         fingerprint: &str,
         dims: usize,
-        mut each: impl FnMut(i64, i64, &[f32]) -> Result<(), IndexError>,
+        mut each: impl FnMut(i64, i64, &[u8]) -> Result<(), IndexError>,
     ) -> Result<usize, IndexError> {
         let e = || self.err("loading vectors");
+        // `chunks_by_hash` covers (content_hash, note_id): no chunk row (with its text) is read.
+        // (Not forced with INDEXED BY: read-only opens also read files written before it.)
         let mut stmt = self
             .conn()
             .prepare(
-                "SELECT c.id, c.note_id, v.vec FROM chunks c \
-                 JOIN vectors v ON v.content_hash = c.content_hash AND v.fingerprint = ?1",
+                "SELECT c.id, c.note_id, v.vec FROM vectors v \
+                 JOIN chunks c ON c.content_hash = v.content_hash \
+                 WHERE v.fingerprint = ?1",
             )
             .map_err(e())?;
         let mut rows = stmt.query([fingerprint]).map_err(e())?;
-        let mut buf = vec![0f32; dims];
         let mut skipped = 0usize;
         while let Some(row) = rows.next().map_err(e())? {
             let chunk_id: i64 = row.get(0).map_err(e())?;
             let note_id: i64 = row.get(1).map_err(e())?;
-            let blob = row.get_ref(2).map_err(e())?;
-            if decode_f16_into(blob.as_blob().unwrap_or(&[]), &mut buf) {
-                each(chunk_id, note_id, &buf)?;
+            let blob = row.get_ref(2).map_err(e())?.as_blob().unwrap_or(&[]);
+            if blob.len() == dims * 2 {
+                each(chunk_id, note_id, blob)?;
             } else {
                 skipped += 1;
             }

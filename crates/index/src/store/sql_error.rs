@@ -28,6 +28,12 @@ pub(crate) fn sql_err<'a>(
     context: &'static str,
 ) -> impl FnOnce(rusqlite::Error) -> IndexError + 'a {
     move |source| {
+        if matches!(
+            source.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)
+        ) {
+            super::seal::damage_seen(path);
+        }
         // SQLite reports ENOSPC as "full", and EFBIG (a file size limit) as a write error.
         let no_space = source.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull)
             || matches!(&source, rusqlite::Error::SqliteFailure(e, _)

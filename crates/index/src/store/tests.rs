@@ -164,6 +164,56 @@ fn reopening_an_unchanged_index_writes_nothing() {
 }
 
 #[test]
+fn a_clean_close_lets_the_next_open_skip_the_full_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("index.sqlite");
+    let (s, _) = Store::open(&path, &fp(8)).unwrap();
+    assert!(!s.full_check_skipped(), "a new file is checked");
+    drop(s);
+    for round in 0..2 {
+        let (s, _) = Store::open(&path, &fp(8)).unwrap();
+        assert!(
+            s.full_check_skipped(),
+            "round {round}: sealed at the clean close"
+        );
+        drop(s);
+    }
+    // A process that ends without closing (a crash) leaves no seal: the next open checks.
+    let (s, _) = Store::open(&path, &fp(8)).unwrap();
+    std::mem::forget(s);
+    let (s, _) = Store::open(&path, &fp(8)).unwrap();
+    assert!(!s.full_check_skipped());
+}
+
+#[test]
+fn garbage_written_right_after_a_clean_close_is_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("index.sqlite");
+    let (s, _) = Store::open(&path, &fp(8)).unwrap();
+    let filler = "words ".repeat(2_000);
+    s.writer()
+        .unwrap()
+        .execute_batch(&format!(
+            "CREATE TABLE IF NOT EXISTS filler(x); \
+             INSERT INTO filler SELECT '{filler}' FROM (SELECT 1 UNION SELECT 2 UNION SELECT 3);"
+        ))
+        .unwrap();
+    drop(s);
+    // Same length, right after the seal was written (possibly in the same clock tick), over
+    // the filler's last pages, which nothing else at open reads.
+    let mut bytes = std::fs::read(&path).unwrap();
+    let page = 4096;
+    let len = bytes.len();
+    assert!(len >= 8 * page, "{len} bytes");
+    for (i, x) in bytes[len - 2 * page..].iter_mut().enumerate() {
+        *x = (i * 31 % 256) as u8;
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    let err = Store::open(&path, &fp(8)).err().unwrap();
+    assert!(damage::is_damage(&err), "{err:?}");
+}
+
+#[test]
 fn a_version_1_index_is_upgraded_to_stemmed_full_text_in_place() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("i.sqlite");
