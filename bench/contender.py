@@ -3,7 +3,9 @@
 
   --kind seed  the original plan's ONNXEmbeddingService loop: ONNX Runtime with default session
                options, the model's tokenizer.json through `tokenizers`, 512-token truncation, one
-               text per `session.run`, output `sentence_embedding` (int8 file by default)
+               text per `session.run`, output `sentence_embedding` (int8 file by default); for a
+               model without that output (all-MiniLM-L6-v2's `last_hidden_state`), the mean over
+               the text's tokens, as sentence-transformers pools it
   --kind st    sentence-transformers on PyTorch (fp32 checkpoint), `encode` with its default batch
                size, 512-token limit
 
@@ -43,6 +45,9 @@ class Seed:
         )
         self.tokenizer = Tokenizer.from_file(os.path.join(model_dir, "tokenizer.json"))
         self.tokenizer.enable_truncation(MAX_TOKENS)
+        self.inputs = {i.name for i in self.session.get_inputs()}
+        outputs = {o.name for o in self.session.get_outputs()}
+        self.output = "sentence_embedding" if "sentence_embedding" in outputs else "last_hidden_state"
 
     def count(self, texts):
         return [len(self.tokenizer.encode(t).ids) for t in texts]
@@ -51,9 +56,15 @@ class Seed:
         out = []
         for t in texts:
             ids = np.array([self.tokenizer.encode(t).ids], dtype=np.int64)
-            mask = np.ones_like(ids)
-            (emb,) = self.session.run(["sentence_embedding"], {"input_ids": ids, "attention_mask": mask})
-            out.append(emb[0])
+            feed = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
+            if "token_type_ids" in self.inputs:
+                feed["token_type_ids"] = np.zeros_like(ids)
+            (emb,) = self.session.run([self.output], feed)
+            if self.output == "last_hidden_state":
+                pooled = emb[0].mean(axis=0)
+                out.append(pooled / np.linalg.norm(pooled))
+            else:
+                out.append(emb[0])
         return np.stack(out)
 
 

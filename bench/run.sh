@@ -19,10 +19,10 @@ OUT="$root/bench/out"
 BIN="$root/target/release/vault-rag"
 export ORT_DYLIB_PATH="${ORT_DYLIB_PATH:-${XDG_CACHE_HOME:-$HOME/.cache}/vault-rag/onnxruntime/1.31.1/libonnxruntime.so.1.31.1}"
 say() { printf '[bench] %s\n' "$*" >&2; }
-# STEPS picks steps (default all): full restart serve throughput q4 levers realistic. Results of
+# STEPS picks steps (default all): full restart serve throughput passes q4 levers realistic. Results of
 # steps not run are kept from the previous run in bench/out. REAL_SIZES: the realistic vaults'
 # note counts (default "10000 100000").
-ALL_STEPS="full restart serve throughput q4 levers realistic"
+ALL_STEPS="full restart serve throughput passes q4 levers realistic"
 STEPS="${STEPS:-$ALL_STEPS}"
 step() { [[ " $STEPS " == *" $1 "* ]]; }
 load() { printf '%s: %s\n' "$1" "$(uptime | sed 's/.*load average/load average/')" >> "$OUT/load.txt"; }
@@ -115,6 +115,22 @@ for round in $(seq 1 "${ROUNDS:-3}"); do
 done
 "$venv/bin/python" bench/throughput.py "$OUT" >&2
 load "after throughput"
+fi
+
+# 6b. The whole pass against the Python loop, per model and thread count (MiniLM at 1 and 2
+#     threads, EmbeddingGemma int8 at 768 dimensions at THREADS), on the realistic vault's fixed
+#     sample of 80 long and short notes, in ROUNDS rounds (medians).
+if step passes; then
+  real_sample="$BENCH_CACHE/real-10000"
+  [ -d "$real_sample/sample" ] || python3 bench/gen_vault.py "$real_sample" --notes 10000 --median-words 200 \
+    --sigma 1.0 --max-words 10000 --code-blocks 0.03 > /dev/null
+  minilm="${VAULT_RAG_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vault-rag}/models/all-MiniLM-L6-v2-int8"
+  python3 bench/pass_vs_loop.py --bin "$BIN" --sample "$real_sample/sample" --python "$root/.venv/bin/python" \
+    --out "$OUT" --rounds "${ROUNDS:-3}" \
+    --config "minilm-1:$minilm:$minilm:model.onnx:1:--model all-minilm-l6-v2" \
+    --config "minilm-2:$minilm:$minilm:model.onnx:2:--model all-minilm-l6-v2" \
+    --config "gemma-$THREADS:$MODEL_DIR:$GEMMA_DIR:onnx/model_quantized.onnx:$THREADS:--precision int8 --dim 768" >&2
+  load "after passes"
 fi
 
 # 7. q4: no full q4 index is built (another long run); its steady memory is measured on the

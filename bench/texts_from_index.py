@@ -2,11 +2,11 @@
 """Writes the exact strings vault-rag embedded for an index, one {"text": ...} JSON per line, so
 that the Python baselines embed identical input:
 
-    texts_from_index.py INDEX.sqlite OUT.jsonl
+    texts_from_index.py INDEX.sqlite OUT.jsonl [--bare]
 
 The string is EmbeddingGemma's document prompt around `Chunk::embed_text` (crates/markdown): the
 heading path (`A > B`, without a last heading the text already opens with) on the first line, then
-the chunk text. Each line also carries the chunk's content hash (the key of its vector in the
+the chunk text. `--bare` leaves the prompt out (all-MiniLM-L6-v2 has none). Each line also carries the chunk's content hash (the key of its vector in the
 index), which lines the baselines' vectors up with vault-rag's.
 """
 import json
@@ -31,6 +31,7 @@ def embed_text(path, text):
 
 def main():
     db, out = sys.argv[1], sys.argv[2]
+    prompt = "{text}" if "--bare" in sys.argv[3:] else DOC_PROMPT
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     rows = con.execute(
         "SELECT c.id, n.title, c.heading_path, c.text, hex(c.content_hash) FROM chunks c "
@@ -44,7 +45,7 @@ def main():
                 continue
             seen.add(digest)
             title = (title or "").strip() or "none"
-            full = DOC_PROMPT.format(title=title, text=embed_text(json.loads(path), text))
+            full = prompt.format(title=title, text=embed_text(json.loads(path), text))
             f.write(json.dumps({"text": full, "hash": digest}) + "\n")
     print(len(seen))
 
