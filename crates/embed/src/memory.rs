@@ -58,16 +58,20 @@ fn mib(bytes: u64) -> f64 {
 /// keeps freed pages. Handing them back to the OS (after loading, and when the inference worker
 /// goes idle) lowers the resident memory of a long-running process by what was needed
 /// transiently (`VAULT_RAG_MALLOC_TRIM=0` turns this off, for measurements).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
 pub(crate) fn release_free_memory() {
     if std::env::var("VAULT_RAG_MALLOC_TRIM").as_deref() == Ok("0") {
         return;
     }
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only releases free memory of glibc's heaps; it has no preconditions.
     unsafe {
         libc::malloc_trim(0);
     }
 }
+
+/// Only glibc has such a call; other allocators keep their pages.
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+pub(crate) fn release_free_memory() {}
 
 #[cfg(test)]
 mod tests {

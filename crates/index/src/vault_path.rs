@@ -102,12 +102,11 @@ fn find_on_disk(vault: &Path, rel: &str) -> PathBuf {
     current
 }
 
-#[cfg(test)]
+// Windows creates symbolic links only with extra privileges.
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
 
-    // Windows creates symbolic links only with extra privileges.
-    #[cfg(unix)]
     #[test]
     fn resolves_inside_and_refuses_symlinks_out() {
         let outer = tempfile::tempdir().unwrap();

@@ -2,6 +2,8 @@
 //! outside (indexing, search, serve over real sockets, agents, reliability under faults), with
 //! the shared helpers of `support` and `reliability_support`.
 
+// The hostile-request cases serve `reliability_serve_hostile`, which needs Unix symlinks.
+#[cfg(unix)]
 mod hostile_cases;
 mod reliability_support;
 mod schema_fuzz;
