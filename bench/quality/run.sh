@@ -7,7 +7,9 @@ here="$(cd "$(dirname "$0")" && pwd)"
 name=$1; shift
 [ "${1:-}" = "--" ] && shift
 mkdir -p "$here/results"
-printf '%s\n' "$*" > "$here/results/$name.cmd.part"
+# Recorded without this machine's paths: the home folder as ~, the folder around the checkout as ..
+cmd="$*"; cmd="${cmd//$HOME\//\~/}"; cmd="${cmd//$(cd "$here/../../.." && pwd)\//../}"
+printf '%s\n' "$cmd" > "$here/results/$name.cmd.part"
 start=$(date +%s)
 "$@" --json > "$here/results/$name.json.part"
 mv "$here/results/$name.json.part" "$here/results/$name.json"

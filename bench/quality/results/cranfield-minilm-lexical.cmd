@@ -1,1 +1,1 @@
-target/release/vault-rag eval --dataset ../shared/datasets/cranfield --mode lexical --model all-minilm-l6-v2 --model-dir /root/.cache/vault-rag/models/all-MiniLM-L6-v2-int8
+target/release/vault-rag eval --dataset ../shared/datasets/cranfield --mode lexical --model all-minilm-l6-v2 --model-dir ~/.cache/vault-rag/models/all-MiniLM-L6-v2-int8

@@ -1,1 +1,1 @@
-target/release/vault-rag eval --dataset /root/.cache/vault-rag-dev/quality/cranfield-sub50 --mode dense --model embeddinggemma-300m --model-dir /root/.cache/vault-rag-dev/embeddinggemma-300m-onnx --precision int8 --dim 768
+target/release/vault-rag eval --dataset ~/.cache/vault-rag-dev/quality/cranfield-sub50 --mode dense --model embeddinggemma-300m --model-dir ~/.cache/vault-rag-dev/embeddinggemma-300m-onnx --precision int8 --dim 768

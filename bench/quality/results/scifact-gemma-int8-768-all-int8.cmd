@@ -1,1 +1,1 @@
-target/release/vault-rag eval --dataset ../shared/datasets/scifact --mode all --model embeddinggemma-300m --model-dir /root/.cache/vault-rag-dev/embeddinggemma-300m-onnx --precision int8 --dim 768 --threads 2 --vector-codes int8 --data-dir /root/.cache/vault-rag-dev/quality-data
+target/release/vault-rag eval --dataset ../shared/datasets/scifact --mode all --model embeddinggemma-300m --model-dir ~/.cache/vault-rag-dev/embeddinggemma-300m-onnx --precision int8 --dim 768 --threads 2 --vector-codes int8 --data-dir ~/.cache/vault-rag-dev/quality-data

@@ -1,1 +1,1 @@
-target/release/vault-rag eval --dataset /root/.cache/vault-rag-dev/quality/scifact-sub50 --mode hybrid --model embeddinggemma-300m --model-dir /root/.cache/vault-rag-dev/embeddinggemma-300m-onnx --precision int8 --dim 256
+target/release/vault-rag eval --dataset ~/.cache/vault-rag-dev/quality/scifact-sub50 --mode hybrid --model embeddinggemma-300m --model-dir ~/.cache/vault-rag-dev/embeddinggemma-300m-onnx --precision int8 --dim 256

@@ -23,6 +23,14 @@ use crate::store::Reader;
 
 /// Note ids are stored as `u32` to keep rows small; this value marks a removed row.
 const DEAD: u32 = u32::MAX;
+/// A note id as rows store it, or why it cannot be stored.
+fn stored_note(note_id: i64) -> Result<u32, IndexError> {
+    u32::try_from(note_id)
+        .ok()
+        .filter(|&n| n != DEAD)
+        .ok_or(IndexError::NoteIdRange { note_id })
+}
+
 /// Rows added at least per reallocation, so that small indexes do not reallocate on every insert.
 const MIN_GROWTH_ROWS: usize = 256;
 
@@ -167,19 +175,21 @@ impl VectorMatrix {
         note_id: i64,
         v: &[f32],
     ) -> Result<(u32, f32, Vec<u8>), IndexError> {
-        if v.len() != self.dims {
-            return Err(IndexError::VectorDims {
+        self.check_dims(chunk_id, v.len() == self.dims, v.len())?;
+        let (scale, code) = codes::encode(self.encoding, v);
+        Ok((stored_note(note_id)?, scale, code))
+    }
+
+    fn check_dims(&self, chunk_id: i64, fits: bool, actual: usize) -> Result<(), IndexError> {
+        if fits {
+            Ok(())
+        } else {
+            Err(IndexError::VectorDims {
                 chunk_id,
                 expected: self.dims,
-                actual: v.len(),
-            });
+                actual,
+            })
         }
-        let note = u32::try_from(note_id)
-            .ok()
-            .filter(|&n| n != DEAD)
-            .ok_or(IndexError::NoteIdRange { note_id })?;
-        let (scale, code) = codes::encode(self.encoding, v);
-        Ok((note, scale, code))
     }
 
     /// Appends a row, given as its stored f16 bytes (`2 * dims`), without keeping the rows
@@ -191,17 +201,8 @@ impl VectorMatrix {
         f16: &[u8],
         scratch: &mut Vec<f32>,
     ) -> Result<(), IndexError> {
-        if f16.len() != self.dims * 2 {
-            return Err(IndexError::VectorDims {
-                chunk_id,
-                expected: self.dims,
-                actual: f16.len() / 2,
-            });
-        }
-        let note = u32::try_from(note_id)
-            .ok()
-            .filter(|&n| n != DEAD)
-            .ok_or(IndexError::NoteIdRange { note_id })?;
+        self.check_dims(chunk_id, f16.len() == self.dims * 2, f16.len() / 2)?;
+        let note = stored_note(note_id)?;
         self.grow_for_one();
         let scale = codes::encode_f16(self.encoding, f16, scratch, &mut self.codes);
         self.chunk_ids.push(chunk_id);

@@ -9,7 +9,6 @@
 use std::ffi::OsString;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, ErrorCode};
 
@@ -124,10 +123,7 @@ pub fn is_damage(err: &IndexError) -> bool {
 /// new index must never meet the old log, and a crash part-way leaves the old file where the
 /// next open finds (and moves) it again.
 pub fn move_aside(path: &Path) -> Result<PathBuf, IndexError> {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let secs = super::seal::now_secs();
     let base = with_suffix(path, &format!(".corrupt-{secs}"));
     let mut target = base.clone();
     let taken = |t: &Path| {

@@ -25,7 +25,7 @@ use super::damage::with_suffix;
 
 /// The longest a sealed file goes without a full `quick_check`: damage from the disk itself
 /// (which changes no time stamp) is found within this much time.
-pub(crate) const RECHECK_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
+const RECHECK_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// How many times, 10 ms apart, closing tries to write a seal in a later clock tick than the
 /// index's last write (file systems with coarse times, e.g. 2 s on FAT, then get no seal).
