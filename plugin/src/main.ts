@@ -14,6 +14,7 @@ import { VaultRagSettingTab, type SettingsHost } from "./settings-tab";
 import { StatusBar } from "./status-bar";
 import { OpenNotes } from "./open-notes";
 import { TypingHold } from "./typing-hold";
+import { BATTERY_RENEW_MS, BatteryHold, systemBattery } from "./battery-hold";
 import { Supervisor, type DownloadRequired } from "./supervisor";
 
 /** Text settings are saved on every keystroke; the backend restarts once typing pauses. */
@@ -25,6 +26,8 @@ export default class VaultRagPlugin extends Plugin {
 	private service!: SearchService;
 	/** The consent question is asked once per session; the settings can ask again. */
 	private downloadAsked = false;
+	/** Holds indexing while on battery, when the setting asks for it. */
+	private battery: BatteryHold | null = null;
 	/** The install panel opens by itself once per session; the status bar opens it any time. */
 	private panelShown = false;
 	private readonly scheduleRestart = debounce(() => void this.supervisor.restart(), RESTART_DEBOUNCE_MS, true);
@@ -54,7 +57,11 @@ export default class VaultRagPlugin extends Plugin {
 		});
 		this.service = supervisedService(this.supervisor);
 
-		const statusBar = new StatusBar(this.addStatusBarItem(), () => this.openServicePanel());
+		const statusBar = new StatusBar(
+			this.addStatusBarItem(),
+			() => this.openServicePanel(),
+			() => this.battery?.holding ?? false,
+		);
 		statusBar.update(this.supervisor.state);
 		this.register(this.supervisor.onChange((state) => statusBar.update(state)));
 		this.register(
@@ -125,6 +132,21 @@ export default class VaultRagPlugin extends Plugin {
 			},
 		});
 		this.registerEvent(this.app.workspace.on("editor-change", () => typing.onTyping()));
+		const battery = new BatteryHold({
+			battery: systemBattery,
+			// A held pass reports itself paused: the hold goes on until the charger is plugged in.
+			active: () =>
+				this.settings.pauseIndexingOnBattery &&
+				(indexing() || (this.supervisor.state.kind === "running" && this.supervisor.state.health.index.state === "paused")),
+			send: async (seconds) => {
+				const client = this.supervisor.client;
+				if (client) await client.indexYield(seconds);
+			},
+			changed: () => statusBar.update(this.supervisor.state),
+		});
+		this.battery = battery;
+		this.registerInterval(window.setInterval(() => battery.tick(), BATTERY_RENEW_MS));
+		this.register(() => battery.stop());
 		const open = new OpenNotes({
 			waiting: indexing,
 			send: async (paths) => {
@@ -147,6 +169,7 @@ export default class VaultRagPlugin extends Plugin {
 				return;
 			}
 			this.supervisor.start();
+			void battery.start();
 		});
 	}
 
@@ -217,6 +240,7 @@ export default class VaultRagPlugin extends Plugin {
 		this.settings = { ...before, ...patch };
 		await this.saveData(this.settings);
 		if (needsRestart(before, this.settings)) this.scheduleRestart();
+		if (before.pauseIndexingOnBattery !== this.settings.pauseIndexingOnBattery) this.battery?.tick();
 	}
 
 	private settingsHost(): SettingsHost {

@@ -165,6 +165,17 @@ export class VaultRagSettingTab extends PluginSettingTab {
 				},
 			},
 			{
+				name: "Pause indexing on battery",
+				desc: "While this computer runs on battery, indexing waits; it resumes when the charger is plugged in. Search keeps working over what is indexed.",
+				render: (setting) => {
+					setting.addToggle((toggle) =>
+						toggle.setValue(s.pauseIndexingOnBattery).onChange((value) => {
+							void this.host.updateSettings({ pauseIndexingOnBattery: value });
+						}),
+					);
+				},
+			},
+			{
 				name: "Index in the background",
 				desc: "A first index runs at a lower priority than your other apps, so the computer stays responsive; turn off for the fastest first index.",
 				render: (setting) => {

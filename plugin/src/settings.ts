@@ -22,6 +22,8 @@ export interface VaultRagSettings {
 	relatedExcludeLinked: boolean;
 	/** Whether indexing holds while the user types (it resumes a few seconds after the last key). */
 	pauseIndexingWhileTyping: boolean;
+	/** Whether indexing holds while the computer runs on battery (it resumes on the charger). */
+	pauseIndexingOnBattery: boolean;
 	/** Whether a first index runs below the user's applications (lower process priority). */
 	indexInBackground: boolean;
 	/** Models the user agreed to download (`model/precision`, e.g. `embeddinggemma-300m/int8`). */
@@ -52,6 +54,7 @@ export const DEFAULT_SETTINGS: VaultRagSettings = {
 	resultsCount: 20,
 	relatedExcludeLinked: false,
 	pauseIndexingWhileTyping: true,
+	pauseIndexingOnBattery: false,
 	indexInBackground: true,
 	downloadConsent: [],
 	servicePort: 0,
@@ -160,6 +163,10 @@ export function loadSettings(data: unknown): VaultRagSettings {
 			typeof stored.pauseIndexingWhileTyping === "boolean"
 				? stored.pauseIndexingWhileTyping
 				: DEFAULT_SETTINGS.pauseIndexingWhileTyping,
+		pauseIndexingOnBattery:
+			typeof stored.pauseIndexingOnBattery === "boolean"
+				? stored.pauseIndexingOnBattery
+				: DEFAULT_SETTINGS.pauseIndexingOnBattery,
 		indexInBackground:
 			typeof stored.indexInBackground === "boolean" ? stored.indexInBackground : DEFAULT_SETTINGS.indexInBackground,
 		downloadConsent: Array.isArray(stored.downloadConsent)

@@ -26,6 +26,11 @@ export class EmbeddingEta {
 
 	constructor(private readonly now: () => number = () => Date.now()) {}
 
+	/** Forgets the rate (indexing was held: time spent waiting says nothing of its speed). */
+	reset(): void {
+		this.start = null;
+	}
+
 	observe(missing: number): EmbedProgress | null {
 		if (missing <= 0) {
 			this.start = null;
@@ -46,7 +51,14 @@ export function formatTimeLeft(seconds: number): string {
 	return `about ${(seconds / 3600).toFixed(1)} h left`;
 }
 
-export function describeState(state: SupervisorState, embedding?: EmbedProgress | null): StatusView {
+/**
+ * `heldOnBattery`: the plugin holds indexing because the computer runs on battery (a setting).
+ */
+export function describeState(
+	state: SupervisorState,
+	embedding?: EmbedProgress | null,
+	heldOnBattery = false,
+): StatusView {
 	switch (state.kind) {
 		case "stopped":
 			return { kind: "off", text: "Vault RAG: off", tooltip: "The search service is stopped." };
@@ -105,6 +117,14 @@ export function describeState(state: SupervisorState, embedding?: EmbedProgress 
 				};
 			}
 			const missing = health.index.vectors_missing ?? 0;
+			if (heldOnBattery && (missing > 0 || !health.index.complete)) {
+				return {
+					kind: "indexing",
+					text: "Vault RAG: paused on battery",
+					tooltip:
+						"Indexing waits while this computer runs on battery and resumes on the charger (see the plugin settings). Search works over what is indexed so far.",
+				};
+			}
 			const written = health.index.notes_total > 0 && health.index.notes_done >= health.index.notes_total;
 			if (missing > 0 && written && health.index.state !== "scanning") {
 				const notes = health.index.notes_total.toLocaleString("en-US");
@@ -146,10 +166,11 @@ function formatMb(bytes: number): string {
 }
 
 export class StatusBar {
-	/** `onClick` opens the service's panel. */
+	/** `onClick` opens the service's panel; `heldOnBattery` says whether indexing waits for the charger. */
 	constructor(
 		private readonly el: HTMLElement,
 		onClick?: () => void,
+		private readonly heldOnBattery: () => boolean = () => false,
 	) {
 		el.addClass("vault-rag-status");
 		if (onClick) {
@@ -162,7 +183,9 @@ export class StatusBar {
 
 	update(state: SupervisorState): void {
 		const missing = state.kind === "running" ? (state.health.index.vectors_missing ?? 0) : 0;
-		const view = describeState(state, this.eta.observe(missing));
+		const held = this.heldOnBattery();
+		if (held) this.eta.reset();
+		const view = describeState(state, held ? null : this.eta.observe(missing), held);
 		this.el.setText(view.text);
 		this.el.setAttr("aria-label", view.tooltip);
 		this.el.setAttr("data-state", view.kind);

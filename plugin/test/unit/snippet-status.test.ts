@@ -54,6 +54,32 @@ describe("status bar", () => {
 		expect(describeState({ kind: "running", health: healthAnswer() }, eta.observe(0)).text).toBe("Vault RAG: ready");
 	});
 
+	it("says when indexing waits for the charger, and drops the rate measured before the wait", () => {
+		let now = 0;
+		const eta = new EmbeddingEta(() => now);
+		const paused = healthAnswer({
+			status: "ok",
+			index: {
+				state: "paused",
+				notes_done: 10000,
+				notes_total: 10000,
+				complete: false,
+				live_updates: "on",
+				vectors_missing: 9000,
+			},
+		});
+		const view = describeState({ kind: "running", health: paused }, null, true);
+		expect(view).toMatchObject({ kind: "indexing", text: "Vault RAG: paused on battery" });
+		expect(view.tooltip).toContain("resumes on the charger");
+		// Nothing left to index: the hold changes nothing the user would see.
+		expect(describeState({ kind: "running", health: healthAnswer() }, null, true).text).toBe("Vault RAG: ready");
+		eta.observe(12000);
+		now = 60_000;
+		eta.reset();
+		now = 120_000;
+		expect(eta.observe(9000)).toEqual({ done: 0, total: 9000, secondsLeft: null });
+	});
+
 	it("shows starting, indexing with a percentage, ready and error", () => {
 		expect(describeState({ kind: "starting", attempt: 0 }).text).toBe("Vault RAG: starting");
 		expect(describeState({ kind: "restarting", attempt: 2, delayMs: 1000, reason: "exited with code 1" }).kind).toBe(
