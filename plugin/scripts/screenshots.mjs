@@ -92,7 +92,7 @@ fs.writeFileSync(path.join(work, "page.html"), `<!doctype html><meta charset="ut
 <script>window.SCREENSHOT_DATA = ${JSON.stringify(data)};</script><body></body><script src="page.js"></script>`);
 
 fs.mkdirSync(out, { recursive: true });
-const scenes = { ask: [1200, 900], search: [1200, 760], related: [1200, 700], install: [1200, 720], settings: [1000, 1230], agents: [1000, 1760] };
+const scenes = { ask: [1200, 900], search: [1200, 760], related: [1200, 700], install: [1200, 720], settings: [1000, 1300], agents: [1000, 1760] };
 for (const [scene, [width, height]] of Object.entries(scenes)) {
 	const file = path.join(out, `${scene}.png`);
 	const shot = spawnSync(chromium, ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
