@@ -2,8 +2,9 @@
 //! it returns (one per note, represented by its best chunk).
 //!
 //! Pipeline of a search:
-//! 1. validate the request and embed the query ([`prepare`]; the only slow step, done before any
-//!    lock on the index is needed);
+//! 1. validate the request ([`validate`]) and embed the query on another thread, the slowest
+//!    step, while step 2 and the lexical half of step 3 run ([`keywords`]); the matrix is locked
+//!    only once the vector is there;
 //! 2. turn folder and tag filters, and the query's quoted phrases (notes that hold them), into a
 //!    set of allowed notes, applied inside both retrievers so that filtered searches still return
 //!    `top_k` notes;
@@ -78,74 +79,125 @@ pub(crate) struct SearchContext<'a> {
     pub fingerprint_id: &'a str,
 }
 
-/// A validated search with its query vector (when the mode needs one).
+/// A validated search.
 #[derive(Debug, Clone)]
 pub(crate) struct PreparedSearch {
     request: SearchRequest,
-    query_vector: Option<Vec<f32>>,
     weights: FusionWeights,
     tag: Option<String>,
     folder: Option<String>,
 }
 
-/// Validates `req` and embeds its query. Needs no access to the index, so callers can do it
-/// before taking any lock.
-pub(crate) fn prepare(
+/// Validates `req`; its query vector is left for the caller to add ([`PreparedSearch::needs_vector`]).
+pub(crate) fn validate(
     embedder: &dyn Embedder,
     req: &SearchRequest,
 ) -> Result<PreparedSearch, IndexError> {
     let SearchFilters { folder, tag } = req.validate()?;
-    let query_vector = match req.mode {
-        SearchMode::Lexical => None,
-        SearchMode::Dense | SearchMode::Hybrid => Some(embedder.embed_query(&req.query)?),
-    };
     Ok(PreparedSearch {
         request: req.clone(),
-        query_vector,
         weights: embedder.fusion_weights(),
         tag,
         folder,
     })
 }
 
-/// Validates, embeds and runs `req`; see [`prepare`] and [`run`].
+impl PreparedSearch {
+    /// Whether the mode needs the query's vector (dense and hybrid).
+    pub(crate) fn needs_vector(&self) -> bool {
+        self.request.mode != SearchMode::Lexical
+    }
+}
+
+/// What a search takes from the index before it needs the query vector: the query without its
+/// quoted phrases, the notes it may return, and the lexical list. Built while the query is
+/// embedded ([`Searcher::search`]): neither waits for the other.
+pub(crate) struct Keywords<'q> {
+    query: std::borrow::Cow<'q, str>,
+    filter: NoteFilter,
+    /// The filter allows no note: the search has no hits.
+    none: bool,
+    lexical: Vec<Scored>,
+    started: Instant,
+    lexical_ms: f64,
+}
+
+/// Chunks each retriever contributes before fusion and grouping.
+fn depth(req: &SearchRequest) -> usize {
+    (req.top_k * 4).max(MIN_CANDIDATES)
+}
+
+/// The filters and the lexical list of `p` (see [`Keywords`]).
+pub(crate) fn keywords<'q>(
+    reader: &Reader<'_>,
+    p: &'q PreparedSearch,
+) -> Result<Keywords<'q>, IndexError> {
+    let started = Instant::now();
+    let req = &p.request;
+    let (query, holding) = filter::phrase_notes(reader, &req.query)?;
+    let filter = filter::note_filter(reader, p.folder.as_deref(), p.tag.as_deref(), holding)?;
+    let none = matches!(&filter, NoteFilter::Only(set) if set.is_empty());
+    let stage = Instant::now();
+    let lexical = match req.mode {
+        _ if none => Vec::new(),
+        SearchMode::Dense => Vec::new(),
+        SearchMode::Lexical | SearchMode::Hybrid => {
+            bm25_top(reader, &query, depth(req), &filter, Bm25Weights::default())?
+        }
+    };
+    Ok(Keywords {
+        query,
+        filter,
+        none,
+        lexical,
+        started,
+        lexical_ms: stage.elapsed().as_secs_f64() * 1e3,
+    })
+}
+
+/// Validates, embeds and runs `req`, one step after the other.
 #[cfg(test)]
 pub(crate) fn search(
     ctx: &SearchContext<'_>,
     embedder: &dyn Embedder,
     req: &SearchRequest,
 ) -> Result<Vec<Hit>, IndexError> {
-    let prepared = prepare(embedder, req)?;
-    run(ctx, &prepared)
+    let prepared = validate(embedder, req)?;
+    let vector = match prepared.needs_vector() {
+        true => Some(embedder.embed_query(&req.query)?),
+        false => None,
+    };
+    let keywords = keywords(ctx.reader, &prepared)?;
+    finish(ctx, &prepared, keywords, vector.as_deref())
 }
 
-/// Runs a prepared search against the index.
-pub(crate) fn run(ctx: &SearchContext<'_>, p: &PreparedSearch) -> Result<Vec<Hit>, IndexError> {
-    let started = Instant::now();
-    let req = &p.request;
-    let (query, holding) = filter::phrase_notes(ctx.reader, &req.query)?;
-    let filter = filter::note_filter(ctx.reader, p.folder.as_deref(), p.tag.as_deref(), holding)?;
-    if let NoteFilter::Only(set) = &filter {
-        if set.is_empty() {
-            return Ok(Vec::new());
-        }
+/// Completes a search from its [`Keywords`] and query vector: the dense list, fusion, the hits.
+pub(crate) fn finish(
+    ctx: &SearchContext<'_>,
+    p: &PreparedSearch,
+    keywords: Keywords<'_>,
+    query_vector: Option<&[f32]>,
+) -> Result<Vec<Hit>, IndexError> {
+    let Keywords {
+        query,
+        filter,
+        none,
+        lexical,
+        started,
+        lexical_ms,
+    } = keywords;
+    if none {
+        return Ok(Vec::new());
     }
-    let depth = (req.top_k * 4).max(MIN_CANDIDATES);
+    let req = &p.request;
+    let depth = depth(req);
     let ms = |since: Instant| since.elapsed().as_secs_f64() * 1e3;
     let stage = Instant::now();
-    let dense = match &p.query_vector {
-        Some(q) => dense_top(ctx, q, depth, &filter)?,
-        None => Vec::new(),
+    let dense = match query_vector {
+        Some(q) if req.mode != SearchMode::Lexical => dense_top(ctx, q, depth, &filter)?,
+        _ => Vec::new(),
     };
     let dense_ms = ms(stage);
-    let stage = Instant::now();
-    let lexical = match req.mode {
-        SearchMode::Dense => Vec::new(),
-        SearchMode::Lexical | SearchMode::Hybrid => {
-            bm25_top(ctx.reader, &query, depth, &filter, Bm25Weights::default())?
-        }
-    };
-    let lexical_ms = ms(stage);
     let dense_list = RankedList::new(Retriever::Dense, &dense);
     let lexical_list = RankedList::new(Retriever::Lexical, &lexical);
     let terms = SnippetTerms::from_query(&query);

@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use parking_lot::RwLock;
-use vault_rag_core::{Embedder, Hit, SearchRequest, SimilarRequest};
+use vault_rag_core::{EmbedError, Embedder, Hit, SearchRequest, SimilarRequest};
 
-use super::{prepare, run, similar, SearchContext, VectorMatrix};
+use super::{finish, keywords, similar, validate, SearchContext, VectorMatrix};
 use crate::error::IndexError;
 use crate::list::{list, ListRequest, NoteList};
 use crate::store::Store;
@@ -47,12 +47,41 @@ impl Searcher {
         &self.fingerprint_id
     }
 
-    /// Validates and runs a search. The query is embedded before any lock is taken.
+    /// Validates and runs a search. The query is embedded on another thread while this one
+    /// reads the filters and the lexical list, so a hybrid search waits for the slower of the
+    /// two rather than their sum; the matrix is locked only once the vector is there.
     pub(crate) fn search(&self, req: &SearchRequest) -> Result<Vec<Hit>, IndexError> {
-        let prepared = prepare(self.embedder.as_ref(), req)?;
+        let prepared = validate(self.embedder.as_ref(), req)?;
         let reader = self.store.reader()?;
+        let embed = || self.embedder.embed_query(&req.query);
+        let (keywords, vector) = std::thread::scope(|scope| {
+            let embedding = prepared.needs_vector().then(|| {
+                std::thread::Builder::new()
+                    .name("query-embed".into())
+                    .spawn_scoped(scope, embed)
+            });
+            let keywords = keywords(&reader, &prepared);
+            let vector = embedding.map(|spawned| match spawned {
+                Ok(handle) => handle.join().unwrap_or_else(|_| {
+                    Err(EmbedError::Inference {
+                        message: "embedding the query panicked".into(),
+                    })
+                }),
+                // No thread to be had: embed here, after the keywords.
+                Err(_) => embed(),
+            });
+            (keywords, vector)
+        });
+        // A failed embedding is the error to report (the model, not the index).
+        let vector = vector.transpose()?;
+        let keywords = keywords?;
         let matrix = self.matrix.read();
-        run(&self.context(&reader, &matrix), &prepared)
+        finish(
+            &self.context(&reader, &matrix),
+            &prepared,
+            keywords,
+            vector.as_deref(),
+        )
     }
 
     /// Notes related to a note.
@@ -79,3 +108,7 @@ impl Searcher {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "searcher_tests.rs"]
+mod tests;

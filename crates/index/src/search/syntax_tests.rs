@@ -6,12 +6,7 @@ use super::*;
 use crate::fts::{fts_query_terms, match_expression, required_expression, QueryTerm};
 
 fn notes() -> Vec<NoteSpec<'static>> {
-    let note = |path, body| NoteSpec {
-        path,
-        tags: &[],
-        links: &[],
-        body,
-    };
+    let note = NoteSpec::plain;
     vec![
         note(
             "Birds.md",

@@ -21,6 +21,18 @@ pub struct NoteSpec<'a> {
     pub body: &'a str,
 }
 
+impl<'a> NoteSpec<'a> {
+    /// A note without tags or links.
+    pub fn plain(path: &'a str, body: &'a str) -> Self {
+        Self {
+            path,
+            tags: &[],
+            links: &[],
+            body,
+        }
+    }
+}
+
 /// A chunk for [`TestDb::add_note`]: headings, (first, last) line, text.
 pub type ChunkSpec<'a> = (&'a [String], (usize, usize), &'a str);
 
@@ -50,6 +62,11 @@ impl TestDb {
             path,
             store,
         }
+    }
+
+    /// The store, with the folder that must outlive it (for a [`super::Searcher`]).
+    pub fn into_store(self) -> (TempDir, Store) {
+        (self._dir, self.store)
     }
 
     /// Re-opens the file (as a restarted process would).

@@ -31,6 +31,9 @@ fn stored_note(note_id: i64) -> Result<u32, IndexError> {
         .ok_or(IndexError::NoteIdRange { note_id })
 }
 
+/// A row the binary scan leaves out (removed, or filtered away), in place of its distance.
+const SKIPPED: u16 = u16::MAX;
+
 /// Rows added at least per reallocation, so that small indexes do not reallocate on every insert.
 const MIN_GROWTH_ROWS: usize = 256;
 
@@ -319,6 +322,11 @@ impl VectorMatrix {
             .iter()
             .map(|q| QueryCode::new(self.encoding, q))
             .collect();
+        if let [QueryCode::Binary(bits)] = prepared.as_slice() {
+            if self.row_bytes * 8 < usize::from(SKIPPED) {
+                return self.top_k_binary(bits, k, filter);
+            }
+        }
         let mut heap: BinaryHeap<HeapEntry> = BinaryHeap::with_capacity(k + 1);
         let rows = self.codes.chunks_exact(self.row_bytes);
         for (pos, row) in rows.enumerate() {
@@ -349,6 +357,60 @@ impl VectorMatrix {
                 score: codes::similarity(self.encoding, score, self.dims),
             })
             .collect();
+        out.sort_by(Scored::rank_cmp);
+        out
+    }
+
+    /// [`VectorMatrix::top_k`] for one query over binary codes, the common case: every row's
+    /// Hamming distance in one tight loop, then the `k` nearest allowed rows found by counting
+    /// rows per distance (distances are small integers), with no heap. Earlier rows win ties at
+    /// the cut, as in the general scan, so both return the same rows.
+    fn top_k_binary(&self, query: &[u8], k: usize, filter: &NoteFilter) -> Vec<Scored> {
+        let rows = self
+            .note_ids
+            .len()
+            .min(self.codes.len() / self.row_bytes.max(1));
+        let mut dist = vec![0u16; rows];
+        codes::hamming_rows(
+            &self.codes[..rows * self.row_bytes],
+            self.row_bytes,
+            query,
+            &mut dist,
+        );
+        let mut per_distance = vec![0usize; self.row_bytes * 8 + 1];
+        for (d, &note) in dist.iter_mut().zip(&self.note_ids) {
+            if note == DEAD || !filter.allows(i64::from(note)) {
+                *d = SKIPPED;
+            } else if let Some(count) = per_distance.get_mut(usize::from(*d)) {
+                *count += 1;
+            }
+        }
+        // The distance at the cut, and how many rows at exactly that distance still fit.
+        let mut before = 0;
+        let mut cut = (per_distance.len(), 0);
+        for (d, &count) in per_distance.iter().enumerate() {
+            if before + count >= k {
+                cut = (d, k - before);
+                break;
+            }
+            before += count;
+        }
+        let (limit, mut at_limit) = cut;
+        let mut out = Vec::with_capacity(k.min(rows));
+        for (pos, &d) in dist.iter().enumerate() {
+            let d = usize::from(d);
+            if d == usize::from(SKIPPED) || d > limit || (d == limit && at_limit == 0) {
+                continue;
+            }
+            if d == limit {
+                at_limit -= 1;
+            }
+            out.push(Scored {
+                chunk_id: self.chunk_ids[pos],
+                note_id: i64::from(self.note_ids[pos]),
+                score: codes::similarity(self.encoding, -(d as f32), self.dims),
+            });
+        }
         out.sort_by(Scored::rank_cmp);
         out
     }
