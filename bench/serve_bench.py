@@ -78,6 +78,12 @@ def proc_memory(pid_path):
     return {"rss": kb("VmRSS"), "anon": kb("RssAnon"), "file": kb("RssFile")}
 
 
+def portable(command):
+    """The command as recorded: the checkout as ., the home folder as ~ (no machine's paths)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return command.replace(root + "/", "./").replace(os.path.expanduser("~") + "/", "~/")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
@@ -103,7 +109,7 @@ def main():
            a.bin, "serve", "--vault", a.vault, "--data-dir", a.data_dir, "--port", "0", "--no-token", *extra]
     started = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=open(os.path.join(a.out, f"{a.name}.log"), "w"))
-    result = {"command": " ".join(cmd[cmd.index("--") + 1:])}
+    result = {"command": portable(" ".join(cmd[cmd.index("--") + 1:]))}
     try:
         port = None
         while port is None:

@@ -12,11 +12,10 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import "obsidian-test-mocks/vitest-setup";
 import { App, WorkspaceLeaf } from "obsidian-test-mocks/obsidian";
 import { AskView } from "../../src/ask-view";
-import { findBinary } from "../../src/binary";
 import { supervisedService } from "../../src/service";
-import { DEFAULT_SETTINGS, serveArgs, type VaultRagSettings } from "../../src/settings";
-import { Supervisor } from "../../src/supervisor";
-import { backendBinary, tempVault, testModelDir, waitFor } from "./env";
+import { DEFAULT_SETTINGS } from "../../src/settings";
+import type { Supervisor } from "../../src/supervisor";
+import { realSupervisor, tempVault, waitFor } from "./env";
 
 const MODEL = "smollm2-135m";
 
@@ -85,19 +84,7 @@ describe("the Ask view with the real service and a real model", () => {
 		);
 		llmUrl = `http://127.0.0.1:${port}/v1`;
 		vault = tempVault();
-		const settings: VaultRagSettings = {
-			...DEFAULT_SETTINGS,
-			binaryPath: backendBinary(),
-			model: "all-minilm-l6-v2",
-			modelDir: testModelDir(),
-			dataDir: vault.dataDir,
-		};
-		supervisor = new Supervisor({
-			findBinary: () => findBinary({ settingPath: settings.binaryPath, pluginDir: null, envPath: "", platform: process.platform }),
-			args: () => serveArgs(settings, { vaultPath: vault.vault, configDir: ".vault-config" }),
-			notify: () => undefined,
-			tuning: { healthIntervalMs: 250 },
-		});
+		supervisor = realSupervisor(vault).supervisor;
 		supervisor.start();
 		await listening(port, 120_000);
 		await waitFor("the index", async () => (await supervisor.client?.indexStatus().catch(() => null))?.complete === true, supervisor, 180_000);

@@ -7,10 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { BatteryHold, type BatteryLike } from "../../src/battery-hold";
-import { findBinary } from "../../src/binary";
-import { DEFAULT_SETTINGS, serveArgs, type VaultRagSettings } from "../../src/settings";
-import { Supervisor } from "../../src/supervisor";
-import { backendBinary, tempVault, testModelDir, waitFor } from "./env";
+import { realSupervisor, tempVault, waitFor } from "./env";
 
 class SimulatedBattery implements BatteryLike {
 	charging = true;
@@ -32,20 +29,7 @@ describe("pause indexing on battery, against the real backend", () => {
 	afterAll(() => vault.cleanup());
 
 	it("holds a new note while on battery and indexes it once the charger is plugged in", async () => {
-		const settings: VaultRagSettings = {
-			...DEFAULT_SETTINGS,
-			binaryPath: backendBinary(),
-			model: "all-minilm-l6-v2",
-			modelDir: testModelDir(),
-			dataDir: vault.dataDir,
-			pauseIndexingOnBattery: true,
-		};
-		const sup = new Supervisor({
-			findBinary: () => findBinary({ settingPath: settings.binaryPath, pluginDir: null, envPath: "", platform: process.platform }),
-			args: () => serveArgs(settings, { vaultPath: vault.vault, configDir: ".vault-config" }),
-			notify: () => undefined,
-			tuning: { healthIntervalMs: 250 },
-		});
+		const { supervisor: sup, settings } = realSupervisor(vault, { pauseIndexingOnBattery: true });
 		const battery = new SimulatedBattery();
 		const hold = new BatteryHold({
 			battery: () => Promise.resolve(battery),

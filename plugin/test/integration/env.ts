@@ -2,7 +2,9 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { Supervisor } from "../../src/supervisor";
+import { findBinary } from "../../src/binary";
+import { DEFAULT_SETTINGS, serveArgs, type VaultRagSettings } from "../../src/settings";
+import { Supervisor } from "../../src/supervisor";
 
 const PLUGIN_ROOT = path.resolve(__dirname, "../..");
 
@@ -40,6 +42,28 @@ export function tempVault(): { vault: string; dataDir: string; cleanup: () => vo
 	fs.cpSync(path.join(PLUGIN_ROOT, "test/fixtures/vault"), vault, { recursive: true });
 	const dataDir = path.join(root, "data");
 	return { vault, dataDir, cleanup: () => fs.rmSync(root, { recursive: true, force: true }) };
+}
+
+/** The real backend with the small test model on `vault`, polling health every 250 ms; `settings` adds to the defaults. */
+export function realSupervisor(
+	vault: { vault: string; dataDir: string },
+	settings: Partial<VaultRagSettings> = {},
+): { supervisor: Supervisor; settings: VaultRagSettings } {
+	const all: VaultRagSettings = {
+		...DEFAULT_SETTINGS,
+		binaryPath: backendBinary(),
+		model: "all-minilm-l6-v2",
+		modelDir: testModelDir(),
+		dataDir: vault.dataDir,
+		...settings,
+	};
+	const supervisor = new Supervisor({
+		findBinary: () => findBinary({ settingPath: all.binaryPath, pluginDir: null, envPath: "", platform: process.platform }),
+		args: () => serveArgs(all, { vaultPath: vault.vault, configDir: ".vault-config" }),
+		notify: () => undefined,
+		tuning: { healthIntervalMs: 250 },
+	});
+	return { supervisor, settings: all };
 }
 
 export function isAlive(pid: number): boolean {

@@ -138,12 +138,10 @@ pub(crate) fn keywords<'q>(
     let filter = filter::note_filter(reader, p.folder.as_deref(), p.tag.as_deref(), holding)?;
     let none = matches!(&filter, NoteFilter::Only(set) if set.is_empty());
     let stage = Instant::now();
-    let lexical = match req.mode {
-        _ if none => Vec::new(),
-        SearchMode::Dense => Vec::new(),
-        SearchMode::Lexical | SearchMode::Hybrid => {
-            bm25_top(reader, &query, depth(req), &filter, Bm25Weights::default())?
-        }
+    let lexical = if none || req.mode == SearchMode::Dense {
+        Vec::new()
+    } else {
+        bm25_top(reader, &query, depth(req), &filter, Bm25Weights::default())?
     };
     Ok(Keywords {
         query,
@@ -163,10 +161,10 @@ pub(crate) fn search(
     req: &SearchRequest,
 ) -> Result<Vec<Hit>, IndexError> {
     let prepared = validate(embedder, req)?;
-    let vector = match prepared.needs_vector() {
-        true => Some(embedder.embed_query(&req.query)?),
-        false => None,
-    };
+    let vector = prepared
+        .needs_vector()
+        .then(|| embedder.embed_query(&req.query))
+        .transpose()?;
     let keywords = keywords(ctx.reader, &prepared)?;
     finish(ctx, &prepared, keywords, vector.as_deref())
 }
