@@ -159,14 +159,22 @@ def realistic(out):
     return res
 
 
+def stages(seq):
+    st = seq.get("stages_p50_ms") or {}
+    if st.get("lexical") is None or st.get("dense") is None:
+        return ""
+    return f"{st['lexical']:.1f} / {st['dense']:.1f} ms"
+
+
 def realistic_md(res):
     if not res:
         return []
     md = ["", "Realistic vaults (EmbeddingGemma int8, 768 dimensions; vectors past the first 384 "
           "sections re-used from those, see docs/benchmarks.md):", "",
           "| notes | words | sections | index on disk | start to healthy | RSS at rest | after 600 searches "
-          "| peak while indexing | p50 / p99 sequential | p50 / p99 8 clients | first index, estimated |",
-          "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+          "| peak while indexing | p50 / p99 sequential | lexical / dense stage p50 | p50 / p99 8 clients "
+          "| first index, estimated |",
+          "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for n, x in res.items():
         v, f, fm, s = x["vault"] or {}, x["fill"] or {}, x["fill_measure"] or {}, x["serve"]
         st, seq, conc = s.get("index_status") or {}, s.get("sequential") or {}, s.get("concurrent") or {}
@@ -179,7 +187,7 @@ def realistic_md(res):
             f"| {(st.get('index_size_bytes') or 0) / 2**20:.0f} MiB | {s.get('start_to_healthy_s', 0):.2f} s "
             f"| {s.get('rss_idle_mib') or 0:.0f} MiB | {s.get('rss_after_queries_mib') or 0:.0f} MiB "
             f"| {fm.get('time_peak_mib') or 0:.0f} MiB | {seq.get('p50_ms', 0):.1f} / {seq.get('p99_ms', 0):.1f} ms "
-            f"| {conc.get('p50_ms', 0):.0f} / {conc.get('p99_ms', 0):.0f} ms | {estimate} |")
+            f"| {stages(seq)} | {conc.get('p50_ms', 0):.0f} / {conc.get('p99_ms', 0):.0f} ms | {estimate} |")
     layouts = [(n, x) for n, x in res.items() if x.get("serve_prepacked")]
     if layouts:
         md += ["", "Serve memory by weight layout, same index, one run each (RSS MiB, anonymous in brackets):", "",

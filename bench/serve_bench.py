@@ -14,6 +14,7 @@ import argparse
 import http.client
 import json
 import os
+import re
 import signal
 import statistics
 import subprocess
@@ -55,6 +56,18 @@ def summary(lat):
         "max_ms": round(max(lat), 2),
         "mean_ms": round(statistics.fmean(lat), 2),
     }
+
+
+def stage_medians(log_path, offset):
+    """Median time of each search stage (lexical, dense, hits, whole) in the log after `offset`."""
+    with open(log_path, encoding="utf-8", errors="replace") as f:
+        f.seek(offset)
+        text = f.read()
+    out = {}
+    for key in ("lexical_ms", "dense_ms", "hits_ms", "took_ms"):
+        values = [float(v) for v in re.findall(rf"\b{key}=([0-9.]+)", text)]
+        out[key.removesuffix("_ms")] = round(statistics.median(values), 2) if values else None
+    return out
 
 
 def search(port, q):
@@ -108,7 +121,11 @@ def main():
            "--interval", "0.1", "--stdout", stdout_path, "--pid-file", pid_path, "--",
            a.bin, "serve", "--vault", a.vault, "--data-dir", a.data_dir, "--port", "0", "--no-token", *extra]
     started = time.monotonic()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=open(os.path.join(a.out, f"{a.name}.log"), "w"))
+    log_path = os.path.join(a.out, f"{a.name}.log")
+    # Each search's stage times are a debug line of the service's log (read back below).
+    env = dict(os.environ, NO_COLOR="1")
+    env.setdefault("VAULT_RAG_LOG", "info,vault_rag_index::search=debug")
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=open(log_path, "w"), env=env)
     result = {"command": portable(" ".join(cmd[cmd.index("--") + 1:]))}
     try:
         port = None
@@ -158,8 +175,10 @@ def main():
         if not a.no_latency:
             for q in queries[:5]:  # warm-up, not counted
                 search(port, q)
+            mark = os.path.getsize(log_path)
             seq = [search(port, q) for q in queries]
             result["sequential"] = summary([ms for ms, _ in seq])
+            result["sequential"]["stages_p50_ms"] = stage_medians(log_path, mark)
             result["sequential"]["errors"] = sum(1 for _, ok in seq if not ok)
             result["sequential_latencies_ms"] = [round(ms, 2) for ms, _ in seq]
             conc, lock = [], threading.Lock()

@@ -292,7 +292,12 @@ pub(crate) fn match_expression(terms: &[QueryTerm]) -> Option<String> {
     if terms.is_empty() {
         return None;
     }
-    let parts: Vec<String> = terms
+    Some(match_parts(terms).join(" OR "))
+}
+
+/// The OR-ed parts of [`match_expression`], one per term (a prefix's cut-short forms in one).
+pub(crate) fn match_parts(terms: &[QueryTerm]) -> Vec<String> {
+    terms
         .iter()
         .map(|t| match t {
             QueryTerm::Prefix(p) => prefix_stems(p)
@@ -302,8 +307,7 @@ pub(crate) fn match_expression(terms: &[QueryTerm]) -> Option<String> {
                 .join(" OR "),
             _ => fts_string(t.text()),
         })
-        .collect();
-    Some(parts.join(" OR "))
+        .collect()
 }
 
 /// The FTS5 expression every result note must match (its quoted phrases, AND-combined), if the

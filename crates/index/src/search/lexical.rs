@@ -3,9 +3,10 @@
 
 use super::filter::NoteFilter;
 use super::fusion::Scored;
+use super::prune::essential;
 use super::snippet::SnippetTerms;
 use crate::error::IndexError;
-use crate::fts::{fts_query_terms, has_prefix, match_expression};
+use crate::fts::{fts_query_terms, has_prefix, match_expression, match_parts};
 pub(crate) use crate::store::Bm25Weights;
 use crate::store::Reader;
 
@@ -31,29 +32,52 @@ pub(crate) fn bm25_top(
     // Without a filter SQLite can keep only the best `limit` rows while sorting; with one, rows
     // are streamed in rank order and skipped until `limit` allowed ones are found.
     let sql_limit = (matches!(filter, NoteFilter::All) && check.is_none()).then_some(limit);
+    if sql_limit.is_some() && weights.positive() {
+        if let Some(e) = essential(reader, &match_parts(&terms))? {
+            let mut out = Vec::with_capacity(limit.min(1024));
+            reader.bm25(&expr, Some(&e.within), weights, sql_limit, |c, n, s| {
+                out.push(Scored {
+                    chunk_id: c,
+                    note_id: n,
+                    score: s,
+                });
+                true
+            })?;
+            if e.holds(out.len(), limit, out.last().map(|s| s.score)) {
+                return Ok(out);
+            }
+            tracing::debug!(within = %e.within, "restricted ranking fell short; ranking every match");
+        }
+    }
     let mut out = Vec::with_capacity(limit.min(1024));
     let mut failed = None;
-    reader.bm25(&expr, weights, sql_limit, |chunk_id, note_id, score| {
-        if !filter.allows(note_id) {
-            return true;
-        }
-        if let Some(terms) = &check {
-            match holds_term(reader, chunk_id, terms) {
-                Ok(true) => {}
-                Ok(false) => return true,
-                Err(e) => {
-                    failed = Some(e);
-                    return false;
+    reader.bm25(
+        &expr,
+        None,
+        weights,
+        sql_limit,
+        |chunk_id, note_id, score| {
+            if !filter.allows(note_id) {
+                return true;
+            }
+            if let Some(terms) = &check {
+                match holds_term(reader, chunk_id, terms) {
+                    Ok(true) => {}
+                    Ok(false) => return true,
+                    Err(e) => {
+                        failed = Some(e);
+                        return false;
+                    }
                 }
             }
-        }
-        out.push(Scored {
-            chunk_id,
-            note_id,
-            score,
-        });
-        out.len() < limit
-    })?;
+            out.push(Scored {
+                chunk_id,
+                note_id,
+                score,
+            });
+            out.len() < limit
+        },
+    )?;
     match failed {
         Some(e) => Err(e),
         None => Ok(out),

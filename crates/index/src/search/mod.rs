@@ -22,6 +22,7 @@ mod codes;
 mod filter;
 mod fusion;
 pub(crate) mod lexical;
+mod prune;
 mod searcher;
 mod similar;
 mod snippet;

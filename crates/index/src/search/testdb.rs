@@ -126,6 +126,23 @@ impl TestDb {
             .unwrap();
     }
 
+    /// One chunk per text (`per_note` chunks a note, notes `t{i}.md`), in one transaction and
+    /// without vectors: for tests of the full-text side at sizes where that matters.
+    pub fn bulk_texts(&self, texts: &[String], per_note: usize) {
+        self.store
+            .write("test", |tx| {
+                for (n, group) in texts.chunks(per_note).enumerate() {
+                    let specs: Vec<ChunkSpec<'_>> = group
+                        .iter()
+                        .map(|t| (&[][..], (1, 1), t.as_str()))
+                        .collect();
+                    write(tx, &format!("t{n}.md"), &format!("T{n}"), &[], &[], &specs);
+                }
+                Ok(())
+            })
+            .unwrap();
+    }
+
     /// Indexes `notes` with `embedder` (paragraph chunks, document prompt with the title) and
     /// returns the loaded vector matrix.
     pub fn index_notes(&self, embedder: &dyn Embedder, notes: &[NoteSpec<'_>]) -> VectorMatrix {

@@ -26,6 +26,13 @@ impl Default for Bm25Weights {
     }
 }
 
+impl Bm25Weights {
+    /// Whether every weight is above zero, as bounds on a term's share of a score assume.
+    pub(crate) fn positive(&self) -> bool {
+        self.title > 0.0 && self.headings > 0.0 && self.body > 0.0
+    }
+}
+
 /// What a search result shows of a chunk and its note.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct HitRow {
@@ -316,36 +323,59 @@ impl Reader<'_> {
     /// Chunks matching the FTS5 expression `expr` in BM25 order (best first) as (chunk id, note
     /// id, −bm25), offered to `keep` until it returns false. `limit` caps the rows SQLite
     /// ranks (it can then keep only that many while sorting); `None` streams them all.
+    ///
+    /// With `within`, only rows that also match that expression are ranked (their scores are
+    /// still those of `expr`): scoring is what costs, about half a microsecond a row, and a
+    /// common word matches a third of a large vault.
     pub(crate) fn bm25(
         &self,
         expr: &str,
+        within: Option<&str>,
         weights: Bm25Weights,
         limit: Option<usize>,
         mut keep: impl FnMut(i64, i64, f32) -> bool,
     ) -> Result<(), IndexError> {
         let e = || self.err("lexical search");
         let limit = limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
-        let mut stmt = self
-            .conn()
-            .prepare_cached(
-                // Ranked inside the subquery, joined after: joined first, every matching row
-                // (100,000 for a common word in a large vault) read its chunk before the sort,
-                // three times the cost of the ranking itself.
+        // Ranked inside the subquery, joined after: joined first, every matching row (100,000
+        // for a common word in a large vault) read its chunk before the sort, three times the
+        // cost of the ranking itself. The `+` keeps SQLite from driving the scan by the rowid
+        // list (one full-text lookup per row); it is checked on each match, before scoring.
+        let sql = match within {
+            None => {
                 "SELECT f.rowid, c.note_id, f.s FROM \
                  (SELECT rowid, bm25(chunks_fts, ?2, ?3, ?4) AS s FROM chunks_fts \
                   WHERE chunks_fts MATCH ?1 ORDER BY s, rowid LIMIT ?5) f \
-                 JOIN chunks c ON c.id = f.rowid ORDER BY f.s, f.rowid",
-            )
-            .map_err(e())?;
-        let mut rows = stmt
-            .query(params![
+                 JOIN chunks c ON c.id = f.rowid ORDER BY f.s, f.rowid"
+            }
+            Some(_) => {
+                "SELECT f.rowid, c.note_id, f.s FROM \
+                 (SELECT rowid, bm25(chunks_fts, ?2, ?3, ?4) AS s FROM chunks_fts \
+                  WHERE chunks_fts MATCH ?1 AND +rowid IN \
+                   (SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?6) \
+                  ORDER BY s, rowid LIMIT ?5) f \
+                 JOIN chunks c ON c.id = f.rowid ORDER BY f.s, f.rowid"
+            }
+        };
+        let mut stmt = self.conn().prepare_cached(sql).map_err(e())?;
+        let mut rows = match within {
+            None => stmt.query(params![
                 expr,
                 weights.title,
                 weights.headings,
                 weights.body,
                 limit
-            ])
-            .map_err(e())?;
+            ]),
+            Some(w) => stmt.query(params![
+                expr,
+                weights.title,
+                weights.headings,
+                weights.body,
+                limit,
+                w
+            ]),
+        }
+        .map_err(e())?;
         while let Some(row) = rows.next().map_err(e())? {
             let chunk_id: i64 = row.get(0).map_err(e())?;
             let note_id: i64 = row.get(1).map_err(e())?;
@@ -356,4 +386,43 @@ impl Reader<'_> {
         }
         Ok(())
     }
+
+    /// How many chunks match the FTS5 expression `expr` (BM25's document frequency for one
+    /// term).
+    pub(crate) fn fts_matches(&self, expr: &str) -> Result<u64, IndexError> {
+        let n: i64 = self
+            .conn()
+            .prepare_cached("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?1")
+            .and_then(|mut s| s.query_row([expr], |r| r.get(0)))
+            .map_err(self.err("counting full-text matches"))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// The number of rows BM25 counts in the full-text table: the first varint of FTS5's
+    /// averages record (row 1 of its data table), as its `bm25()` reads it. `None` when the
+    /// record is missing or unreadable; a caller then has no bound to prune by.
+    pub(crate) fn fts_rows(&self) -> Result<Option<u64>, IndexError> {
+        let block: Option<Vec<u8>> = self
+            .conn()
+            .prepare_cached("SELECT block FROM chunks_fts_data WHERE id = 1")
+            .and_then(|mut s| s.query_row([], |r| r.get(0)).optional())
+            .map_err(self.err("reading the full-text row count"))?;
+        Ok(block.as_deref().and_then(sqlite_varint))
+    }
+}
+
+/// SQLite's big-endian varint (as FTS5 writes its records): seven bits a byte while the high bit
+/// is set, all eight bits of a ninth byte.
+fn sqlite_varint(bytes: &[u8]) -> Option<u64> {
+    let mut v: u64 = 0;
+    for (i, &b) in bytes.iter().enumerate().take(9) {
+        if i == 8 {
+            return Some((v << 8) | u64::from(b));
+        }
+        v = (v << 7) | u64::from(b & 0x7f);
+        if b & 0x80 == 0 {
+            return Some(v);
+        }
+    }
+    None
 }

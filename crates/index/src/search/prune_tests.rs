@@ -1,0 +1,190 @@
+//! Restricted BM25 ranking against the full ranking, on a real FTS5 table large enough for
+//! common words to be skipped.
+
+use super::essential;
+use crate::fts::{fts_query_terms, match_expression, match_parts};
+use crate::search::lexical::{bm25_top, Bm25Weights};
+use crate::search::testdb::TestDb;
+use crate::search::{NoteFilter, NoteSet};
+
+/// xorshift64*: deterministic, no dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 33) % n
+    }
+}
+
+/// Common words with the share of chunks holding them, as in a vault on one subject.
+const COMMON: &[(&str, u64)] = &[
+    ("cell", 60),
+    ("protein", 45),
+    ("growth", 30),
+    ("signal", 12),
+];
+
+/// 8,000 chunks: each holds the common words by their shares (sometimes twice) and 6 of 1,500
+/// rarer words, with lengths from 8 to about 40 words.
+fn corpus() -> TestDb {
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut texts: Vec<String> = (0..8_000)
+        .map(|_| {
+            let mut words: Vec<String> = Vec::new();
+            for &(w, share) in COMMON {
+                if rng.below(100) < share {
+                    for _ in 0..=rng.below(2) {
+                        words.push(w.to_string());
+                    }
+                }
+            }
+            for _ in 0..6 {
+                words.push(format!("rare{}", rng.below(1_500)));
+            }
+            for _ in 0..rng.below(32) {
+                words.push(format!("filler{}", rng.below(40)));
+            }
+            words.join(" ")
+        })
+        .collect();
+    // Rows holding only common words that outscore every row of a rarer word: 30 short ones
+    // full of "growth protein", and 25 long ones holding "scarce" once.
+    texts.extend((0..30).map(|_| "growth growth protein protein".to_string()));
+    texts.extend((0..25).map(|i| format!("scarce {}", vec![format!("pad{i}"); 199].join(" "))));
+    let db = TestDb::new();
+    db.bulk_texts(&texts, 4);
+    db
+}
+
+/// The full ranking of `query`: every match scored, the `limit` best (chunk id, score).
+fn full(db: &TestDb, query: &str, limit: usize) -> Vec<(i64, f32)> {
+    let expr = match_expression(&fts_query_terms(query)).unwrap();
+    let mut out = Vec::new();
+    db.reader()
+        .bm25(
+            &expr,
+            None,
+            Bm25Weights::default(),
+            Some(limit),
+            |c, _, s| {
+                out.push((c, s));
+                true
+            },
+        )
+        .unwrap();
+    out
+}
+
+#[test]
+fn restricted_rankings_equal_the_full_ranking_and_fall_back_when_short() {
+    let db = corpus();
+    let reader = db.reader();
+    let mut rng = Rng(7);
+    let (mut held, mut fell_short) = (0, 0);
+    for i in 0..240 {
+        let mut words: Vec<String> = (0..1 + rng.below(3))
+            .map(|_| {
+                COMMON[rng.below(COMMON.len() as u64) as usize]
+                    .0
+                    .to_string()
+            })
+            .collect();
+        for _ in 0..1 + rng.below(3) {
+            words.push(format!("rare{}", rng.below(1_500)));
+        }
+        let query = words.join(" ");
+        // Deep lists (past what the rare words hold) must fall back to ranking everything.
+        let limit = if i % 4 == 0 { 400 } else { 20 };
+        let got: Vec<(i64, f32)> = bm25_top(
+            &reader,
+            &query,
+            limit,
+            &NoteFilter::All,
+            Bm25Weights::default(),
+        )
+        .unwrap()
+        .iter()
+        .map(|s| (s.chunk_id, s.score))
+        .collect();
+        assert_eq!(
+            got,
+            full(&db, &query, limit),
+            "query {query:?}, limit {limit}"
+        );
+
+        let parts = match_parts(&fts_query_terms(&query));
+        if let Some(e) = essential(&reader, &parts).unwrap() {
+            let mut found = Vec::new();
+            reader
+                .bm25(
+                    &parts.join(" OR "),
+                    Some(&e.within),
+                    Bm25Weights::default(),
+                    Some(limit),
+                    |_, _, s| {
+                        found.push(s);
+                        true
+                    },
+                )
+                .unwrap();
+            if e.holds(found.len(), limit, found.last().copied()) {
+                held += 1;
+            } else {
+                fell_short += 1;
+            }
+        }
+    }
+    // Both paths were taken: the comparison above covered restricted answers and fallbacks.
+    eprintln!("held {held} fell short {fell_short}");
+    assert!(
+        held >= 40,
+        "restricted rankings kept: {held}, fallbacks {fell_short}"
+    );
+    assert!(
+        fell_short >= 10,
+        "restricted rankings kept: {held}, fallbacks {fell_short}"
+    );
+}
+
+#[test]
+fn single_terms_filters_and_prefixes_rank_every_match() {
+    let db = corpus();
+    let reader = db.reader();
+    assert_eq!(essential(&reader, &["\"cell\"".to_string()]).unwrap(), None);
+    // A filtered search streams rows in rank order; it must still find the allowed ones.
+    let notes = reader.note_paths().unwrap();
+    let allowed: Vec<i64> = notes.iter().map(|(id, _)| *id).take(3).collect();
+    let mut set = NoteSet::new();
+    allowed.iter().for_each(|&id| set.insert(id));
+    let filter = NoteFilter::Only(set);
+    let hits = bm25_top(&reader, "cell rare5", 5, &filter, Bm25Weights::default()).unwrap();
+    assert!(hits.iter().all(|h| allowed.contains(&h.note_id)));
+    assert!(!hits.is_empty());
+}
+
+#[test]
+fn common_rows_that_outscore_the_rare_ones_are_not_skipped() {
+    let db = corpus();
+    let reader = db.reader();
+    let query = "growth protein scarce";
+    let parts = match_parts(&fts_query_terms(query));
+    let e = essential(&reader, &parts)
+        .unwrap()
+        .expect("growth and protein are skipped");
+    assert_eq!(e.within, "\"scarce\"");
+    let got: Vec<(i64, f32)> =
+        bm25_top(&reader, query, 20, &NoteFilter::All, Bm25Weights::default())
+            .unwrap()
+            .iter()
+            .map(|s| (s.chunk_id, s.score))
+            .collect();
+    let expected = full(&db, query, 20);
+    assert_eq!(got, expected);
+    // The answer holds rows without "scarce": a restricted ranking would have missed them.
+    let scarce: std::collections::HashSet<i64> =
+        full(&db, "scarce", 100).iter().map(|r| r.0).collect();
+    assert!(expected.iter().any(|(c, _)| !scarce.contains(c)));
+}
