@@ -45,13 +45,13 @@ pub(crate) fn essential(
     if parts.len() < 2 {
         return Ok(None);
     }
-    let Some(rows) = reader.fts_rows()? else {
+    let Some((rows, counts)) = reader.fts_match_counts(parts)? else {
         return Ok(None);
     };
-    let mut terms = Vec::with_capacity(parts.len());
-    for p in parts {
-        terms.push((reader.fts_matches(p)?, p.as_str()));
-    }
+    let terms: Vec<(u64, &str)> = counts
+        .into_iter()
+        .zip(parts.iter().map(String::as_str))
+        .collect();
     Ok(choose(rows, &terms))
 }
 

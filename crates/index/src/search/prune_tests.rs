@@ -188,3 +188,19 @@ fn common_rows_that_outscore_the_rare_ones_are_not_skipped() {
         full(&db, "scarce", 100).iter().map(|r| r.0).collect();
     assert!(expected.iter().any(|(c, _)| !scarce.contains(c)));
 }
+
+#[test]
+fn remembered_counts_follow_the_index_as_it_changes() {
+    let db = TestDb::new();
+    db.bulk_texts(&["alpha beta".to_string(), "alpha".to_string()], 1);
+    let parts = ["\"alpha\"".to_string(), "\"beta\"".to_string()];
+    let counts = |db: &TestDb| db.reader().fts_match_counts(&parts).unwrap().unwrap();
+    assert_eq!(counts(&db), (2, vec![2, 1]));
+    // Asked again from the memory, then after a write that adds one row of each.
+    assert_eq!(counts(&db), (2, vec![2, 1]));
+    db.add_note("n.md", "N", &[], &[], &[(&[], (1, 1), "alpha beta gamma")]);
+    assert_eq!(counts(&db), (3, vec![3, 2]));
+    // The note rewritten: its old row's words leave the counts.
+    db.add_note("n.md", "N", &[], &[], &[(&[], (1, 1), "delta")]);
+    assert_eq!(counts(&db).1, vec![2, 1]);
+}

@@ -7,6 +7,7 @@
 mod codec;
 pub mod damage;
 pub(crate) mod embeddings;
+mod match_counts;
 mod migrate;
 pub(crate) mod notes;
 mod queries;
@@ -48,6 +49,8 @@ pub struct Store {
     path: PathBuf,
     writer: Option<Mutex<Connection>>,
     readers: Mutex<Vec<Connection>>,
+    /// Rows matching query terms, shared by the readers (see `match_counts.rs`).
+    match_counts: Mutex<match_counts::MatchCounts>,
     /// Readers open the file as immutable: a read-only index in a directory where SQLite
     /// cannot create the shared-memory file its log needs.
     immutable: bool,
@@ -63,6 +66,7 @@ pub struct Store {
 pub struct Reader<'a> {
     conn: Option<Connection>,
     pool: &'a Mutex<Vec<Connection>>,
+    match_counts: &'a Mutex<match_counts::MatchCounts>,
     file: &'a Path,
 }
 
@@ -164,6 +168,7 @@ impl Store {
                 path: path.to_path_buf(),
                 writer: Some(Mutex::new(conn)),
                 readers: Mutex::new(Vec::new()),
+                match_counts: Mutex::default(),
                 immutable: false,
                 checked_at: Some(checked_at),
                 check_skipped: sealed.is_some(),
@@ -186,6 +191,7 @@ impl Store {
             path: path.to_path_buf(),
             writer: None,
             readers: Mutex::new(Vec::new()),
+            match_counts: Mutex::default(),
             immutable: false,
             checked_at: None,
             check_skipped: false,
@@ -233,6 +239,7 @@ impl Store {
         Ok(Reader {
             conn: Some(conn),
             pool: &self.readers,
+            match_counts: &self.match_counts,
             file: &self.path,
         })
     }

@@ -387,27 +387,57 @@ impl Reader<'_> {
         Ok(())
     }
 
-    /// How many chunks match the FTS5 expression `expr` (BM25's document frequency for one
-    /// term).
-    pub(crate) fn fts_matches(&self, expr: &str) -> Result<u64, IndexError> {
-        let n: i64 = self
-            .conn()
-            .prepare_cached("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?1")
-            .and_then(|mut s| s.query_row([expr], |r| r.get(0)))
-            .map_err(self.err("counting full-text matches"))?;
-        Ok(u64::try_from(n).unwrap_or(0))
-    }
-
-    /// The number of rows BM25 counts in the full-text table: the first varint of FTS5's
-    /// averages record (row 1 of its data table), as its `bm25()` reads it. `None` when the
-    /// record is missing or unreadable; a caller then has no bound to prune by.
-    pub(crate) fn fts_rows(&self) -> Result<Option<u64>, IndexError> {
-        let block: Option<Vec<u8>> = self
-            .conn()
-            .prepare_cached("SELECT block FROM chunks_fts_data WHERE id = 1")
-            .and_then(|mut s| s.query_row([], |r| r.get(0)).optional())
-            .map_err(self.err("reading the full-text row count"))?;
-        Ok(block.as_deref().and_then(sqlite_varint))
+    /// The rows BM25 counts in the full-text table and, for each FTS5 expression of `parts`,
+    /// the rows matching it (BM25's document frequency of one term); `None` when the table has
+    /// no row count to read. Counts are remembered while the full-text index is unchanged.
+    pub(crate) fn fts_match_counts(
+        &self,
+        parts: &[String],
+    ) -> Result<Option<(u64, Vec<u64>)>, IndexError> {
+        let e = || self.err("counting full-text matches");
+        // FTS5's averages record (row 1 of its data table: total rows first, as its `bm25()`
+        // reads them) and its structure record (row 10, which changes with every write).
+        let mut averages: Option<Vec<u8>> = None;
+        let mut state = Vec::new();
+        {
+            let mut stmt = self
+                .conn()
+                .prepare_cached(
+                    "SELECT id, block FROM chunks_fts_data WHERE id IN (10, 1) ORDER BY id DESC",
+                )
+                .map_err(e())?;
+            let mut rows = stmt.query([]).map_err(e())?;
+            while let Some(row) = rows.next().map_err(e())? {
+                let id: i64 = row.get(0).map_err(e())?;
+                let block: Vec<u8> = row.get(1).map_err(e())?;
+                state.extend_from_slice(&block);
+                if id == 1 {
+                    averages = Some(block);
+                }
+            }
+        }
+        let Some(rows) = averages.as_deref().and_then(sqlite_varint) else {
+            return Ok(None);
+        };
+        let mut counts = Vec::with_capacity(parts.len());
+        for p in parts {
+            let known = self.match_counts.lock().get(&state, p);
+            let n = match known {
+                Some(n) => n,
+                None => {
+                    let n: i64 = self
+                        .conn()
+                        .prepare_cached("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?1")
+                        .and_then(|mut s| s.query_row([p], |r| r.get(0)))
+                        .map_err(e())?;
+                    let n = u64::try_from(n).unwrap_or(0);
+                    self.match_counts.lock().put(&state, p, n);
+                    n
+                }
+            };
+            counts.push(n);
+        }
+        Ok(Some((rows, counts)))
     }
 }
 
