@@ -29,58 +29,78 @@ pub(crate) fn bm25_top(
     if limit == 0 {
         return Ok(Vec::new());
     }
-    // Without a filter SQLite can keep only the best `limit` rows while sorting; with one, rows
-    // are streamed in rank order and skipped until `limit` allowed ones are found.
-    let sql_limit = (matches!(filter, NoteFilter::All) && check.is_none()).then_some(limit);
-    if sql_limit.is_some() && weights.positive() {
+    let ranking = Ranking {
+        reader,
+        expr: &expr,
+        weights,
+        limit,
+        filter,
+        check: check.as_ref(),
+    };
+    // A typed prefix is searched in several cut-short forms, each its own BM25 term: one count
+    // for them all would understate their bound.
+    if check.is_none() && weights.positive() {
         if let Some(e) = essential(reader, &match_parts(&terms))? {
-            let mut out = Vec::with_capacity(limit.min(1024));
-            reader.bm25(&expr, Some(&e.within), weights, sql_limit, |c, n, s| {
-                out.push(Scored {
-                    chunk_id: c,
-                    note_id: n,
-                    score: s,
-                });
-                true
-            })?;
+            let out = ranking.run(Some(&e.within))?;
             if e.holds(out.len(), limit, out.last().map(|s| s.score)) {
                 return Ok(out);
             }
             tracing::debug!(within = %e.within, "restricted ranking fell short; ranking every match");
         }
     }
-    let mut out = Vec::with_capacity(limit.min(1024));
-    let mut failed = None;
-    reader.bm25(
-        &expr,
-        None,
-        weights,
-        sql_limit,
-        |chunk_id, note_id, score| {
-            if !filter.allows(note_id) {
-                return true;
-            }
-            if let Some(terms) = &check {
-                match holds_term(reader, chunk_id, terms) {
-                    Ok(true) => {}
-                    Ok(false) => return true,
-                    Err(e) => {
-                        failed = Some(e);
-                        return false;
+    ranking.run(None)
+}
+
+/// One BM25 ranking of a search's expression, kept to its filter and its typed prefixes.
+struct Ranking<'a> {
+    reader: &'a Reader<'a>,
+    expr: &'a str,
+    weights: Bm25Weights,
+    limit: usize,
+    filter: &'a NoteFilter,
+    check: Option<&'a SnippetTerms>,
+}
+
+impl Ranking<'_> {
+    /// The `limit` best allowed chunks, ranking only the rows that also match `within` if given.
+    fn run(&self, within: Option<&str>) -> Result<Vec<Scored>, IndexError> {
+        // Without a filter SQLite can keep only the best `limit` rows while sorting; with one,
+        // rows are streamed in rank order and skipped until `limit` allowed ones are found.
+        let sql_limit =
+            (matches!(self.filter, NoteFilter::All) && self.check.is_none()).then_some(self.limit);
+        let mut out = Vec::with_capacity(self.limit.min(1024));
+        let mut failed = None;
+        self.reader.bm25(
+            self.expr,
+            within,
+            self.weights,
+            sql_limit,
+            |chunk_id, note_id, score| {
+                if !self.filter.allows(note_id) {
+                    return true;
+                }
+                if let Some(terms) = self.check {
+                    match holds_term(self.reader, chunk_id, terms) {
+                        Ok(true) => {}
+                        Ok(false) => return true,
+                        Err(e) => {
+                            failed = Some(e);
+                            return false;
+                        }
                     }
                 }
-            }
-            out.push(Scored {
-                chunk_id,
-                note_id,
-                score,
-            });
-            out.len() < limit
-        },
-    )?;
-    match failed {
-        Some(e) => Err(e),
-        None => Ok(out),
+                out.push(Scored {
+                    chunk_id,
+                    note_id,
+                    score,
+                });
+                out.len() < self.limit
+            },
+        )?;
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(out),
+        }
     }
 }
 

@@ -7,7 +7,8 @@
 //! the sum of their bounds. The search therefore ranks only the rows that hold one of the rarer
 //! terms, with the full query's scores, and keeps that answer when its last row scores above
 //! the common terms' bound: then no skipped row could have entered it, and the result is exactly
-//! the full ranking's. Otherwise the full query runs.
+//! the full ranking's. Otherwise the full query runs. A note filter changes nothing in this: the
+//! last row kept is the last allowed one, and a skipped row scores below it allowed or not.
 
 use crate::error::IndexError;
 use crate::store::Reader;

@@ -61,27 +61,40 @@ fn corpus() -> TestDb {
 
 /// The full ranking of `query`: every match scored, the `limit` best (chunk id, score).
 fn full(db: &TestDb, query: &str, limit: usize) -> Vec<(i64, f32)> {
+    full_in(db, query, limit, &NoteFilter::All)
+}
+
+/// The full ranking of `query` streamed in rank order, the first `limit` rows `filter` allows.
+fn full_in(db: &TestDb, query: &str, limit: usize, filter: &NoteFilter) -> Vec<(i64, f32)> {
     let expr = match_expression(&fts_query_terms(query)).unwrap();
     let mut out = Vec::new();
     db.reader()
-        .bm25(
-            &expr,
-            None,
-            Bm25Weights::default(),
-            Some(limit),
-            |c, _, s| {
+        .bm25(&expr, None, Bm25Weights::default(), None, |c, n, s| {
+            if filter.allows(n) {
                 out.push((c, s));
-                true
-            },
-        )
+            }
+            out.len() < limit
+        })
         .unwrap();
     out
+}
+
+/// Every other note.
+fn half_the_notes(db: &TestDb) -> NoteFilter {
+    let mut set = NoteSet::new();
+    for (id, _) in db.reader().note_paths().unwrap() {
+        if id % 2 == 0 {
+            set.insert(id);
+        }
+    }
+    NoteFilter::Only(set)
 }
 
 #[test]
 fn restricted_rankings_equal_the_full_ranking_and_fall_back_when_short() {
     let db = corpus();
     let reader = db.reader();
+    let even = half_the_notes(&db);
     let mut rng = Rng(7);
     let (mut held, mut fell_short) = (0, 0);
     for i in 0..240 {
@@ -113,6 +126,17 @@ fn restricted_rankings_equal_the_full_ranking_and_fall_back_when_short() {
             got,
             full(&db, &query, limit),
             "query {query:?}, limit {limit}"
+        );
+        let filtered: Vec<(i64, f32)> =
+            bm25_top(&reader, &query, limit, &even, Bm25Weights::default())
+                .unwrap()
+                .iter()
+                .map(|s| (s.chunk_id, s.score))
+                .collect();
+        assert_eq!(
+            filtered,
+            full_in(&db, &query, limit, &even),
+            "query {query:?}, limit {limit}, every other note"
         );
 
         let parts = match_parts(&fts_query_terms(&query));
@@ -150,19 +174,21 @@ fn restricted_rankings_equal_the_full_ranking_and_fall_back_when_short() {
 }
 
 #[test]
-fn single_terms_filters_and_prefixes_rank_every_match() {
+fn single_terms_and_prefixes_rank_every_match() {
     let db = corpus();
     let reader = db.reader();
     assert_eq!(essential(&reader, &["\"cell\"".to_string()]).unwrap(), None);
-    // A filtered search streams rows in rank order; it must still find the allowed ones.
-    let notes = reader.note_paths().unwrap();
-    let allowed: Vec<i64> = notes.iter().map(|(id, _)| *id).take(3).collect();
-    let mut set = NoteSet::new();
-    allowed.iter().for_each(|&id| set.insert(id));
-    let filter = NoteFilter::Only(set);
-    let hits = bm25_top(&reader, "cell rare5", 5, &filter, Bm25Weights::default()).unwrap();
-    assert!(hits.iter().all(|h| allowed.contains(&h.note_id)));
-    assert!(!hits.is_empty());
+    // A typed prefix ranks every match, checked against the words as written.
+    let query = "cell rare5*";
+    let got: Vec<i64> = bm25_top(&reader, query, 5, &NoteFilter::All, Bm25Weights::default())
+        .unwrap()
+        .iter()
+        .map(|s| s.chunk_id)
+        .collect();
+    assert_eq!(got.len(), 5);
+    assert!(full(&db, "rare5 rare50 rare500", 100)
+        .iter()
+        .any(|(c, _)| got.contains(c)));
 }
 
 #[test]
