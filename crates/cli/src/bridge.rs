@@ -95,7 +95,7 @@ pub fn run(service: ServiceFile, data_dir: &Path) -> anyhow::Result<()> {
         data_dir: data_dir.to_path_buf(),
         token: Mutex::new(agent_token(data_dir)),
         session: Mutex::new(None),
-        out: Mutex::new(std::io::stdout()),
+        out: Mutex::new(Box::new(std::io::stdout())),
     });
     let mut pending = Vec::new();
     for line in std::io::stdin().lock().lines() {
@@ -134,7 +134,7 @@ struct Bridge {
     /// Re-read from the file when the service refuses it (the user revoked it in Obsidian).
     token: Mutex<Option<String>>,
     session: Mutex<Option<String>>,
-    out: Mutex<std::io::Stdout>,
+    out: Mutex<Box<dyn Write + Send>>,
 }
 
 impl Bridge {
@@ -157,10 +157,25 @@ impl Bridge {
         request
     }
 
+    /// Posts `line`, once more when the connection breaks before an answer: the service ends
+    /// keep-alive connections idle for 10 s, and an agent that pauses can send just as one
+    /// closes. Repeating is safe: every tool only reads.
+    // ureq's own error, passed straight to the caller's match once per message.
+    #[allow(clippy::result_large_err)]
+    fn post(&self, line: &str) -> Result<ureq::Response, ureq::Error> {
+        match self.request("POST").send_string(line) {
+            Err(ureq::Error::Transport(e)) => {
+                tracing::debug!(error = %e, "the connection broke before an answer; sending again");
+                self.request("POST").send_string(line)
+            }
+            sent => sent,
+        }
+    }
+
     /// Posts one message; writes every message of the answer (JSON or an event stream) to stdout.
     fn forward(&self, message: &Value, line: &str) {
         let id = message.get("id").cloned();
-        let mut sent = self.request("POST").send_string(line);
+        let mut sent = self.post(line);
         if let Err(ureq::Error::Status(401, _)) = &sent {
             let fresh = agent_token(&self.data_dir);
             let changed = self
@@ -170,7 +185,7 @@ impl Bridge {
                 .unwrap_or(false);
             if changed {
                 tracing::info!("the agent token was renewed; retrying with the new one");
-                sent = self.request("POST").send_string(line);
+                sent = self.post(line);
             }
         }
         let response = match sent {
@@ -257,6 +272,103 @@ impl Bridge {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::{TcpListener, TcpStream};
+
+    /// Reads one HTTP request (headers and a `Content-Length` body); false at end of stream.
+    fn read_request(stream: &mut TcpStream) -> bool {
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            match stream.read(&mut byte) {
+                Ok(1) => head.push(byte[0]),
+                _ => return false,
+            }
+        }
+        let text = String::from_utf8_lossy(&head).to_lowercase();
+        let length = text
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .unwrap_or(0);
+        let mut body = vec![0u8; length];
+        stream.read_exact(&mut body).is_ok()
+    }
+
+    fn answer(stream: &mut TcpStream, body: &str) {
+        let reply = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(reply.as_bytes()).unwrap();
+    }
+
+    /// What the bridge writes, for the test to read.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_keep_alive_connection_closed_under_a_request_is_sent_again() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            // First connection: one answer, then closed as the next request arrives (the
+            // service's idle deadline passing just as the agent sends).
+            let (mut first, _) = listener.accept().unwrap();
+            assert!(read_request(&mut first));
+            answer(&mut first, r#"{"jsonrpc":"2.0","id":1,"result":{}}"#);
+            assert!(read_request(&mut first));
+            drop(first);
+            // A bridge that does not send again never connects: give up after a while.
+            listener.set_nonblocking(true).unwrap();
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            let mut second = loop {
+                match listener.accept() {
+                    Ok((s, _)) => break s,
+                    Err(_) if std::time::Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
+                    Err(_) => return,
+                }
+            };
+            second.set_nonblocking(false).unwrap();
+            assert!(read_request(&mut second));
+            answer(
+                &mut second,
+                r#"{"jsonrpc":"2.0","id":2,"result":{"again":true}}"#,
+            );
+        });
+        let out = Captured::default();
+        let bridge = Bridge {
+            agent: ureq::AgentBuilder::new()
+                .timeout_connect(Duration::from_secs(5))
+                .timeout_read(Duration::from_secs(5))
+                .build(),
+            url: format!("http://127.0.0.1:{port}/mcp"),
+            data_dir: PathBuf::from("."),
+            token: Mutex::new(None),
+            session: Mutex::new(None),
+            out: Mutex::new(Box::new(out.clone())),
+        };
+        for (id, method) in [(1, "initialize"), (2, "tools/call")] {
+            let message = json!({"jsonrpc": "2.0", "id": id, "method": method});
+            bridge.forward(&message, &message.to_string());
+        }
+        server.join().unwrap();
+        let written = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = written.lines().collect();
+        assert_eq!(lines.len(), 2, "{written}");
+        assert!(lines[1].contains(r#""again":true"#), "{written}");
+    }
 
     #[test]
     fn the_service_file_is_private_and_only_its_writer_removes_it() {
