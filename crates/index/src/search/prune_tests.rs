@@ -4,20 +4,8 @@
 use super::essential;
 use crate::fts::{fts_query_terms, match_expression, match_parts};
 use crate::search::lexical::{bm25_top, Bm25Weights};
-use crate::search::testdb::TestDb;
+use crate::search::testdb::{SplitMix as Rng, TestDb};
 use crate::search::{NoteFilter, NoteSet};
-
-/// xorshift64*: deterministic, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 33) % n
-    }
-}
 
 /// Common words with the share of chunks holding them, as in a vault on one subject.
 const COMMON: &[(&str, u64)] = &[
