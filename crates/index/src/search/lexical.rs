@@ -3,7 +3,7 @@
 
 use super::filter::NoteFilter;
 use super::fusion::Scored;
-use super::prune::essential;
+use super::prune::plan;
 use super::snippet::SnippetTerms;
 use crate::error::IndexError;
 use crate::fts::{fts_query_terms, has_prefix, match_expression, match_parts};
@@ -31,30 +31,46 @@ pub(crate) fn bm25_top(
     }
     let ranking = Ranking {
         reader,
-        expr: &expr,
         weights,
         limit,
         filter,
         check: check.as_ref(),
     };
     // A typed prefix is searched in several cut-short forms, each its own BM25 term: one count
-    // for them all would understate their bound.
+    // for them all would understate their bound. The counts and the rankings read one snapshot,
+    // so that the scores stay those of the full query while the indexer commits.
     if check.is_none() && weights.positive() {
-        if let Some(e) = essential(reader, &match_parts(&terms))? {
-            let out = ranking.run(Some(&e.within))?;
-            if e.holds(out.len(), limit, out.last().map(|s| s.score)) {
-                return Ok(out);
+        let counted = reader.snapshot(|| {
+            let Some(plan) = plan(reader, &match_parts(&terms))? else {
+                return Ok(None);
+            };
+            if let Some(r) = &plan.restricted {
+                match ranking.run(&r.expr, Some(&r.slots)) {
+                    Ok(out) if r.holds(out.len(), limit, out.last().map(|s| s.score)) => {
+                        return Ok(Some(out));
+                    }
+                    Ok(_) => tracing::debug!(expr = %r.expr, "restricted ranking fell short; ranking every match"),
+                    Err(e) => tracing::debug!(error = %e, "restricted ranking failed; ranking every match"),
+                }
             }
-            tracing::debug!(within = %e.within, "restricted ranking fell short; ranking every match");
+            match ranking.run(&expr, Some(&plan.full_slots)) {
+                Ok(out) => Ok(Some(out)),
+                Err(e) => {
+                    tracing::debug!(error = %e, "counted ranking failed; ranking with bm25()");
+                    Ok(None)
+                }
+            }
+        })?;
+        if let Some(out) = counted {
+            return Ok(out);
         }
     }
-    ranking.run(None)
+    ranking.run(&expr, None)
 }
 
 /// One BM25 ranking of a search's expression, kept to its filter and its typed prefixes.
 struct Ranking<'a> {
     reader: &'a Reader<'a>,
-    expr: &'a str,
     weights: Bm25Weights,
     limit: usize,
     filter: &'a NoteFilter,
@@ -62,8 +78,9 @@ struct Ranking<'a> {
 }
 
 impl Ranking<'_> {
-    /// The `limit` best allowed chunks, ranking only the rows that also match `within` if given.
-    fn run(&self, within: Option<&str>) -> Result<Vec<Scored>, IndexError> {
+    /// The `limit` best allowed chunks matching `expr`, scored by `bm25()` or, with `counted`,
+    /// by that phrase list (see [`crate::store::fts_rank`]).
+    fn run(&self, expr: &str, counted: Option<&[u8]>) -> Result<Vec<Scored>, IndexError> {
         // Without a filter SQLite can keep only the best `limit` rows while sorting; with one,
         // rows are streamed in rank order and skipped until `limit` allowed ones are found.
         let sql_limit =
@@ -71,8 +88,8 @@ impl Ranking<'_> {
         let mut out = Vec::with_capacity(self.limit.min(1024));
         let mut failed = None;
         self.reader.bm25(
-            self.expr,
-            within,
+            expr,
+            counted,
             self.weights,
             sql_limit,
             |chunk_id, note_id, score| {

@@ -1,11 +1,12 @@
 //! Restricted BM25 ranking against the full ranking, on a real FTS5 table large enough for
 //! common words to be skipped.
 
-use super::essential;
+use super::plan;
 use crate::fts::{fts_query_terms, match_expression, match_parts};
 use crate::search::lexical::{bm25_top, Bm25Weights};
 use crate::search::testdb::{SplitMix as Rng, TestDb};
 use crate::search::{NoteFilter, NoteSet};
+use crate::store::fts_rank::slots;
 
 /// Common words with the share of chunks holding them, as in a vault on one subject.
 const COMMON: &[(&str, u64)] = &[
@@ -62,6 +63,24 @@ fn full_in(db: &TestDb, query: &str, limit: usize, filter: &NoteFilter) -> Vec<(
                 out.push((c, s));
             }
             out.len() < limit
+        })
+        .unwrap();
+    out
+}
+
+/// `(chunk id, score)` of every row of a ranking of `expr` (the first `limit`), scored by
+/// `bm25()` or by a phrase list.
+fn ranked(
+    reader: &crate::store::Reader<'_>,
+    expr: &str,
+    counted: Option<&[u8]>,
+    limit: Option<usize>,
+) -> Vec<(i64, f32)> {
+    let mut out = Vec::new();
+    reader
+        .bm25(expr, counted, Bm25Weights::default(), limit, |c, _, s| {
+            out.push((c, s));
+            true
         })
         .unwrap();
     out
@@ -128,21 +147,12 @@ fn restricted_rankings_equal_the_full_ranking_and_fall_back_when_short() {
         );
 
         let parts = match_parts(&fts_query_terms(&query));
-        if let Some(e) = essential(&reader, &parts).unwrap() {
-            let mut found = Vec::new();
-            reader
-                .bm25(
-                    &parts.join(" OR "),
-                    Some(&e.within),
-                    Bm25Weights::default(),
-                    Some(limit),
-                    |_, _, s| {
-                        found.push(s);
-                        true
-                    },
-                )
-                .unwrap();
-            if e.holds(found.len(), limit, found.last().copied()) {
+        if let Some(r) = plan(&reader, &parts).unwrap().and_then(|p| p.restricted) {
+            let found: Vec<f32> = ranked(&reader, &r.expr, Some(&r.slots), Some(limit))
+                .into_iter()
+                .map(|(_, s)| s)
+                .collect();
+            if r.holds(found.len(), limit, found.last().copied()) {
                 held += 1;
             } else {
                 fell_short += 1;
@@ -165,7 +175,7 @@ fn restricted_rankings_equal_the_full_ranking_and_fall_back_when_short() {
 fn single_terms_and_prefixes_rank_every_match() {
     let db = corpus();
     let reader = db.reader();
-    assert_eq!(essential(&reader, &["\"cell\"".to_string()]).unwrap(), None);
+    assert_eq!(plan(&reader, &["\"cell\"".to_string()]).unwrap(), None);
     // A typed prefix ranks every match, checked against the words as written.
     let query = "cell rare5*";
     let got: Vec<i64> = bm25_top(&reader, query, 5, &NoteFilter::All, Bm25Weights::default())
@@ -185,10 +195,14 @@ fn common_rows_that_outscore_the_rare_ones_are_not_skipped() {
     let reader = db.reader();
     let query = "growth protein scarce";
     let parts = match_parts(&fts_query_terms(query));
-    let e = essential(&reader, &parts)
+    let r = plan(&reader, &parts)
         .unwrap()
+        .and_then(|p| p.restricted)
         .expect("growth and protein are skipped");
-    assert_eq!(e.within, "\"scarce\"");
+    assert_eq!(
+        r.expr,
+        "(\"scarce\") AND (\"growth\" OR \"protein\" OR \"scarce\")"
+    );
     let got: Vec<(i64, f32)> =
         bm25_top(&reader, query, 20, &NoteFilter::All, Bm25Weights::default())
             .unwrap()
@@ -217,4 +231,107 @@ fn remembered_counts_follow_the_index_as_it_changes() {
     // The note rewritten: its old row's words leave the counts.
     db.add_note("n.md", "N", &[], &[], &[(&[], (1, 1), "delta")]);
     assert_eq!(counts(&db).1, vec![2, 1]);
+}
+
+#[test]
+fn counted_scores_are_bm25s_bit_for_bit_and_a_restricted_row_scores_as_in_the_full_query() {
+    let db = corpus();
+    let reader = db.reader();
+    let mut rng = Rng(11);
+    let mut restricted = 0;
+    for _ in 0..60 {
+        let mut words: Vec<String> = vec![COMMON[rng.below(4) as usize].0.to_string()];
+        for _ in 0..1 + rng.below(3) {
+            words.push(format!("rare{}", rng.below(1_500)));
+        }
+        if rng.below(2) == 0 {
+            words.push(COMMON[rng.below(4) as usize].0.to_string());
+        }
+        let query = words.join(" ");
+        let parts = match_parts(&fts_query_terms(&query));
+        let expr = parts.join(" OR ");
+        let Some(p) = plan(&reader, &parts).unwrap() else {
+            continue;
+        };
+        // Every matching row, in the same order with the same f32 score.
+        let builtin = ranked(&reader, &expr, None, None);
+        assert!(!builtin.is_empty());
+        assert_eq!(
+            ranked(&reader, &expr, Some(&p.full_slots), None),
+            builtin,
+            "{query}"
+        );
+        if let Some(r) = p.restricted {
+            restricted += 1;
+            let full: std::collections::HashMap<i64, f32> = builtin.into_iter().collect();
+            let rows = ranked(&reader, &r.expr, Some(&r.slots), None);
+            assert!(!rows.is_empty());
+            for (chunk, score) in rows {
+                assert_eq!(full.get(&chunk), Some(&score), "{query}: chunk {chunk}");
+            }
+        }
+    }
+    assert!(restricted >= 20, "restricted plans: {restricted}");
+}
+
+#[test]
+fn a_phrase_list_that_does_not_fit_is_an_error_and_the_search_still_answers() {
+    let db = corpus();
+    let reader = db.reader();
+    let expr = "\"cell\" OR \"rare7\"";
+    let mut none = Vec::new();
+    let err = reader
+        .bm25(
+            expr,
+            Some(&slots(3, &[(0, 10)])),
+            Bm25Weights::default(),
+            None,
+            |c, _, _| {
+                none.push(c);
+                true
+            },
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("does not fit"), "{err}");
+    let err = reader
+        .bm25(
+            expr,
+            Some(&[1, 2, 3]),
+            Bm25Weights::default(),
+            None,
+            |_, _, _| true,
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("malformed"), "{err}");
+    // The pooled connection still serves searches.
+    let got = bm25_top(
+        &reader,
+        "cell rare7",
+        10,
+        &NoteFilter::All,
+        Bm25Weights::default(),
+    )
+    .unwrap();
+    assert_eq!(got.len(), 10);
+}
+
+#[test]
+fn a_search_counts_and_ranks_on_one_snapshot_while_the_index_changes() {
+    let db = TestDb::new();
+    db.bulk_texts(&["alpha beta".to_string(), "alpha".to_string()], 1);
+    let reader = db.reader();
+    let parts = ["\"alpha\"".to_string(), "\"beta\"".to_string()];
+    let (before, after) = reader
+        .snapshot(|| {
+            let before = reader.fts_match_counts(&parts)?;
+            db.add_note("n.md", "N", &[], &[], &[(&[], (1, 1), "alpha beta gamma")]);
+            Ok((before, reader.fts_match_counts(&parts)?))
+        })
+        .unwrap();
+    assert_eq!(before, Some((2, vec![2, 1])));
+    assert_eq!(after, before, "the write is not seen inside the snapshot");
+    assert_eq!(
+        reader.fts_match_counts(&parts).unwrap(),
+        Some((3, vec![3, 2]))
+    );
 }

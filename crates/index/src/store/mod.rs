@@ -7,6 +7,7 @@
 mod codec;
 pub mod damage;
 pub(crate) mod embeddings;
+pub(crate) mod fts_rank;
 mod match_counts;
 mod migrate;
 pub(crate) mod notes;
@@ -93,7 +94,8 @@ impl Drop for Reader<'_> {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take() {
             let mut pool = self.pool.lock();
-            if pool.len() < READER_POOL {
+            // One left inside a read (a search that panicked) would keep an old snapshot.
+            if pool.len() < READER_POOL && conn.is_autocommit() {
                 pool.push(conn);
             }
         }
@@ -233,6 +235,7 @@ impl Store {
                 // small one per reader saves resident memory at no measurable search cost.
                 c.execute_batch(READER_CACHE)
                     .map_err(sql_err(&self.path, "opening a reader"))?;
+                fts_rank::register(&c).map_err(sql_err(&self.path, "opening a reader"))?;
                 c
             }
         };

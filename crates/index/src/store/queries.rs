@@ -324,13 +324,12 @@ impl Reader<'_> {
     /// id, −bm25), offered to `keep` until it returns false. `limit` caps the rows SQLite
     /// ranks (it can then keep only that many while sorting); `None` streams them all.
     ///
-    /// With `within`, only rows that also match that expression are ranked (their scores are
-    /// still those of `expr`): scoring is what costs, about half a microsecond a row, and a
-    /// common word matches a third of a large vault.
+    /// With `counted`, rows are scored by [`super::fts_rank`]'s function with that phrase list
+    /// (the terms' row counts known, chosen phrases scored) instead of FTS5's `bm25()`.
     pub(crate) fn bm25(
         &self,
         expr: &str,
-        within: Option<&str>,
+        counted: Option<&[u8]>,
         weights: Bm25Weights,
         limit: Option<usize>,
         mut keep: impl FnMut(i64, i64, f32) -> bool,
@@ -339,9 +338,8 @@ impl Reader<'_> {
         let limit = limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
         // Ranked inside the subquery, joined after: joined first, every matching row (100,000
         // for a common word in a large vault) read its chunk before the sort, three times the
-        // cost of the ranking itself. The `+` keeps SQLite from driving the scan by the rowid
-        // list (one full-text lookup per row); it is checked on each match, before scoring.
-        let sql = match within {
+        // cost of the ranking itself.
+        let sql = match counted {
             None => {
                 "SELECT f.rowid, c.note_id, f.s FROM \
                  (SELECT rowid, bm25(chunks_fts, ?2, ?3, ?4) AS s FROM chunks_fts \
@@ -350,15 +348,13 @@ impl Reader<'_> {
             }
             Some(_) => {
                 "SELECT f.rowid, c.note_id, f.s FROM \
-                 (SELECT rowid, bm25(chunks_fts, ?2, ?3, ?4) AS s FROM chunks_fts \
-                  WHERE chunks_fts MATCH ?1 AND +rowid IN \
-                   (SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?6) \
-                  ORDER BY s, rowid LIMIT ?5) f \
+                 (SELECT rowid, vault_bm25(chunks_fts, ?2, ?3, ?4, ?6) AS s FROM chunks_fts \
+                  WHERE chunks_fts MATCH ?1 ORDER BY s, rowid LIMIT ?5) f \
                  JOIN chunks c ON c.id = f.rowid ORDER BY f.s, f.rowid"
             }
         };
         let mut stmt = self.conn().prepare_cached(sql).map_err(e())?;
-        let mut rows = match within {
+        let mut rows = match counted {
             None => stmt.query(params![
                 expr,
                 weights.title,
@@ -385,6 +381,25 @@ impl Reader<'_> {
             }
         }
         Ok(())
+    }
+
+    /// Runs `read` on one snapshot of the index: its statements all see the same committed
+    /// state, however the writer commits meanwhile (a search's term counts and its ranking).
+    pub(crate) fn snapshot<T>(
+        &self,
+        read: impl FnOnce() -> Result<T, IndexError>,
+    ) -> Result<T, IndexError> {
+        let conn = self.conn();
+        if !conn.is_autocommit() {
+            return read();
+        }
+        conn.execute_batch("BEGIN")
+            .map_err(self.err("starting a read"))?;
+        let out = read();
+        // A read transaction has nothing to keep: ROLLBACK ends it whatever happened.
+        conn.execute_batch("ROLLBACK")
+            .map_err(self.err("ending a read"))?;
+        out
     }
 
     /// The rows BM25 counts in the full-text table and, for each FTS5 expression of `parts`,
