@@ -109,8 +109,12 @@ pub(crate) struct Tuning {
     /// next batch (faster) and never returns it; batches are capped by a token budget, so it stays
     /// bounded.
     pub arena: bool,
-    /// `VAULT_RAG_ORT_SPIN`: worker threads spin between operators instead of sleeping.
-    pub spin: bool,
+    /// `VAULT_RAG_ORT_SPIN`: worker threads spin between operators instead of sleeping. By
+    /// default only a prepacked (bulk) session spins: a search reads its lexical list on the
+    /// caller's thread while the query is embedded, and where the model's threads take every
+    /// core, spinning ones keep that thread waiting (hybrid p50 at 505,007 chunks on 2 cores:
+    /// 59–70 ms spinning, 48–49 ms not; docs/benchmarks.md).
+    pub spin: Option<bool>,
     /// `VAULT_RAG_ORT_PREPACK`: weights re-laid out for the matrix kernels (a second copy);
     /// by default only during bulk work (`layout`).
     pub prepack: Prepack,
@@ -120,14 +124,15 @@ pub(crate) struct Tuning {
 
 impl Tuning {
     pub fn from_env() -> Self {
-        let flag = |name: &str, default: bool| match std::env::var(name).as_deref() {
-            Ok("0") => false,
-            Ok("1") => true,
-            _ => default,
+        let set = |name: &str| match std::env::var(name).as_deref() {
+            Ok("0") => Some(false),
+            Ok("1") => Some(true),
+            _ => None,
         };
+        let flag = |name: &str, default: bool| set(name).unwrap_or(default);
         Self {
             arena: flag("VAULT_RAG_ORT_ARENA", true),
-            spin: flag("VAULT_RAG_ORT_SPIN", true),
+            spin: set("VAULT_RAG_ORT_SPIN"),
             prepack: Prepack::from_env(),
             opt_level: match std::env::var("VAULT_RAG_ORT_OPT").as_deref() {
                 Ok("1") => 1,
@@ -135,6 +140,13 @@ impl Tuning {
                 _ => 3,
             },
         }
+    }
+}
+
+impl Tuning {
+    /// Whether a session with this layout spins (see [`Tuning::spin`]).
+    fn spins(&self, prepacked: bool) -> bool {
+        self.spin.unwrap_or(prepacked)
     }
 }
 
@@ -166,7 +178,7 @@ fn build(
             .with_arena_allocator(tuning.arena)
             .build()])
         .map_err(configure)?
-        .with_intra_op_spinning(tuning.spin)
+        .with_intra_op_spinning(tuning.spins(prepack))
         .map_err(configure)?
         .with_prepacking(prepack)
         .map_err(configure)?
@@ -361,5 +373,24 @@ impl SessionRunner {
             .into_iter()
             .map(|v| pool::finish(v, self.dim))
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_bulk_sessions_spin_unless_told() {
+        let tuning = |spin| Tuning {
+            arena: true,
+            spin,
+            prepack: Prepack::ForBulk,
+            opt_level: 3,
+        };
+        assert!(!tuning(None).spins(false), "a lean session serves searches");
+        assert!(tuning(None).spins(true));
+        assert!(tuning(Some(true)).spins(false));
+        assert!(!tuning(Some(false)).spins(true));
     }
 }
