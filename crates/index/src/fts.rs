@@ -295,17 +295,17 @@ pub(crate) fn match_expression(terms: &[QueryTerm]) -> Option<String> {
     Some(match_parts(terms).join(" OR "))
 }
 
-/// The OR-ed parts of [`match_expression`], one per term (a prefix's cut-short forms in one).
+/// The OR-ed parts of [`match_expression`], one per FTS5 phrase: a term, or each cut-short form
+/// of a typed prefix (each is its own term to BM25).
 pub(crate) fn match_parts(terms: &[QueryTerm]) -> Vec<String> {
     terms
         .iter()
-        .map(|t| match t {
+        .flat_map(|t| match t {
             QueryTerm::Prefix(p) => prefix_stems(p)
                 .iter()
                 .map(|v| format!("{}*", fts_string(v)))
-                .collect::<Vec<_>>()
-                .join(" OR "),
-            _ => fts_string(t.text()),
+                .collect::<Vec<_>>(),
+            _ => vec![fts_string(t.text())],
         })
         .collect()
 }

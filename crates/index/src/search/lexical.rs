@@ -21,6 +21,19 @@ pub(crate) fn bm25_top(
     filter: &NoteFilter,
     weights: Bm25Weights,
 ) -> Result<Vec<Scored>, IndexError> {
+    ranked_top(reader, query, limit, filter, weights, true)
+}
+
+/// [`bm25_top`]; `prune: false` ranks every match with FTS5's `bm25()`, what the shortcuts must
+/// equal (for tests).
+pub(crate) fn ranked_top(
+    reader: &Reader<'_>,
+    query: &str,
+    limit: usize,
+    filter: &NoteFilter,
+    weights: Bm25Weights,
+    prune: bool,
+) -> Result<Vec<Scored>, IndexError> {
     let terms = fts_query_terms(query);
     let Some(expr) = match_expression(&terms) else {
         return Ok(Vec::new());
@@ -36,10 +49,10 @@ pub(crate) fn bm25_top(
         filter,
         check: check.as_ref(),
     };
-    // A typed prefix is searched in several cut-short forms, each its own BM25 term: one count
-    // for them all would understate their bound. The counts and the rankings read one snapshot,
-    // so that the scores stay those of the full query while the indexer commits.
-    if check.is_none() && weights.positive() {
+    // A typed prefix is searched in several cut-short forms, each its own BM25 term with its own
+    // count and bound. The counts and the rankings read one snapshot, so that the scores stay
+    // those of the full query while the indexer commits.
+    if prune && weights.positive() {
         let counted = reader.snapshot(|| {
             let Some(plan) = plan(reader, &match_parts(&terms))? else {
                 return Ok(None);

@@ -3,7 +3,7 @@
 
 use super::plan;
 use crate::fts::{fts_query_terms, match_expression, match_parts};
-use crate::search::lexical::{bm25_top, Bm25Weights};
+use crate::search::lexical::{bm25_top, ranked_top, Bm25Weights};
 use crate::search::testdb::{SplitMix as Rng, TestDb};
 use crate::search::{NoteFilter, NoteSet};
 use crate::store::fts_rank::slots;
@@ -172,11 +172,11 @@ fn restricted_rankings_equal_the_full_ranking_and_fall_back_when_short() {
 }
 
 #[test]
-fn single_terms_and_prefixes_rank_every_match() {
+fn single_terms_rank_every_match_and_prefixes_are_checked_as_written() {
     let db = corpus();
     let reader = db.reader();
     assert_eq!(plan(&reader, &["\"cell\"".to_string()]).unwrap(), None);
-    // A typed prefix ranks every match, checked against the words as written.
+    // A typed prefix matches only chunks holding a word it begins, as written.
     let query = "cell rare5*";
     let got: Vec<i64> = bm25_top(&reader, query, 5, &NoteFilter::All, Bm25Weights::default())
         .unwrap()
@@ -334,4 +334,54 @@ fn a_search_counts_and_ranks_on_one_snapshot_while_the_index_changes() {
         reader.fts_match_counts(&parts).unwrap(),
         Some((3, vec![3, 2]))
     );
+}
+
+#[test]
+fn typed_prefixes_are_pruned_per_cut_short_form_and_equal_the_full_ranking() {
+    let db = corpus();
+    let reader = db.reader();
+    let even = half_the_notes(&db);
+    let mut rng = Rng(23);
+    let mut restricted = 0;
+    // Prefixes of the common words (cut short too: "protei*" is also searched as "prote*" and
+    // "prot*") and of rare ones, as typed letter by letter.
+    let prefixes = ["ce*", "cel*", "protei*", "grow*", "signa*"];
+    for i in 0..80 {
+        let mut words = vec![prefixes[rng.below(prefixes.len() as u64) as usize].to_string()];
+        for _ in 0..1 + rng.below(2) {
+            words.push(format!("rare{}", rng.below(1_500)));
+        }
+        if i % 2 == 0 {
+            words.push(format!("rare{}*", rng.below(150)));
+        }
+        if i % 3 == 0 {
+            words.push(COMMON[rng.below(4) as usize].0.to_string());
+        }
+        // Rows of the common words alone outscore every row of "scarce" (see `corpus`).
+        let query = if i % 10 == 9 {
+            "grow* protei* scarce".to_string()
+        } else {
+            words.join(" ")
+        };
+        let limit = if i % 4 == 0 { 200 } else { 20 };
+        let scores = |v: Vec<crate::search::fusion::Scored>| -> Vec<(i64, f32)> {
+            v.iter().map(|s| (s.chunk_id, s.score)).collect()
+        };
+        for filter in [&NoteFilter::All, &even] {
+            let w = Bm25Weights::default();
+            assert_eq!(
+                scores(bm25_top(&reader, &query, limit, filter, w).unwrap()),
+                scores(ranked_top(&reader, &query, limit, filter, w, false).unwrap()),
+                "query {query:?}, limit {limit}"
+            );
+        }
+        let parts = match_parts(&fts_query_terms(&query));
+        if plan(&reader, &parts)
+            .unwrap()
+            .is_some_and(|p| p.restricted.is_some())
+        {
+            restricted += 1;
+        }
+    }
+    assert!(restricted >= 20, "restricted plans: {restricted}");
 }
