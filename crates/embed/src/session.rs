@@ -141,9 +141,7 @@ impl Tuning {
             },
         }
     }
-}
 
-impl Tuning {
     /// Whether a session with this layout spins (see [`Tuning::spin`]).
     fn spins(&self, prepacked: bool) -> bool {
         self.spin.unwrap_or(prepacked)

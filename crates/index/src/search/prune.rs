@@ -15,11 +15,8 @@
 //! `(rarer) AND (common OR rarer)`, which walks only the rarer terms' rows.
 
 use crate::error::IndexError;
-use crate::store::fts_rank::slots;
+use crate::store::fts_rank::{idf, slots, K1};
 use crate::store::Reader;
-
-/// FTS5's `bm25()` constant: a term's share of a score stays below `idf × (K1 + 1)`.
-const K1: f64 = 1.2;
 
 /// Skipped rows below which leaving them out is not worth a second ranking.
 const MIN_SKIPPED_ROWS: u64 = 5_000;
@@ -142,20 +139,6 @@ pub(crate) fn choose(rows: u64, counts: &[u64]) -> Option<(Vec<bool>, f64)> {
         return None;
     }
     Some((skip, sum))
-}
-
-/// FTS5's inverse document frequency: `ln((N − n + 0.5) / (n + 0.5))`, at least 1e-6 (a term in
-/// more than half the rows counts next to nothing). Not finite when `n` exceeds `N`.
-fn idf(rows: u64, matching: u64) -> f64 {
-    if matching > rows {
-        return f64::NAN;
-    }
-    let idf = ((rows - matching) as f64 + 0.5).ln() - (matching as f64 + 0.5).ln();
-    if idf <= 0.0 {
-        1e-6
-    } else {
-        idf
-    }
 }
 
 #[cfg(test)]

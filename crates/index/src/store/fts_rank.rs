@@ -18,8 +18,20 @@ use rusqlite::ffi;
 use rusqlite::Connection;
 
 /// FTS5's BM25 constants.
-const K1: f64 = 1.2;
+pub(crate) const K1: f64 = 1.2;
 const B: f64 = 0.75;
+
+/// FTS5's inverse document frequency of a term in `matching` of `rows` rows, as its `bm25()`
+/// computes it: `ln((N − n + 0.5) / (n + 0.5))`, at least 1e-6 (a term in more than half the rows
+/// counts next to nothing). Not finite when `matching` exceeds `rows`.
+pub(crate) fn idf(rows: u64, matching: u64) -> f64 {
+    let idf = ((rows as f64 - matching as f64 + 0.5) / (matching as f64 + 0.5)).ln();
+    if idf <= 0.0 {
+        1e-6
+    } else {
+        idf
+    }
+}
 
 /// The phrase list for `vault_bm25`: the expression's phrase count, then for each scored phrase (in
 /// scoring order) its index in the expression and the rows matching it.
@@ -223,10 +235,7 @@ unsafe fn row_score(
             // As FTS5's bm25(): ln((N − n + 0.5) / (n + 0.5)), at least 1e-6.
             scored: scored
                 .into_iter()
-                .map(|(p, n)| {
-                    let idf = ((rows as f64 - n as f64 + 0.5) / (n as f64 + 0.5)).ln();
-                    (p, if idf <= 0.0 { 1e-6 } else { idf })
-                })
+                .map(|(p, n)| (p, idf(u64::try_from(rows).unwrap_or(0), n)))
                 .collect(),
             freq: vec![0.0; actual],
         };
